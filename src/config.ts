@@ -1,0 +1,222 @@
+// Every setting is read and validated once, here. A bad value stops the process with a
+// message that names the variable; nothing else in the code reads process.env.
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { isAbsolute, join, resolve } from 'node:path'
+import Type, { type Static } from 'typebox'
+import Value from 'typebox/value'
+
+const Bool = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')])
+const Seconds = (def: number, minimum = 1) => Type.Integer({ minimum, default: def })
+
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' }
+  ),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_KEY_PREFIX: Type.String({ default: 'auth:' }),
+
+  JWT_ALGORITHM: Type.Union(['HS256', 'RS256', 'ES256', 'EdDSA'].map((a) => Type.Literal(a)), { default: 'HS256' }),
+  JWT_SECRET: Type.Optional(Type.String()),
+  JWT_PRIVATE_KEY: Type.Optional(Type.String()),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String()),
+  JWT_KEY_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  // Old verification keys kept during a key rotation: a JSON object {"kid": "secret or PEM"}.
+  JWT_PREVIOUS_KEYS: Type.Optional(Type.String()),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+
+  ACCESS_TOKEN_TTL: Seconds(300),
+  REFRESH_TOKEN_TTL: Seconds(86400),
+  SESSION_MAX_AGE: Seconds(2592000),
+  REFRESH_REUSE_INTERVAL: Seconds(10, 0),
+
+  BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12 }),
+  PASSWORD_WORKERS: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+
+  RATE_LIMIT_ENABLED: { ...Bool, default: 'true' },
+  LOGIN_FAILURES_PER_USER_IP: Type.Integer({ minimum: 1, default: 5 }),
+  LOGIN_FAILURES_PER_ACCOUNT: Type.Integer({ minimum: 1, default: 100 }),
+  LOGIN_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
+  REGISTRATIONS_PER_IP: Type.Integer({ minimum: 1, default: 10 }),
+  REFRESHES_PER_SESSION: Type.Integer({ minimum: 1, default: 60 }),
+  TRUST_PROXY: Type.Optional(Type.String())
+})
+export type Env = Static<typeof EnvSchema>
+
+export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA'
+
+export interface Config {
+  env: string
+  production: boolean
+  port: number
+  host: string
+  logLevel: string
+  databaseUrl: string | null
+  dataDir: string
+  redisUrl: string | null
+  redisKeyPrefix: string
+  jwt: {
+    algorithm: JwtAlgorithm
+    /** HS256: the shared secret. Others: the PEM private key. */
+    signingKey: string
+    /** HS256: the same secret. Others: the PEM public key. */
+    verifyKey: string
+    kid: string
+    /** Keys accepted for verification only, by kid (rotation). */
+    previousKeys: Record<string, string>
+    issuer: string | null
+    audience: string | null
+  }
+  accessTokenTtl: number
+  refreshTokenTtl: number
+  sessionMaxAge: number
+  refreshReuseInterval: number
+  bcryptCost: number
+  passwordWorkers: number | null
+  rateLimit: {
+    enabled: boolean
+    loginFailuresPerUserIp: number
+    loginFailuresPerAccount: number
+    loginAttemptsPerIp: number
+    registrationsPerIp: number
+    refreshesPerSession: number
+  }
+  trustProxy: boolean | string | string[] | number
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const MIN_SECRET_BYTES = 32
+
+function readKeyMaterial(name: string, value: string): string {
+  // A PEM can be given inline (with literal \n) or as a path to a file.
+  if (value.includes('-----BEGIN')) return value.replace(/\\n/g, '\n')
+  try {
+    return readFileSync(value, 'utf8')
+  } catch {
+    throw new ConfigError(`${name}: not a PEM key and not a readable file`)
+  }
+}
+
+function devSecret(dataDir: string): string {
+  // Outside production a secret is generated once and kept, so restarts keep tokens valid.
+  const file = join(dataDir, 'jwt-secret')
+  try {
+    const existing = readFileSync(file, 'utf8').trim()
+    if (Buffer.byteLength(existing) >= MIN_SECRET_BYTES) return existing
+  } catch {}
+  mkdirSync(dataDir, { recursive: true })
+  const secret = randomBytes(48).toString('base64url')
+  writeFileSync(file, secret + '\n', { mode: 0o600 })
+  return secret
+}
+
+function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
+  if (value === undefined || value === '' || value === 'false') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) return Number(value)
+  return value.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+/** Reads and validates the environment. Throws ConfigError naming the variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const v = source[key]
+    if (v !== undefined && v !== '') raw[key] = v
+  }
+  const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const errors = [...Value.Errors(EnvSchema, converted)]
+  if (errors.length > 0) {
+    const lines = errors.map((e) => {
+      const name = e.instancePath.replace(/^\//, '') || String((e.params as { requiredProperties?: string[] })?.requiredProperties ?? '')
+      const got = source[name]
+      return `${name}: ${e.message}${got !== undefined ? ` (got ${JSON.stringify(name.includes('SECRET') || name.includes('KEY') ? '***' : got)})` : ''}`
+    })
+    throw new ConfigError(`invalid configuration:\n  ${[...new Set(lines)].join('\n  ')}`)
+  }
+  const env = converted as Env
+  const production = env.NODE_ENV === 'production'
+  const dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR)
+
+  let signingKey: string
+  let verifyKey: string
+  if (env.JWT_ALGORITHM === 'HS256') {
+    if (env.JWT_SECRET === undefined) {
+      if (production) throw new ConfigError('JWT_SECRET: required in production (at least 32 bytes)')
+      signingKey = devSecret(dataDir)
+    } else {
+      if (Buffer.byteLength(env.JWT_SECRET) < MIN_SECRET_BYTES) {
+        throw new ConfigError(`JWT_SECRET: too short, at least ${MIN_SECRET_BYTES} bytes are needed`)
+      }
+      signingKey = env.JWT_SECRET
+    }
+    verifyKey = signingKey
+  } else {
+    if (!env.JWT_PRIVATE_KEY || !env.JWT_PUBLIC_KEY) {
+      throw new ConfigError(`JWT_PRIVATE_KEY and JWT_PUBLIC_KEY: both required with JWT_ALGORITHM=${env.JWT_ALGORITHM}`)
+    }
+    signingKey = readKeyMaterial('JWT_PRIVATE_KEY', env.JWT_PRIVATE_KEY)
+    verifyKey = readKeyMaterial('JWT_PUBLIC_KEY', env.JWT_PUBLIC_KEY)
+  }
+
+  let previousKeys: Record<string, string> = {}
+  if (env.JWT_PREVIOUS_KEYS) {
+    try {
+      const parsed = JSON.parse(env.JWT_PREVIOUS_KEYS) as unknown
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error()
+      for (const [kid, key] of Object.entries(parsed)) {
+        if (typeof key !== 'string' || key === '') throw new Error()
+        previousKeys[kid] = env.JWT_ALGORITHM === 'HS256' ? key : readKeyMaterial(`JWT_PREVIOUS_KEYS.${kid}`, key)
+      }
+    } catch (err) {
+      if (err instanceof ConfigError) throw err
+      throw new ConfigError('JWT_PREVIOUS_KEYS: must be a JSON object {"kid": "secret or PEM public key"}')
+    }
+  }
+
+  return {
+    env: env.NODE_ENV,
+    production,
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    databaseUrl: env.DATABASE_URL ?? null,
+    dataDir,
+    redisUrl: env.REDIS_URL ?? null,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    jwt: {
+      algorithm: env.JWT_ALGORITHM as JwtAlgorithm,
+      signingKey,
+      verifyKey,
+      kid: env.JWT_KEY_ID ?? '',
+      previousKeys,
+      issuer: env.JWT_ISSUER ?? null,
+      audience: env.JWT_AUDIENCE ?? null
+    },
+    accessTokenTtl: env.ACCESS_TOKEN_TTL,
+    refreshTokenTtl: env.REFRESH_TOKEN_TTL,
+    sessionMaxAge: env.SESSION_MAX_AGE,
+    refreshReuseInterval: env.REFRESH_REUSE_INTERVAL,
+    bcryptCost: env.BCRYPT_COST,
+    passwordWorkers: env.PASSWORD_WORKERS ?? null,
+    rateLimit: {
+      enabled: env.RATE_LIMIT_ENABLED === 'true' || env.RATE_LIMIT_ENABLED === '1',
+      loginFailuresPerUserIp: env.LOGIN_FAILURES_PER_USER_IP,
+      loginFailuresPerAccount: env.LOGIN_FAILURES_PER_ACCOUNT,
+      loginAttemptsPerIp: env.LOGIN_ATTEMPTS_PER_IP,
+      registrationsPerIp: env.REGISTRATIONS_PER_IP,
+      refreshesPerSession: env.REFRESHES_PER_SESSION
+    },
+    trustProxy: parseTrustProxy(env.TRUST_PROXY)
+  }
+}
