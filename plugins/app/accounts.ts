@@ -1,0 +1,171 @@
+// The account flows behind the routes: register, credential checks, sessions and their tokens
+// (start, rotate, verify, logout). Routes only translate HTTP to these calls.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { ApiError, fieldErrors, TOKEN_BLACKLISTED, TOKEN_INVALID, tokenNotValid } from '../../src/errors.js'
+import type { User } from './users.js'
+import { UniqueViolationError } from './users.js'
+
+export interface TokenPair {
+  access: string
+  refresh: string
+}
+
+export interface PublicUser {
+  id: string
+  username: string
+  email: string
+  first_name: string
+  last_name: string
+}
+
+export interface RegisterInput {
+  username: string
+  email: string
+  password: string
+  first_name: string
+  last_name: string
+}
+
+export interface Accounts {
+  register(input: RegisterInput, extraErrors?: Record<string, string[]>): Promise<{ user: PublicUser; tokens: TokenPair }>
+  /** The active user with these credentials, or null; the same work whether the user exists or not. */
+  checkCredentials(request: FastifyRequest, login: string, password: string): Promise<User | null>
+  startSession(userId: string): Promise<TokenPair>
+  refresh(token: string): Promise<TokenPair>
+  verify(token: string): Promise<boolean>
+  logout(userId: string, refreshToken: string): Promise<void>
+  logoutAll(userId: string): Promise<number>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    accounts: Accounts
+  }
+}
+
+export const publicUser = (u: User): PublicUser => ({
+  id: u.id,
+  username: u.username,
+  email: u.email,
+  first_name: u.firstName,
+  last_name: u.lastName
+})
+
+const UNIQUE_MESSAGES = {
+  username: 'A user with that username already exists.',
+  email: 'A user with that email already exists.'
+} as const
+
+export default fp(
+  async (fastify: FastifyInstance) => {
+    const { users, passwords, tokens, loginThrottle, log } = fastify
+    const store = fastify.tokenStore
+
+    async function startSession(userId: string): Promise<TokenPair> {
+      const now = Date.now()
+      const sid = tokens.newId()
+      const refresh = await store.createSession({ sid, userId, jti: tokens.newId(), now })
+      return { access: tokens.signAccess(userId, sid, Math.floor(now / 1000)), refresh: tokens.signRefresh(userId, sid, refresh) }
+    }
+
+    const accounts: Accounts = {
+      startSession,
+
+      async register(input, extraErrors = {}) {
+        const errors: Record<string, string[]> = { ...extraErrors }
+        const add = (field: string, message: string) => (errors[field] ??= []).push(message)
+        if (!errors.username && !errors.email) {
+          const taken = await users.taken(input.username, input.email)
+          if (taken.username) add('username', UNIQUE_MESSAGES.username)
+          if (taken.email) add('email', UNIQUE_MESSAGES.email)
+        }
+        if (!errors.password) {
+          for (const message of passwords.validate(input.password, input)) add('password', message)
+        }
+        if (Object.keys(errors).length > 0) throw fieldErrors(errors)
+
+        const passwordHash = await passwords.hash(input.password)
+        let pair: TokenPair | undefined
+        let user: User
+        try {
+          // The session is created inside the user's transaction: if it fails, no user is left.
+          user = await users.create(
+            { username: input.username, email: input.email, passwordHash, firstName: input.first_name, lastName: input.last_name },
+            async (created) => {
+              pair = await startSession(created.id)
+            }
+          )
+        } catch (err) {
+          if (pair) {
+            // The commit failed after the session was made: take the session back.
+            const sid = tokens.verify(pair.refresh)?.sid
+            if (sid) await store.revokeSession(sid).catch(() => {})
+          }
+          if (err instanceof UniqueViolationError) {
+            throw fieldErrors(Object.fromEntries(err.fields.map((f) => [f, [UNIQUE_MESSAGES[f]]])))
+          }
+          throw err
+        }
+        return { user: publicUser(user), tokens: pair! }
+      },
+
+      async checkCredentials(request, login, password) {
+        await loginThrottle.check(request, login)
+        const user = await users.findByLogin(login)
+        // Always one bcrypt compare: an unknown user costs the same as a wrong password.
+        const ok = await passwords.verify(password, user?.passwordHash ?? null)
+        if (!user || !ok || !user.isActive) {
+          await loginThrottle.fail(request, login)
+          return null
+        }
+        const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
+        await users.recordLogin(user.id, new Date(), rehash)
+        return user
+      },
+
+      async refresh(token) {
+        const claims = tokens.verify(token)
+        if (!claims || claims.token_type !== 'refresh') throw tokenNotValid()
+        const now = Date.now()
+        const result = await store.rotate({ sid: claims.sid, userId: claims.user_id, jti: claims.jti, newJti: tokens.newId(), now })
+        switch (result.status) {
+          case 'rotated':
+          case 'grace':
+            return {
+              access: tokens.signAccess(claims.user_id, claims.sid, Math.floor(now / 1000)),
+              refresh: tokens.signRefresh(claims.user_id, claims.sid, result.refresh)
+            }
+          case 'reused':
+            log.warn({ sid: claims.sid, userId: claims.user_id }, 'refresh token reuse detected: session revoked')
+            throw tokenNotValid(TOKEN_BLACKLISTED)
+          case 'revoked':
+            throw tokenNotValid(TOKEN_BLACKLISTED)
+          default:
+            throw tokenNotValid()
+        }
+      },
+
+      async verify(token) {
+        const claims = tokens.verify(token)
+        if (!claims) return false
+        if (claims.token_type === 'access') return store.isSessionActive(claims.sid)
+        return (await store.refreshStatus(claims.sid, claims.jti)) === 'current'
+      },
+
+      async logout(userId, refreshToken) {
+        const claims = tokens.verify(refreshToken)
+        if (!claims || claims.token_type !== 'refresh') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
+        const status = await store.refreshStatus(claims.sid, claims.jti)
+        if (status === 'blacklisted') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_BLACKLISTED}` })
+        if (status === 'unknown') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
+        if (claims.user_id !== userId) throw new ApiError(403, { error: 'Token does not belong to user' })
+        await store.revokeSession(claims.sid)
+      },
+
+      logoutAll: (userId) => store.revokeUserSessions(userId)
+    }
+    fastify.decorate('accounts', accounts)
+  },
+  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'jwt', 'rate-limit'] }
+)

@@ -1,0 +1,182 @@
+// Signing and verification of access and refresh tokens with @fastify/jwt, the key set
+// (current key plus old keys kept for verification during a rotation, chosen by `kid`), the
+// JWKS document, and the `authenticate` hook of protected routes.
+import { createHash, createPublicKey, randomBytes, type JsonWebKey } from 'node:crypto'
+import fastifyJwt from '@fastify/jwt'
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { JwtAlgorithm } from '../../src/config.js'
+import { accessTokenNotValid, notAuthenticated } from '../../src/errors.js'
+
+export type TokenType = 'access' | 'refresh'
+
+/** SimpleJWT-compatible claims, plus `sid` (the session the token belongs to). */
+export interface TokenClaims {
+  token_type: TokenType
+  user_id: string
+  jti: string
+  sid: string
+  iat: number
+  exp: number
+  iss?: string
+  aud?: string
+}
+
+export interface AuthContext {
+  userId: string
+  sid: string
+  jti: string
+}
+
+export interface Tokens {
+  /** The kid of the signing key. */
+  readonly kid: string
+  signAccess(userId: string, sid: string, nowSeconds: number): string
+  /** Deterministic for HS256/RS256/EdDSA: the same claims give the same token string. */
+  signRefresh(userId: string, sid: string, refresh: { jti: string; iat: number; exp: number }): string
+  /** Signature, algorithm, kid, expiry, issuer and audience; null when any of them is wrong. */
+  verify(token: string): TokenClaims | null
+  newId(): string
+  jwks(): { keys: JsonWebKey[] }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tokens: Tokens
+    /** preHandler of protected routes: a valid access token of a live session, or 401. */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  }
+  interface FastifyRequest {
+    auth: AuthContext | null
+  }
+}
+
+function deriveKid(algorithm: JwtAlgorithm, verifyKey: string): string {
+  if (algorithm === 'HS256') {
+    // A fingerprint of a >= 32 byte random secret reveals nothing useful about it.
+    return 'hs-' + createHash('sha256').update(verifyKey).digest('base64url').slice(0, 12)
+  }
+  // RFC 7638 thumbprint of the public key.
+  const jwk = createPublicKey(verifyKey).export({ format: 'jwk' }) as Record<string, string>
+  const members = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x }
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url').slice(0, 16)
+}
+
+function decodeHeader(token: string): { alg?: unknown; kid?: unknown } | null {
+  const dot = token.indexOf('.')
+  if (dot <= 0) return null
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as unknown
+    return typeof header === 'object' && header !== null ? (header as { alg?: unknown; kid?: unknown }) : null
+  } catch {
+    return null
+  }
+}
+
+function isClaims(p: unknown): p is TokenClaims {
+  if (typeof p !== 'object' || p === null) return false
+  const c = p as Record<string, unknown>
+  return (
+    (c.token_type === 'access' || c.token_type === 'refresh') &&
+    typeof c.user_id === 'string' &&
+    typeof c.jti === 'string' &&
+    typeof c.sid === 'string' &&
+    typeof c.iat === 'number' &&
+    typeof c.exp === 'number'
+  )
+}
+
+export default fp(
+  async (fastify: FastifyInstance) => {
+    const { jwt: jwtConfig, accessTokenTtl } = fastify.config
+    const { algorithm, issuer, audience } = jwtConfig
+    const kid = jwtConfig.kid || deriveKid(algorithm, jwtConfig.verifyKey)
+
+    const verifyOptions = {
+      // Only the configured algorithm: `none`, HS256-with-a-public-key and every other
+      // algorithm are refused (no algorithm confusion).
+      algorithms: [algorithm],
+      ...(issuer ? { allowedIss: issuer } : {}),
+      ...(audience ? { allowedAud: audience } : {}),
+      requiredClaims: ['exp', 'iat', 'jti']
+    }
+    await fastify.register(fastifyJwt, {
+      secret: algorithm === 'HS256' ? jwtConfig.signingKey : { private: jwtConfig.signingKey, public: jwtConfig.verifyKey },
+      // iat and exp are set by us, so re-signing the same claims gives the same token (grace interval).
+      sign: { algorithm, kid, noTimestamp: true },
+      verify: verifyOptions
+    })
+    // One verifier per old key, registered as its own @fastify/jwt namespace.
+    const verifiers = new Map<string, (token: string) => unknown>()
+    verifiers.set(kid, (token) => fastify.jwt.verify(token))
+    for (const [oldKid, key] of Object.entries(jwtConfig.previousKeys)) {
+      if (oldKid === kid) continue
+      const namespace = `kid_${createHash('sha256').update(oldKid).digest('hex').slice(0, 12)}`
+      await fastify.register(fastifyJwt, { secret: algorithm === 'HS256' ? key : { public: key }, namespace, verify: verifyOptions })
+      const ns = (fastify.jwt as unknown as Record<string, { verify: (t: string) => unknown }>)[namespace]!
+      verifiers.set(oldKid, (token) => ns.verify(token))
+    }
+
+    const extra = { ...(issuer ? { iss: issuer } : {}), ...(audience ? { aud: audience } : {}) }
+    const tokens: Tokens = {
+      kid,
+      newId: () => randomBytes(16).toString('base64url'),
+      signAccess(userId, sid, now) {
+        return fastify.jwt.sign({
+          token_type: 'access',
+          user_id: userId,
+          jti: randomBytes(16).toString('base64url'),
+          sid,
+          iat: now,
+          exp: now + accessTokenTtl,
+          ...extra
+        })
+      },
+      signRefresh(userId, sid, r) {
+        return fastify.jwt.sign({ token_type: 'refresh', user_id: userId, jti: r.jti, sid, iat: r.iat, exp: r.exp, ...extra })
+      },
+      verify(token) {
+        if (typeof token !== 'string' || token.length > 4096) return null
+        const header = decodeHeader(token)
+        if (!header || header.alg !== algorithm || typeof header.kid !== 'string') return null
+        const verify = verifiers.get(header.kid)
+        if (!verify) return null
+        try {
+          const payload = verify(token)
+          return isClaims(payload) ? payload : null
+        } catch {
+          return null
+        }
+      },
+      jwks() {
+        if (algorithm === 'HS256') return { keys: [] } // symmetric keys are never published
+        const keys: JsonWebKey[] = []
+        const publish = (k: string, pem: string) =>
+          keys.push({ ...createPublicKey(pem).export({ format: 'jwk' }), kid: k, alg: algorithm, use: 'sig' })
+        publish(kid, jwtConfig.verifyKey)
+        for (const [oldKid, pem] of Object.entries(jwtConfig.previousKeys)) if (oldKid !== kid) publish(oldKid, pem)
+        return { keys }
+      }
+    }
+    fastify.decorate('tokens', tokens)
+    fastify.decorateRequest('auth', null)
+
+    const store = () => fastify.tokenStore
+    fastify.decorate('authenticate', async function authenticate(request: FastifyRequest) {
+      const header = request.headers.authorization
+      if (!header) throw notAuthenticated()
+      const space = header.indexOf(' ')
+      const scheme = space === -1 ? header : header.slice(0, space)
+      // Another scheme is not ours to judge (DRF: the authenticator steps aside).
+      if (scheme.toLowerCase() !== 'bearer') throw notAuthenticated()
+      const token = space === -1 ? '' : header.slice(space + 1).trim()
+      if (token === '') throw notAuthenticated()
+      const claims = tokens.verify(token)
+      if (!claims || claims.token_type !== 'access') throw accessTokenNotValid()
+      // Immediate revocation: one round trip to the token store per request.
+      if (!(await store().isSessionActive(claims.sid))) throw accessTokenNotValid()
+      request.auth = { userId: claims.user_id, sid: claims.sid, jti: claims.jti }
+    })
+  },
+  { name: 'jwt', dependencies: ['config', 'token-store'] }
+)

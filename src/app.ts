@@ -1,0 +1,113 @@
+// The app as a plugin: every plugin, the error handling and the routes. server.ts only
+// starts and stops it; tests build the same app (buildApp) and use inject or a real socket.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from './config.js'
+import { installErrorHandling } from './error-handler.js'
+import { ApiError } from './errors.js'
+import { commonSchemas } from './schemas/common.js'
+import { authSchemas } from './schemas/auth.js'
+import configPlugin from '../plugins/app/config.js'
+import redisPlugin from '../plugins/external/redis.js'
+import prismaPlugin from '../plugins/external/prisma.js'
+import rateLimitPlugin from '../plugins/external/rate-limit.js'
+import swaggerPlugin from '../plugins/external/swagger.js'
+import usersPlugin from '../plugins/app/users.js'
+import passwordsPlugin from '../plugins/app/passwords.js'
+import tokenStorePlugin from '../plugins/app/token-store.js'
+import jwtPlugin from '../plugins/app/jwt.js'
+import accountsPlugin from '../plugins/app/accounts.js'
+import authRoutes from './routes/auth/index.js'
+import tokenRoutes from './routes/token/index.js'
+import protectedRoutes from './routes/protected-endpoint/index.js'
+import healthRoutes from './routes/health/index.js'
+import wellKnownRoutes from './routes/well-known/index.js'
+
+export interface AppOptions {
+  config: Config
+}
+
+const BODY_LIMIT = 32 * 1024
+
+/** Fastify's own options for this app (logger, proxy trust, validation, routing). */
+export function serverOptions(config: Config, overrides: FastifyServerOptions = {}): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.logLevel,
+      // Tokens and passwords never reach the log.
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password', 'req.body.password2'], censor: '[redacted]' }
+    },
+    trustProxy: config.trustProxy,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: {
+      customOptions: {
+        // All problems at once, no silent type coercion; unknown fields are ignored as DRF does.
+        allErrors: true,
+        coerceTypes: false,
+        removeAdditional: false
+      }
+    },
+    ...overrides
+  }
+}
+
+export const app = fp<AppOptions>(
+  async (fastify, opts) => {
+    await fastify.register(configPlugin, { config: opts.config })
+    for (const schema of [...commonSchemas, ...authSchemas]) fastify.addSchema(schema)
+
+    // JSON bodies: an empty body is an empty object (DRF), proto poisoning is refused.
+    const parseJson = fastify.getDefaultJsonParser('error', 'error')
+    fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
+      if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, {})
+      parseJson(request, body, done)
+    })
+    // A POST without any body validates as an empty object, so every missing field is named.
+    fastify.addHook('preValidation', async (request) => {
+      if (request.body === undefined && request.method === 'POST') request.body = {}
+    })
+    installErrorHandling(fastify)
+
+    await fastify.register(redisPlugin)
+    await fastify.register(prismaPlugin)
+    await fastify.register(usersPlugin)
+    await fastify.register(passwordsPlugin)
+    await fastify.register(tokenStorePlugin)
+    await fastify.register(rateLimitPlugin)
+    await fastify.register(jwtPlugin)
+    await fastify.register(accountsPlugin)
+    await fastify.register(swaggerPlugin)
+
+    // 404 for unknown paths, 405 for known paths with another method.
+    const methodsByPath = new Map<string, Set<string>>()
+    const normalize = (url: string) => url.split('?')[0]!.replace(/\/+$/, '') || '/'
+    fastify.addHook('onRoute', (route) => {
+      const methods = methodsByPath.get(normalize(route.url)) ?? new Set<string>()
+      for (const m of [route.method].flat()) methods.add(m)
+      methodsByPath.set(normalize(route.url), methods)
+    })
+    fastify.setNotFoundHandler(async (request) => {
+      const allowed = methodsByPath.get(normalize(request.url))
+      if (allowed && !allowed.has(request.method)) {
+        throw new ApiError(405, { detail: `Method "${request.method}" not allowed.` }, { allow: [...allowed].sort().join(', ') })
+      }
+      throw new ApiError(404, { detail: 'Not found.' })
+    })
+
+    await fastify.register(authRoutes, { prefix: '/api/auth' })
+    await fastify.register(tokenRoutes, { prefix: '/api/token' })
+    await fastify.register(protectedRoutes, { prefix: '/api/protected-endpoint' })
+    await fastify.register(healthRoutes, { prefix: '/health' })
+    await fastify.register(wellKnownRoutes, { prefix: '/.well-known' })
+  },
+  { name: 'app' }
+)
+
+/** Builds a ready app from a config (tests, benchmark, server). */
+export async function buildApp(config: Config, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const fastify = Fastify(serverOptions(config, overrides))
+  await fastify.register(app, { config })
+  await fastify.ready()
+  return fastify
+}

@@ -1,0 +1,100 @@
+// Maps every error to the bodies of API.md: ApiErrors as they are, schema validation to DRF's
+// field-keyed messages, Fastify's client errors to DRF's wording, anything else to a bare 500
+// whose details only reach the log (with the request id).
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ApiError, REQUIRED } from './errors.js'
+
+interface AjvError {
+  keyword: string
+  instancePath: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+const PY_TYPE = (v: unknown): string =>
+  v === null ? 'NoneType' : Array.isArray(v) ? 'list' : typeof v === 'string' ? 'str' : typeof v === 'boolean' ? 'bool' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float') : 'dict'
+
+const PATTERN_MESSAGES: Record<string, string> = {
+  username: 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.'
+}
+
+const FORMAT_MESSAGES: Record<string, string> = {
+  email: 'Enter a valid email address.',
+  uuid: 'Must be a valid UUID.'
+}
+
+/** DRF's field-keyed messages for a list of Ajv errors over `body`. */
+export function validationToFieldErrors(errors: readonly AjvError[], body: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {}
+  const add = (field: string, message: string) => {
+    const list = (out[field] ??= [])
+    if (!list.includes(message)) list.push(message)
+  }
+  const isObject = typeof body === 'object' && body !== null && !Array.isArray(body)
+  for (const e of errors) {
+    const field = e.instancePath.split('/')[1]?.replace(/~1/g, '/').replace(/~0/g, '~') ?? ''
+    if (!field) {
+      if (e.keyword === 'required') add(String(e.params.missingProperty), REQUIRED)
+      else if (!isObject) add('non_field_errors', `Invalid data. Expected a dictionary, but got ${PY_TYPE(body)}.`)
+      else add('non_field_errors', 'Invalid data.')
+      continue
+    }
+    const value = isObject ? (body as Record<string, unknown>)[field] : undefined
+    switch (e.keyword) {
+      case 'type':
+        add(field, value === null ? 'This field may not be null.' : 'Not a valid string.')
+        break
+      case 'minLength':
+        add(field, e.params.limit === 1 ? 'This field may not be blank.' : `Ensure this field has at least ${String(e.params.limit)} characters.`)
+        break
+      case 'maxLength':
+        add(field, `Ensure this field has no more than ${String(e.params.limit)} characters.`)
+        break
+      case 'pattern':
+        add(field, PATTERN_MESSAGES[field] ?? 'Enter a valid value.')
+        break
+      case 'format':
+        add(field, FORMAT_MESSAGES[String(e.params.format)] ?? 'Enter a valid value.')
+        break
+      default:
+        add(field, 'Invalid value.')
+    }
+  }
+  // Once the body is not an object, per-field messages would only repeat it.
+  if (!isObject && out.non_field_errors) return { non_field_errors: out.non_field_errors }
+  return out
+}
+
+export function installErrorHandling(fastify: FastifyInstance): void {
+  fastify.setErrorHandler(function errorHandler(error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) {
+    if (error instanceof ApiError) {
+      return reply.code(error.statusCode).headers(error.headers).send(error.body)
+    }
+    const validation = (error as FastifyError).validation
+    if (validation && (error as FastifyError).validationContext === 'body') {
+      return reply.code(400).send(validationToFieldErrors(validation as AjvError[], request.body))
+    }
+    if (validation) {
+      return reply.code(400).send({ detail: 'Invalid request.' })
+    }
+    const status = (error as FastifyError).statusCode ?? 500
+    const code = (error as FastifyError).code
+    if (status >= 400 && status < 500) {
+      switch (code) {
+        case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+          return reply.code(415).send({ detail: `Unsupported media type "${request.headers['content-type'] ?? ''}" in request.` })
+        case 'FST_ERR_CTP_BODY_TOO_LARGE':
+          return reply.code(413).send({ detail: 'Request body is too large.' })
+        case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+          return reply.code(400).send({ detail: `JSON parse error - ${error.message}` })
+      }
+      if (error instanceof SyntaxError) {
+        return reply.code(400).send({ detail: `JSON parse error - ${error.message}` })
+      }
+      return reply.code(status).send({ detail: error.message })
+    }
+    request.log.error({ err: error, reqId: request.id }, 'unhandled error')
+    return reply.code(500).send({ detail: 'Internal server error' })
+  })
+}

@@ -1,0 +1,144 @@
+// /api/auth: register, login, logout, logout-all, me, and two aliases of the refresh route.
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
+import Type from 'typebox'
+import { ApiError } from '../../errors.js'
+import { validationToFieldErrors } from '../../error-handler.js'
+import { accessTokenNotValid } from '../../errors.js'
+import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema } from '../../schemas/routes.js'
+import { publicUser } from '../../../plugins/app/accounts.js'
+import { authResponses, bad, bearer, describe, throttledResponse } from '../responses.js'
+import { refreshTokenOf, registerRefreshRoute } from '../token/refresh.js'
+
+// DRF's CharField trims surrounding white space before validating; passwords are kept as typed.
+const TRIMMED = ['username', 'email', 'first_name', 'last_name'] as const
+
+export default async function authRoutes(fastify: FastifyInstance) {
+  const limits = fastify.config.rateLimit
+  const perIp = (max: number, timeWindow: number, groupId: string) =>
+    fastify.rateLimitEnabled ? { rateLimit: { max, timeWindow, groupId } } : {}
+
+  fastify.post('/register/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Register a user',
+      description: 'Creates the user and starts a session. All problems with the input are reported at once.',
+      body: RegisterBodySchema,
+      response: {
+        201: describe(RegisteredSchema, 'The new user and the first token pair of its session.'),
+        400: bad('Invalid input, a taken username or email, or a rejected password; all problems at once.'),
+        429: throttledResponse
+      }
+    },
+    // Validation errors reach the handler, so schema problems and uniqueness/password problems
+    // are reported together.
+    attachValidation: true,
+    preValidation: async (request: FastifyRequest) => {
+      const body = request.body as Record<string, unknown> | null
+      if (body && typeof body === 'object' && !Array.isArray(body)) {
+        for (const f of TRIMMED) if (typeof body[f] === 'string') body[f] = (body[f] as string).trim()
+      }
+    },
+    config: perIp(limits.registrationsPerIp, 3_600_000, 'register'),
+    handler: async (request, reply) => {
+      const body = request.body as Record<string, unknown>
+      const errors = request.validationError
+        ? validationToFieldErrors((request.validationError as FastifyError).validation ?? [], body)
+        : {}
+      if (errors.non_field_errors) throw new ApiError(400, errors)
+      if (!errors.password && !errors.password2 && body.password2 !== undefined && body.password2 !== body.password) {
+        ;(errors.password ??= []).push("Password fields didn't match.")
+      }
+      const str = (v: unknown) => (typeof v === 'string' ? v : '')
+      const { user, tokens } = await fastify.accounts.register(
+        {
+          username: str(body.username),
+          email: str(body.email),
+          password: str(body.password),
+          first_name: str(body.first_name),
+          last_name: str(body.last_name)
+        },
+        errors
+      )
+      return reply.code(201).send({ ...user, tokens })
+    }
+  })
+
+  fastify.post('/login/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Log in',
+      description: "Starts a session. `username` may also be the account's email address.",
+      body: CredentialsBodySchema,
+      response: {
+        200: describe(LoginResponseSchema, 'The first token pair of a new session, and the user.'),
+        400: bad(),
+        401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).'),
+        429: throttledResponse
+      }
+    },
+    config: perIp(limits.loginAttemptsPerIp, 60_000, 'login'),
+    handler: async (request) => {
+      const { username, password } = request.body as { username: string; password: string }
+      const user = await fastify.accounts.checkCredentials(request, username, password)
+      if (!user) throw new ApiError(401, { detail: 'Invalid credentials' })
+      const pair = await fastify.accounts.startSession(user.id)
+      return { ...pair, user: publicUser(user) }
+    }
+  })
+
+  fastify.post('/logout/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Log out (revoke a session)',
+      description: "Revokes the session of the given refresh token: its access and refresh tokens stop working at once.",
+      security: bearer,
+      body: RefreshBodySchema,
+      response: {
+        200: describe(MessageSchema, 'The session is revoked.'),
+        400: describe(Type.Ref('MessageError'), 'No refresh token, or an invalid, expired or blacklisted one.'),
+        ...authResponses,
+        403: describe(Type.Ref('MessageError'), 'The refresh token belongs to another user.')
+      }
+    },
+    preHandler: fastify.authenticate,
+    handler: async (request) => {
+      const token = refreshTokenOf((request.body ?? {}) as Record<string, string>)
+      if (token === undefined) throw new ApiError(400, { error: 'Refresh token required' })
+      await fastify.accounts.logout(request.auth!.userId, token)
+      return { message: 'Successfully logged out' }
+    }
+  })
+
+  fastify.post('/logout/all/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Log out of every session',
+      description: 'Revokes every session of the user.',
+      security: bearer,
+      response: { 200: describe(MessageSchema, 'Every session of the user is revoked.'), ...authResponses }
+    },
+    preHandler: fastify.authenticate,
+    handler: async (request) => {
+      await fastify.accounts.logoutAll(request.auth!.userId)
+      return { message: 'Successfully logged out of all sessions' }
+    }
+  })
+
+  fastify.get('/me/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'The current user',
+      security: bearer,
+      response: { 200: describe(Type.Ref('User'), 'The user the access token belongs to.'), ...authResponses }
+    },
+    preHandler: fastify.authenticate,
+    handler: async (request) => {
+      const user = await fastify.users.findById(request.auth!.userId)
+      if (!user || !user.isActive) throw accessTokenNotValid()
+      return publicUser(user)
+    }
+  })
+
+  registerRefreshRoute(fastify, '/token/refresh/', true)
+  registerRefreshRoute(fastify, '/refresh/', true)
+}

@@ -1,0 +1,17 @@
+// A small protected route for clients to check their wiring.
+import type { FastifyInstance } from 'fastify'
+import { MessageSchema } from '../../schemas/routes.js'
+import { authResponses, bearer, describe } from '../responses.js'
+
+export default async function protectedRoutes(fastify: FastifyInstance) {
+  fastify.get('/', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Check an access token',
+      security: bearer,
+      response: { 200: describe(MessageSchema, 'The access token is valid and its session alive.'), ...authResponses }
+    },
+    preHandler: fastify.authenticate,
+    handler: async () => ({ message: 'You have accessed a protected route!' })
+  })
+}

@@ -1,0 +1,52 @@
+// SimpleJWT's endpoints: obtain a pair, refresh, verify.
+import type { FastifyInstance } from 'fastify'
+import Type from 'typebox'
+import { ApiError, tokenNotValid } from '../../errors.js'
+import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
+import { bad, describe, throttledResponse } from '../responses.js'
+import { registerRefreshRoute } from './refresh.js'
+
+export default async function tokenRoutes(fastify: FastifyInstance) {
+  const limits = fastify.config.rateLimit
+  fastify.post('/', {
+    schema: {
+      tags: ['tokens'],
+      summary: 'Obtain a token pair',
+      description: "SimpleJWT's obtain-pair: starts a session for the credentials. `username` may also be the account's email.",
+      body: CredentialsBodySchema,
+      response: {
+        200: describe(Type.Ref('TokenPair'), 'The first token pair of a new session.'),
+        400: bad(),
+        401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).'),
+        429: throttledResponse
+      }
+    },
+    config: fastify.rateLimitEnabled ? { rateLimit: { max: limits.loginAttemptsPerIp, timeWindow: 60_000, groupId: 'login' } } : {},
+    handler: async (request) => {
+      const { username, password } = request.body as { username: string; password: string }
+      const user = await fastify.accounts.checkCredentials(request, username, password)
+      if (!user) throw new ApiError(401, { detail: 'No active account found with the given credentials' })
+      return fastify.accounts.startSession(user.id)
+    }
+  })
+
+  registerRefreshRoute(fastify, '/refresh/')
+
+  fastify.post('/verify/', {
+    schema: {
+      tags: ['tokens'],
+      summary: 'Verify a token',
+      description: "200 when the token's signature, expiry and type are valid and its session is alive (for a refresh token: it is the session's current one).",
+      body: VerifyBodySchema,
+      response: {
+        200: describe(EmptySchema, 'The token is valid.'),
+        400: bad(),
+        401: describe(Type.Ref('TokenError'), 'The token is invalid, expired, or its session is revoked.')
+      }
+    },
+    handler: async (request) => {
+      if (!(await fastify.accounts.verify((request.body as { token: string }).token))) throw tokenNotValid()
+      return {}
+    }
+  })
+}
