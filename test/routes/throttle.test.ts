@@ -1,0 +1,100 @@
+import t from 'tap'
+import { build, MODES, PASSWORD, post, register, uniqueName } from '../helper.js'
+
+const THROTTLED = /^Request was throttled\. Expected available in \d+ seconds?\.$/
+
+for (const mode of MODES) {
+  t.test(`throttling (${mode})`, async (t) => {
+    t.test('login: 5 failures per (IP, username), then 429 with Retry-After even for the right password', async (t) => {
+      const { app } = await build(t, mode, { RATE_LIMIT_ENABLED: 'true' })
+      const user = await register(app)
+      for (let i = 0; i < 5; i++) {
+        t.equal((await post(app, '/api/auth/login/', { username: user.username, password: 'wrong-' + i })).statusCode, 401)
+      }
+      const blocked = await post(app, '/api/auth/login/', { username: user.username, password: PASSWORD })
+      t.equal(blocked.statusCode, 429)
+      t.match(blocked.json().detail, THROTTLED)
+      const retry = Number(blocked.headers['retry-after'])
+      t.ok(retry > 0 && retry <= 900, `Retry-After ${retry}`)
+      // The token endpoint shares the limit; another username from the same IP is not blocked.
+      t.equal((await post(app, '/api/token/', { username: user.username, password: PASSWORD })).statusCode, 429)
+      const other = await register(app)
+      t.equal((await post(app, '/api/auth/login/', { username: other.username, password: PASSWORD })).statusCode, 200)
+      // The same username from another IP is not blocked by the per-IP limit.
+      const fromElsewhere = await app.inject({ method: 'POST', url: '/api/auth/login/', remoteAddress: '10.9.8.7', payload: { username: user.username, password: PASSWORD } })
+      t.equal(fromElsewhere.statusCode, 200)
+      // Unknown usernames behave exactly the same (no enumeration through the limits).
+      const ghost = uniqueName('ghost')
+      for (let i = 0; i < 5; i++) t.equal((await post(app, '/api/auth/login/', { username: ghost, password: 'x' })).statusCode, 401)
+      t.equal((await post(app, '/api/auth/login/', { username: ghost, password: 'x' })).statusCode, 429)
+    })
+
+    t.test('login: failures per account from all IPs together', async (t) => {
+      const { app } = await build(t, mode, { RATE_LIMIT_ENABLED: 'true', LOGIN_FAILURES_PER_ACCOUNT: '3' })
+      const user = await register(app)
+      for (let i = 0; i < 3; i++) {
+        const res = await app.inject({ method: 'POST', url: '/api/auth/login/', remoteAddress: `10.0.0.${i + 1}`, payload: { username: user.username, password: 'bad' } })
+        t.equal(res.statusCode, 401)
+      }
+      const res = await app.inject({ method: 'POST', url: '/api/auth/login/', remoteAddress: '10.0.0.99', payload: { username: user.username, password: PASSWORD } })
+      t.equal(res.statusCode, 429)
+    })
+
+    t.test('login attempts per IP per minute', async (t) => {
+      const { app } = await build(t, mode, { RATE_LIMIT_ENABLED: 'true', LOGIN_ATTEMPTS_PER_IP: '3', LOGIN_FAILURES_PER_USER_IP: '100' })
+      const user = await register(app)
+      const statuses: number[] = []
+      for (let i = 0; i < 4; i++) statuses.push((await post(app, i % 2 ? '/api/token/' : '/api/auth/login/', { username: user.username, password: PASSWORD })).statusCode)
+      t.same(statuses, [200, 200, 200, 429])
+    })
+
+    t.test('registrations per IP', async (t) => {
+      const { app } = await build(t, mode, { RATE_LIMIT_ENABLED: 'true', REGISTRATIONS_PER_IP: '2' })
+      await register(app)
+      await register(app)
+      const username = uniqueName()
+      const res = await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
+      t.equal(res.statusCode, 429)
+      t.match(res.json().detail, THROTTLED)
+      t.ok(res.headers['retry-after'])
+      t.notOk(await app.users.findByLogin(username), 'no user was created')
+    })
+
+    t.test('refreshes per session', async (t) => {
+      const { app } = await build(t, mode, { RATE_LIMIT_ENABLED: 'true', REFRESHES_PER_SESSION: '3' })
+      const user = await register(app)
+      const other = await register(app)
+      let refresh = user.refresh
+      for (let i = 0; i < 3; i++) {
+        const res = await post(app, '/api/token/refresh/', { refresh })
+        t.equal(res.statusCode, 200)
+        refresh = res.json().refresh
+      }
+      const res = await post(app, '/api/token/refresh/', { refresh })
+      t.equal(res.statusCode, 429)
+      t.ok(res.headers['retry-after'])
+      // Another session from the same IP is not affected.
+      t.equal((await post(app, '/api/token/refresh/', { refresh: other.refresh })).statusCode, 200)
+    })
+  })
+}
+
+t.test('X-Forwarded-For is believed only from TRUST_PROXY', async (t) => {
+  const { app } = await build(t, 'embedded', { RATE_LIMIT_ENABLED: 'true', LOGIN_FAILURES_PER_USER_IP: '2', LOGIN_FAILURES_PER_ACCOUNT: '1000' })
+  const user = await register(app)
+  const attempt = (xff: string) =>
+    app.inject({ method: 'POST', url: '/api/auth/login/', headers: { 'x-forwarded-for': xff }, payload: { username: user.username, password: 'bad' } })
+  t.equal((await attempt('1.1.1.1')).statusCode, 401)
+  t.equal((await attempt('2.2.2.2')).statusCode, 401)
+  // Spoofed headers do not give new buckets: the socket address is used.
+  t.equal((await attempt('3.3.3.3')).statusCode, 429)
+
+  const { app: proxied } = await build(t, 'embedded', { RATE_LIMIT_ENABLED: 'true', LOGIN_FAILURES_PER_USER_IP: '2', TRUST_PROXY: '127.0.0.1' })
+  const u2 = await register(proxied)
+  const viaProxy = (xff: string) =>
+    proxied.inject({ method: 'POST', url: '/api/auth/login/', headers: { 'x-forwarded-for': xff }, payload: { username: u2.username, password: 'bad' } })
+  t.equal((await viaProxy('1.1.1.1')).statusCode, 401)
+  t.equal((await viaProxy('1.1.1.1')).statusCode, 401)
+  t.equal((await viaProxy('1.1.1.1')).statusCode, 429)
+  t.equal((await viaProxy('2.2.2.2')).statusCode, 401, 'another client behind the trusted proxy has its own bucket')
+})
