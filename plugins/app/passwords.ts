@@ -1,0 +1,90 @@
+// Password hashing and validation. bcrypt runs in a pool of worker threads (piscina), so a
+// 250 ms hash never blocks the event loop; Django's validators run inline (microseconds).
+import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
+import fp from 'fastify-plugin'
+import { Piscina } from 'piscina'
+import bcrypt from 'bcryptjs'
+import { loadCommonPasswords } from '../../src/passwords/common-passwords.js'
+import { MAX_BYTES, validatePassword, type UserAttributes } from '../../src/passwords/validators.js'
+import type { PasswordTask } from '../../src/passwords/worker.js'
+
+export type { UserAttributes } from '../../src/passwords/validators.js'
+
+export interface Passwords {
+  /** bcrypt at config.bcryptCost, off the event loop. Refuses more than 72 bytes rather than truncating. */
+  hash(password: string): Promise<string>
+  /**
+   * Off the event loop. hash === null (unknown user), or a value that is not a bcrypt hash, is
+   * compared against a dummy hash of the same cost, so it costs the time of a wrong password and
+   * returns false. A password over 72 bytes never matches (bcrypt would only read its start).
+   */
+  verify(password: string, hash: string | null): Promise<boolean>
+  /** True when the hash's cost differs from config.bcryptCost (or it is not a bcrypt hash). */
+  needsRehash(hash: string): boolean
+  /** Django's four default validators with Django's messages and order, then the 72-byte rule; [] when valid. */
+  validate(password: string, user?: UserAttributes): string[]
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    passwords: Passwords
+  }
+}
+
+const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/
+
+/** The worker module beside the running code: worker.ts under tsx, worker.js once compiled to dist/. */
+function workerFilename(): string {
+  const ext = new URL(import.meta.url).pathname.endsWith('.ts') ? '.ts' : '.js'
+  return new URL(`../../src/passwords/worker${ext}`, import.meta.url).href
+}
+
+export default fp(
+  async (fastify) => {
+    const cost = fastify.config.bcryptCost
+    const common = loadCommonPasswords()
+    const threads = fastify.config.passwordWorkers ?? availableParallelism()
+    const pool = new Piscina<PasswordTask, string | boolean>({
+      filename: workerFilename(),
+      minThreads: threads,
+      maxThreads: threads,
+      // Workers stay up: starting one costs more than a hash.
+      idleTimeout: Infinity
+    })
+    fastify.addHook('onClose', async () => {
+      await pool.destroy()
+    })
+
+    const runHash = async (password: string) => (await pool.run({ op: 'hash', password, cost })) as string
+    const runCompare = async (password: string, hash: string) => (await pool.run({ op: 'compare', password, hash })) as boolean
+
+    // Computed once, at the configured cost, so an unknown user costs what a known one does.
+    const dummyHash = await runHash(randomBytes(18).toString('base64'))
+    fastify.log.debug({ threads, cost, commonPasswords: common.size }, 'password pool ready')
+
+    const tooLong = (password: string) => bcrypt.truncates(password)
+
+    const passwords: Passwords = {
+      async hash(password) {
+        if (typeof password !== 'string') throw new TypeError('password must be a string')
+        if (tooLong(password)) throw new RangeError(`password longer than ${MAX_BYTES} bytes would be truncated by bcrypt`)
+        return runHash(password)
+      },
+      async verify(password, hash) {
+        const usable = typeof password === 'string' && hash !== null && BCRYPT_HASH.test(hash)
+        const matched = await runCompare(typeof password === 'string' ? password : '', usable ? hash! : dummyHash)
+        return usable && matched && !tooLong(password)
+      },
+      needsRehash(hash) {
+        const m = BCRYPT_HASH.exec(hash)
+        return m === null || Number(m[1]) !== cost
+      },
+      validate(password, user) {
+        return validatePassword(password, user, common)
+      }
+    }
+    fastify.decorate('passwords', passwords)
+  },
+  { name: 'passwords', dependencies: ['config'] }
+)

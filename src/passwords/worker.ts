@@ -1,0 +1,19 @@
+// Runs in a piscina worker thread: bcrypt is pure CPU work (≈250 ms at cost 12), so it must
+// never run on the event loop. Inside a worker the synchronous functions are the fastest;
+// bcryptjs's async variants only chop the work into slices for a main thread.
+import bcrypt from 'bcryptjs'
+
+export type PasswordTask =
+  | { op: 'hash'; password: string; cost: number }
+  | { op: 'compare'; password: string; hash: string }
+
+export default function run(task: PasswordTask): string | boolean {
+  switch (task.op) {
+    case 'hash':
+      return bcrypt.hashSync(task.password, bcrypt.genSaltSync(task.cost))
+    case 'compare':
+      return bcrypt.compareSync(task.password, task.hash)
+    default:
+      throw new TypeError(`unknown password task: ${(task as { op?: unknown }).op}`)
+  }
+}
