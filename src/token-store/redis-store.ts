@@ -1,0 +1,137 @@
+// The token store on Redis: one hash per session, hash-tagged by sid so every script runs on one
+// Cluster slot, and a per-user ZSET index for logout-all. Every key carries a TTL that ends when
+// the tokens it describes expire. Scripts: see lua.ts.
+import type { Redis } from 'ioredis'
+import { INDEX, REVOKE, ROTATE } from './lua.js'
+import type { IssuedRefresh, RefreshStatus, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+
+// Command names on the shared client: specific enough not to collide with other users of it.
+const CMD_ROTATE = 'tokenStoreRotate'
+const CMD_REVOKE = 'tokenStoreRevoke'
+const CMD_INDEX = 'tokenStoreIndex'
+
+// Covers clock skew between instances when the user index's TTL is derived from client times.
+const INDEX_SLACK_MS = 60_000
+
+type Callback = (err: Error | null, res?: unknown) => void
+interface ScriptCommands {
+  tokenStoreRotate(key: string, ...args: Array<string | number>): Promise<Array<string | number>>
+  tokenStoreRevoke(key: string): Promise<string | null>
+  tokenStoreIndex(key: string, ...args: Array<string | number>): Promise<number>
+}
+type ScriptPipeline = {
+  [K in keyof ScriptCommands]: (...args: [...Parameters<ScriptCommands[K]>, Callback?]) => ScriptPipeline
+} & { exec(): Promise<Array<[Error | null, unknown]> | null> }
+
+export const sessionKey = (sid: string) => `s:{${sid}}`
+export const userKey = (userId: string) => `u:{${userId}}`
+
+export class RedisTokenStore implements TokenStore {
+  readonly kind = 'redis' as const
+  readonly #redis: Redis & ScriptCommands
+  readonly #opts: TokenStoreOptions
+
+  /** `redis` is owned by the caller (its keyPrefix already set) and is not closed by close(). */
+  constructor(redis: Redis, options: TokenStoreOptions) {
+    this.#opts = options
+    // defineCommand: EVALSHA with a transparent EVAL on NOSCRIPT (e.g. after a Redis restart).
+    for (const [name, lua] of [[CMD_ROTATE, ROTATE], [CMD_REVOKE, REVOKE], [CMD_INDEX, INDEX]] as const) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua })
+    }
+    this.#redis = redis as Redis & ScriptCommands
+  }
+
+  #pipeline(): ScriptPipeline {
+    return this.#redis.pipeline() as unknown as ScriptPipeline
+  }
+
+  async createSession({ sid, userId, jti, now }: { sid: string; userId: string; jti: string; now: number }): Promise<IssuedRefresh> {
+    const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
+    const iat = Math.floor(now / 1000)
+    const end = iat + sessionMaxAge
+    const exp = Math.min(iat + refreshTtl, end)
+    const expiresAt = Math.max(exp * 1000, now + accessTtl * 1000)
+    const key = sessionKey(sid)
+    // One round trip (not atomic across the two keys, which may live on different Cluster slots).
+    const p = this.#pipeline() as ScriptPipeline & ReturnType<Redis['pipeline']>
+    p.hset(key, { u: userId, j: jti, i: iat, e: exp, m: end })
+    p.pexpireat(key, expiresAt)
+    p.tokenStoreIndex(userKey(userId), sid, expiresAt, now, '0', INDEX_SLACK_MS)
+    throwFirst(await p.exec())
+    return { jti, iat, exp }
+  }
+
+  async rotate({ sid, userId, jti, newJti, now }: { sid: string; userId: string; jti: string; newJti: string; now: number }): Promise<RotateResult> {
+    const { refreshTtl, accessTtl, reuseInterval } = this.#opts
+    // The index bump rides in the same round trip; it is an upper bound of the new expiry and only
+    // raises the score of a member that is still indexed, so it is harmless when nothing rotated.
+    const indexScore = Math.max((Math.floor(now / 1000) + refreshTtl) * 1000, now + accessTtl * 1000)
+    const results = throwFirst(
+      await this.#pipeline()
+        .tokenStoreRotate(sessionKey(sid), userId, jti, newJti, now, refreshTtl, reuseInterval * 1000, accessTtl * 1000)
+        .tokenStoreIndex(userKey(userId), sid, indexScore, now, '1', INDEX_SLACK_MS)
+        .exec()
+    )
+    const reply = results[0] as Array<string | number>
+    const status = reply[0]
+    switch (status) {
+      case 'rotated':
+      case 'grace':
+        return { status, refresh: { jti: String(reply[1]), iat: Number(reply[2]), exp: Number(reply[3]) } }
+      case 'reused':
+        await this.#redis.zrem(userKey(userId), sid)
+        return { status }
+      case 'revoked':
+      case 'unknown':
+        return { status }
+      default:
+        throw new Error(`token store: unexpected rotate reply ${JSON.stringify(reply)}`)
+    }
+  }
+
+  async refreshStatus(sid: string, jti: string): Promise<RefreshStatus> {
+    const [j, e, x] = await this.#redis.hmget(sessionKey(sid), 'j', 'e', 'x')
+    if (x) return 'blacklisted'
+    if (!j) return 'unknown'
+    if (j !== jti) return 'blacklisted'
+    // The record outlives its refresh token by the last access token's lifetime.
+    return Number(e) * 1000 > Date.now() ? 'current' : 'unknown'
+  }
+
+  async isSessionActive(sid: string): Promise<boolean> {
+    return (await this.#redis.hexists(sessionKey(sid), 'u')) === 1
+  }
+
+  async revokeSession(sid: string): Promise<boolean> {
+    const userId = await this.#redis.tokenStoreRevoke(sessionKey(sid))
+    if (userId === null) return false
+    await this.#redis.zrem(userKey(userId), sid)
+    return true
+  }
+
+  async revokeUserSessions(userId: string): Promise<number> {
+    const key = userKey(userId)
+    // Every indexed sid, not only those the scores call live: scores come from client clocks.
+    const sids = await this.#redis.zrange(key, 0, -1)
+    if (sids.length === 0) return 0
+    const p = this.#pipeline() as ScriptPipeline & ReturnType<Redis['pipeline']>
+    for (const sid of sids) p.tokenStoreRevoke(sessionKey(sid))
+    p.zrem(key, ...sids)
+    const results = throwFirst(await p.exec())
+    return results.slice(0, sids.length).filter((r) => r !== null).length
+  }
+
+  async ping(): Promise<void> {
+    await this.#redis.ping()
+  }
+
+  async close(): Promise<void> {
+    // The client belongs to whoever passed it in (the redis plugin closes it).
+  }
+}
+
+function throwFirst(results: Array<[Error | null, unknown]> | null): unknown[] {
+  if (!results) throw new Error('token store: pipeline aborted')
+  for (const [err] of results) if (err) throw err
+  return results.map(([, r]) => r)
+}

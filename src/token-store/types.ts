@@ -1,0 +1,54 @@
+// The token store's contract, shared by the Redis and the in-process implementation.
+// Times: `now` arguments are milliseconds since the epoch; iat/exp are seconds (JWT claims).
+
+export interface TokenStoreOptions {
+  /** Access token lifetime, seconds: a session's record outlives its last access token. */
+  accessTtl: number
+  /** Refresh token lifetime, seconds. */
+  refreshTtl: number
+  /** Hard cap on a session's life from its start, seconds. */
+  sessionMaxAge: number
+  /** Grace interval for a just-rotated token presented again, seconds (0 disables it). */
+  reuseInterval: number
+}
+
+export interface IssuedRefresh {
+  jti: string
+  iat: number
+  exp: number
+}
+
+export type RotateResult =
+  /** The presented token was current: newJti is now current. */
+  | { status: 'rotated'; refresh: IssuedRefresh }
+  /** The presented token was rotated within reuseInterval: the CURRENT token, for the caller to re-sign identically. */
+  | { status: 'grace'; refresh: IssuedRefresh }
+  /** A non-current token of the family after the interval: the whole session has just been revoked. */
+  | { status: 'reused' }
+  /** The session was already revoked (logout, logout-all, reuse). */
+  | { status: 'revoked' }
+  /** No such live session (expired, never existed, past the max age, or another user's). */
+  | { status: 'unknown' }
+
+export type RefreshStatus = 'current' | 'blacklisted' | 'unknown'
+
+export interface TokenStore {
+  readonly kind: 'redis' | 'memory'
+  /** Starts a session whose first refresh token is jti. exp = min(now + refreshTtl, start + sessionMaxAge). */
+  createSession(s: { sid: string; userId: string; jti: string; now: number }): Promise<IssuedRefresh>
+  /** Atomic: under any concurrency a token is rotated at most once. The new token's iat = floor(now / 1000). */
+  rotate(r: { sid: string; userId: string; jti: string; newJti: string; now: number }): Promise<RotateResult>
+  /**
+   * 'current' only for the current refresh jti of a live session; 'blacklisted' when the session
+   * is known (live or a revoked tombstone) but jti is not current; else 'unknown'.
+   */
+  refreshStatus(sid: string, jti: string): Promise<RefreshStatus>
+  /** The check behind every protected request: one round trip. */
+  isSessionActive(sid: string): Promise<boolean>
+  /** Logout: true if the session was live. */
+  revokeSession(sid: string): Promise<boolean>
+  /** Logout-all, password change, deactivation: how many live sessions were revoked. */
+  revokeUserSessions(userId: string): Promise<number>
+  ping(): Promise<void>
+  close(): Promise<void>
+}
