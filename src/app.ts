@@ -37,7 +37,8 @@ export function serverOptions(config: Config, overrides: FastifyServerOptions = 
       // Tokens and passwords never reach the log.
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password', 'req.body.password2'], censor: '[redacted]' }
     },
-    trustProxy: config.trustProxy,
+    // A hop count is accepted by Fastify (proxy-addr) although its types omit it.
+    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
@@ -61,7 +62,7 @@ export const app = fp<AppOptions>(
     const parseJson = fastify.getDefaultJsonParser('error', 'error')
     fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
       if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, {})
-      parseJson(request, body, done)
+      parseJson(request, body as string, done)
     })
     // A POST without any body validates as an empty object, so every missing field is named.
     fastify.addHook('preValidation', async (request) => {

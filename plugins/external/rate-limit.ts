@@ -3,7 +3,7 @@
 // (which count failures, not requests) are checked by the login flow through `loginThrottle`.
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify'
 import { throttled } from '../../src/errors.js'
 
 export interface LoginThrottle {
@@ -70,7 +70,7 @@ export default fp(
   { name: 'rate-limit', dependencies: ['config', 'redis'] }
 )
 
-/** Route config for a per-IP limit (register, login attempts). */
-export function perIp(fastify: FastifyInstance, max: number, timeWindow: number, groupId: string) {
-  return fastify.rateLimitEnabled ? { rateLimit: { max, timeWindow, groupId } } : {}
+/** Route config for a per-IP limit shared by the routes of one group (register, login attempts). */
+export function perIpLimit(fastify: FastifyInstance, max: number, timeWindowMs: number, groupId: string): FastifyContextConfig {
+  return fastify.rateLimitEnabled ? { rateLimit: { max, timeWindow: timeWindowMs, groupId } } : {}
 }

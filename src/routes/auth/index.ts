@@ -1,11 +1,11 @@
 // /api/auth: register, login, logout, logout-all, me, and two aliases of the refresh route.
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { ApiError } from '../../errors.js'
+import { accessTokenNotValid, ApiError } from '../../errors.js'
 import { validationToFieldErrors } from '../../error-handler.js'
-import { accessTokenNotValid } from '../../errors.js'
 import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema } from '../../schemas/routes.js'
 import { publicUser } from '../../../plugins/app/accounts.js'
+import { perIpLimit } from '../../../plugins/external/rate-limit.js'
 import { authResponses, bad, bearer, describe, throttledResponse } from '../responses.js'
 import { refreshTokenOf, registerRefreshRoute } from '../token/refresh.js'
 
@@ -14,8 +14,6 @@ const TRIMMED = ['username', 'email', 'first_name', 'last_name'] as const
 
 export default async function authRoutes(fastify: FastifyInstance) {
   const limits = fastify.config.rateLimit
-  const perIp = (max: number, timeWindow: number, groupId: string) =>
-    fastify.rateLimitEnabled ? { rateLimit: { max, timeWindow, groupId } } : {}
 
   fastify.post('/register/', {
     schema: {
@@ -38,7 +36,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         for (const f of TRIMMED) if (typeof body[f] === 'string') body[f] = (body[f] as string).trim()
       }
     },
-    config: perIp(limits.registrationsPerIp, 3_600_000, 'register'),
+    config: perIpLimit(fastify, limits.registrationsPerIp, 3_600_000, 'register'),
     handler: async (request, reply) => {
       const body = request.body as Record<string, unknown>
       const errors = request.validationError
@@ -76,7 +74,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         429: throttledResponse
       }
     },
-    config: perIp(limits.loginAttemptsPerIp, 60_000, 'login'),
+    config: perIpLimit(fastify, limits.loginAttemptsPerIp, 60_000, 'login'),
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
       const user = await fastify.accounts.checkCredentials(request, username, password)

@@ -5,6 +5,7 @@ import { ApiError, tokenNotValid } from '../../errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse } from '../responses.js'
 import { registerRefreshRoute } from './refresh.js'
+import { perIpLimit } from '../../../plugins/external/rate-limit.js'
 
 export default async function tokenRoutes(fastify: FastifyInstance) {
   const limits = fastify.config.rateLimit
@@ -21,7 +22,7 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
         429: throttledResponse
       }
     },
-    config: fastify.rateLimitEnabled ? { rateLimit: { max: limits.loginAttemptsPerIp, timeWindow: 60_000, groupId: 'login' } } : {},
+    config: perIpLimit(fastify, limits.loginAttemptsPerIp, 60_000, 'login'),
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
       const user = await fastify.accounts.checkCredentials(request, username, password)
