@@ -32,8 +32,9 @@ if h[5] and ARGV[2] == h[5] and now - tonumber(h[6]) < tonumber(ARGV[6]) and now
   return {'grace', h[2], tonumber(h[3]), e}
 end
 -- Any other token of this family: stolen or replayed. Revoke the whole session.
-redis.call('HDEL', k, 'u', 'j', 'i', 'e', 'p', 'r', 'm')
+-- x first: a hash emptied by HDEL would vanish, and HSET would then recreate it without a TTL.
 redis.call('HSET', k, 'x', '1')
+redis.call('HDEL', k, 'u', 'j', 'i', 'e', 'p', 'r', 'm')
 return {'reused'}
 `
 
@@ -41,8 +42,8 @@ return {'reused'}
 export const REVOKE = `
 local u = redis.call('HGET', KEYS[1], 'u')
 if not u then return false end
-redis.call('HDEL', KEYS[1], 'u', 'j', 'i', 'e', 'p', 'r', 'm')
 redis.call('HSET', KEYS[1], 'x', '1')
+redis.call('HDEL', KEYS[1], 'u', 'j', 'i', 'e', 'p', 'r', 'm')
 return u
 `
 
