@@ -23,8 +23,18 @@ type ScriptPipeline = {
   [K in keyof ScriptCommands]: (...args: [...Parameters<ScriptCommands[K]>, Callback?]) => ScriptPipeline
 } & { exec(): Promise<Array<[Error | null, unknown]> | null> }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * The user id as stored (hash field and index key): a UUID as its 16 bytes in base64url, 22
+ * characters instead of 36, which keeps a session under 400 bytes. Never decoded: everything is
+ * keyed by the packed form. Other ids get a "=" (not in base64url), so packing stays one-to-one.
+ */
+export const packUserId = (userId: string) => (UUID.test(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId}`)
 export const sessionKey = (sid: string) => `s:{${sid}}`
-export const userKey = (userId: string) => `u:{${userId}}`
+/** Takes the user id as given (unpacked). */
+export const userKey = (userId: string) => indexKey(packUserId(userId))
+const indexKey = (packed: string) => `u:{${packed}}`
 
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis' as const
@@ -52,11 +62,12 @@ export class RedisTokenStore implements TokenStore {
     const exp = Math.min(iat + refreshTtl, end)
     const expiresAt = Math.max(exp * 1000, now + accessTtl * 1000)
     const key = sessionKey(sid)
+    const user = packUserId(userId)
     // One round trip (not atomic across the two keys, which may live on different Cluster slots).
     const p = this.#pipeline() as ScriptPipeline & ReturnType<Redis['pipeline']>
-    p.hset(key, { u: userId, j: jti, i: iat, e: exp, m: end })
+    p.hset(key, { u: user, j: jti, e: exp, m: end })
     p.pexpireat(key, expiresAt)
-    p.tokenStoreIndex(userKey(userId), sid, expiresAt, now, '0', INDEX_SLACK_MS)
+    p.tokenStoreIndex(indexKey(user), sid, expiresAt, now, '0', INDEX_SLACK_MS)
     throwFirst(await p.exec())
     return { jti, iat, exp }
   }
@@ -66,10 +77,11 @@ export class RedisTokenStore implements TokenStore {
     // The index bump rides in the same round trip; it is an upper bound of the new expiry and only
     // raises the score of a member that is still indexed, so it is harmless when nothing rotated.
     const indexScore = Math.max((Math.floor(now / 1000) + refreshTtl) * 1000, now + accessTtl * 1000)
+    const user = packUserId(userId)
     const results = throwFirst(
       await this.#pipeline()
-        .tokenStoreRotate(sessionKey(sid), userId, jti, newJti, now, refreshTtl, reuseInterval * 1000, accessTtl * 1000)
-        .tokenStoreIndex(userKey(userId), sid, indexScore, now, '1', INDEX_SLACK_MS)
+        .tokenStoreRotate(sessionKey(sid), user, jti, newJti, now, refreshTtl, reuseInterval * 1000, accessTtl * 1000)
+        .tokenStoreIndex(indexKey(user), sid, indexScore, now, '1', INDEX_SLACK_MS)
         .exec()
     )
     const reply = results[0] as Array<string | number>
@@ -79,7 +91,7 @@ export class RedisTokenStore implements TokenStore {
       case 'grace':
         return { status, refresh: { jti: String(reply[1]), iat: Number(reply[2]), exp: Number(reply[3]) } }
       case 'reused':
-        await this.#redis.zrem(userKey(userId), sid)
+        await this.#redis.zrem(indexKey(user), sid)
         return { status }
       case 'revoked':
       case 'unknown':
@@ -103,9 +115,9 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async revokeSession(sid: string): Promise<boolean> {
-    const userId = await this.#redis.tokenStoreRevoke(sessionKey(sid))
-    if (userId === null) return false
-    await this.#redis.zrem(userKey(userId), sid)
+    const user = await this.#redis.tokenStoreRevoke(sessionKey(sid))
+    if (user === null) return false
+    await this.#redis.zrem(indexKey(user), sid)
     return true
   }
 

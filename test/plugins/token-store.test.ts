@@ -3,7 +3,7 @@
 // memory per session) and the memory store's expiry with an injected clock.
 import { randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { MemoryTokenStore, RedisTokenStore, sessionKey, userKey } from '../../src/token-store/index.js'
+import { MemoryTokenStore, packUserId, RedisTokenStore, sessionKey, userKey } from '../../src/token-store/index.js'
 import type { RotateResult, TokenStore, TokenStoreOptions } from '../../src/token-store/index.js'
 import { keysUnder, testRedis, type TestRedis } from '../support/redis.js'
 
@@ -15,8 +15,9 @@ interface Harness {
 }
 
 /** A fresh session with its own sid, user and first jti, created at `now`. */
-async function start(store: TokenStore, now: number, userId = randomUUID()) {
-  const sid = randomUUID()
+async function start(store: TokenStore, now: number, userId: string = randomUUID()) {
+  // Ids as the app makes them: 16 random bytes in base64url (user ids are UUIDs).
+  const sid = newId()
   const jti = newId()
   const first = await store.createSession({ sid, userId, jti, now })
   return { sid, userId, jti, first }
@@ -31,9 +32,9 @@ function contract(t: Test, h: Harness) {
     t.same(first, { jti, iat, exp: iat + DEFAULTS.refreshTtl })
     t.equal(await store.refreshStatus(sid, jti), 'current')
     t.equal(await store.refreshStatus(sid, newId()), 'blacklisted', 'another jti of a known session')
-    t.equal(await store.refreshStatus(randomUUID(), jti), 'unknown')
+    t.equal(await store.refreshStatus(newId(), jti), 'unknown')
     t.equal(await store.isSessionActive(sid), true)
-    t.equal(await store.isSessionActive(randomUUID()), false)
+    t.equal(await store.isSessionActive(newId()), false)
   })
 
   t.test('rotation makes the new token current and blacklists the old one', async (t) => {
@@ -139,10 +140,10 @@ function contract(t: Test, h: Harness) {
 
   t.test('an unknown session is unknown', async (t) => {
     const store = h.make()
-    t.same(await store.rotate({ sid: randomUUID(), userId: randomUUID(), jti: newId(), newJti: newId(), now: Date.now() }), {
+    t.same(await store.rotate({ sid: newId(), userId: randomUUID(), jti: newId(), newJti: newId(), now: Date.now() }), {
       status: 'unknown'
     })
-    t.equal(await store.revokeSession(randomUUID()), false)
+    t.equal(await store.revokeSession(newId()), false)
     t.equal(await store.revokeUserSessions(randomUUID()), 0)
   })
 
@@ -217,6 +218,18 @@ function contract(t: Test, h: Harness) {
     t.equal(await store.revokeUserSessions(userId), 1)
   })
 
+  t.test('user ids that are not UUIDs work the same', async (t) => {
+    const store = h.make()
+    const now = Date.now()
+    const a = await start(store, now, 'alice')
+    const b = await start(store, now, '=alice')
+    t.same(await store.rotate({ sid: a.sid, userId: '=alice', jti: a.jti, newJti: newId(), now }), { status: 'unknown' })
+    t.equal((await store.rotate({ sid: a.sid, userId: 'alice', jti: a.jti, newJti: newId(), now })).status, 'rotated')
+    t.equal(await store.revokeUserSessions('alice'), 1)
+    t.equal(await store.isSessionActive(a.sid), false)
+    t.equal(await store.isSessionActive(b.sid), true)
+  })
+
   t.test('ping', async (t) => {
     await t.resolves(h.make().ping())
   })
@@ -286,9 +299,8 @@ t.test('redis store: keys, contents and TTLs', async (t) => {
   const b = await start(store, now, userId)
 
   t.same(await redis.hgetall(sessionKey(a.sid)), {
-    u: userId,
+    u: packUserId(userId),
     j: a.jti,
-    i: String(nowS),
     e: String(nowS + 3600),
     m: String(nowS + DEFAULTS.sessionMaxAge)
   })
@@ -300,9 +312,8 @@ t.test('redis store: keys, contents and TTLs', async (t) => {
   t.equal((await store.rotate({ sid: a.sid, userId, jti: a.jti, newJti: j1, now: later })).status, 'rotated')
   const laterS = Math.floor(later / 1000)
   t.same(await redis.hgetall(sessionKey(a.sid)), {
-    u: userId,
+    u: packUserId(userId),
     j: j1,
-    i: String(laterS),
     e: String(laterS + 3600),
     m: String(nowS + DEFAULTS.sessionMaxAge),
     p: a.jti,
