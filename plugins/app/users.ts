@@ -1,0 +1,182 @@
+// The user repository: the only code that touches the users table. Uniqueness ignoring case
+// is the database's job (unique indexes on username_lower / email_lower, kept here), so two
+// racing registrations cannot both win; the pre-check in `taken` only gives nicer errors.
+import fp from 'fastify-plugin'
+import { Prisma, type PrismaClient } from '../../src/generated/prisma/client.js'
+import type { User as UserRow } from '../../src/generated/prisma/client.js'
+
+export interface User {
+  id: string
+  username: string
+  email: string
+  passwordHash: string
+  firstName: string
+  lastName: string
+  isActive: boolean
+  dateJoined: Date
+  lastLogin: Date | null
+}
+
+export type UniqueField = 'username' | 'email'
+
+/** A unique constraint fired: the username or email (ignoring case) is already in use. */
+export class UniqueViolationError extends Error {
+  override name = 'UniqueViolationError'
+  constructor(public readonly fields: UniqueField[]) {
+    super(`already taken: ${fields.join(', ')}`)
+  }
+}
+
+export interface NewUser {
+  username: string
+  email: string
+  passwordHash: string
+  firstName?: string
+  lastName?: string
+}
+
+export interface UserRepository {
+  /**
+   * Inserts the user in an interactive transaction and runs beforeCommit(user) inside it;
+   * commits only if that resolves, so a failure anywhere leaves no user. Throws
+   * UniqueViolationError when the database's unique constraint fires. beforeCommit must not
+   * query the database outside the transaction: on PGlite that would wait for itself.
+   */
+  create(input: NewUser, beforeCommit?: (user: User) => Promise<void>): Promise<User>
+  /** By username ignoring case, else by email ignoring case; one query. */
+  findByLogin(login: string): Promise<User | null>
+  findById(id: string): Promise<User | null>
+  /** Whether the username / email (ignoring case) are in use; one query. */
+  taken(username: string, email: string): Promise<{ username: boolean; email: boolean }>
+  recordLogin(id: string, at: Date, newPasswordHash?: string): Promise<void>
+  deactivate(id: string): Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    users: UserRepository
+  }
+}
+
+/** Django's normalize_email: the domain part is lower-cased, the local part kept as entered. */
+export function normalizeEmail(email: string): string {
+  const trimmed = email.trim()
+  const at = trimmed.lastIndexOf('@')
+  if (at < 0) return email
+  return trimmed.slice(0, at) + '@' + trimmed.slice(at + 1).toLowerCase()
+}
+
+const foldUsername = (username: string) => username.toLowerCase()
+const foldEmail = (email: string) => normalizeEmail(email).toLowerCase()
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+// Interactive transactions wait for a connection (on PGlite: for the single connection) and
+// must finish their beforeCommit; Prisma's 2 s / 5 s defaults are tight under load.
+const TX_OPTIONS = { maxWait: 10_000, timeout: 15_000 }
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    passwordHash: row.passwordHash,
+    firstName: row.firstName,
+    lastName: row.lastName,
+    isActive: row.isActive,
+    dateJoined: row.dateJoined,
+    lastLogin: row.lastLogin
+  }
+}
+
+/** Which of our unique fields a P2002 error names (by column, field or constraint name). */
+function uniqueFields(err: Prisma.PrismaClientKnownRequestError): UniqueField[] {
+  const text = JSON.stringify(err.meta ?? {}) + ' ' + err.message
+  const fields: UniqueField[] = []
+  if (/username/i.test(text)) fields.push('username')
+  if (/email/i.test(text)) fields.push('email')
+  return fields
+}
+
+export function createUserRepository(prisma: PrismaClient): UserRepository {
+  return {
+    async create(input, beforeCommit) {
+      const email = normalizeEmail(input.email)
+      try {
+        return await prisma.$transaction(async (tx) => {
+          const row = await tx.user.create({
+            data: {
+              username: input.username,
+              usernameLower: foldUsername(input.username),
+              email,
+              emailLower: foldEmail(email),
+              passwordHash: input.passwordHash,
+              firstName: input.firstName ?? '',
+              lastName: input.lastName ?? ''
+            }
+          })
+          const user = toUser(row)
+          if (beforeCommit) await beforeCommit(user)
+          return user
+        }, TX_OPTIONS)
+      } catch (err) {
+        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+          const fields = uniqueFields(err)
+          throw new UniqueViolationError(fields.length > 0 ? fields : ['username'])
+        }
+        throw err
+      }
+    },
+
+    async findByLogin(login) {
+      const rows = await prisma.user.findMany({
+        where: { OR: [{ usernameLower: foldUsername(login) }, { emailLower: foldEmail(login) }] },
+        take: 2
+      })
+      // A username match wins over another account whose email happens to equal the login.
+      const byUsername = rows.find((r) => r.usernameLower === foldUsername(login))
+      const row = byUsername ?? rows[0]
+      return row ? toUser(row) : null
+    },
+
+    async findById(id) {
+      if (!UUID.test(id)) return null
+      const row = await prisma.user.findUnique({ where: { id } })
+      return row ? toUser(row) : null
+    },
+
+    async taken(username, email) {
+      const usernameLower = foldUsername(username)
+      const emailLower = foldEmail(email)
+      const rows = await prisma.user.findMany({
+        where: { OR: [{ usernameLower }, { emailLower }] },
+        select: { usernameLower: true, emailLower: true },
+        take: 2
+      })
+      return {
+        username: rows.some((r) => r.usernameLower === usernameLower),
+        email: rows.some((r) => r.emailLower === emailLower)
+      }
+    },
+
+    async recordLogin(id, at, newPasswordHash) {
+      if (!UUID.test(id)) return
+      await prisma.user.updateMany({
+        where: { id },
+        data: newPasswordHash === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: newPasswordHash }
+      })
+    },
+
+    async deactivate(id) {
+      if (!UUID.test(id)) return
+      await prisma.user.updateMany({ where: { id }, data: { isActive: false } })
+    }
+  }
+}
+
+export default fp(
+  async (fastify) => {
+    fastify.decorate('users', createUserRepository(fastify.prisma))
+  },
+  { name: 'users', dependencies: ['prisma'] }
+)

@@ -1,0 +1,58 @@
+// The PrismaClient: over PostgreSQL (@prisma/adapter-pg) when DATABASE_URL is set, else over
+// the embedded PGlite in DATA_DIR, migrated on start. PostgreSQL is migrated by
+// `npm run db:migrate` instead, so several instances never race to migrate at boot.
+import fp from 'fastify-plugin'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from '../../src/generated/prisma/client.js'
+import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../../src/db/pglite.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    prisma: PrismaClient
+    /** Resolves when the database answers a trivial query; used by /health/ready. */
+    dbPing: () => Promise<void>
+  }
+}
+
+export default fp(
+  async (fastify) => {
+    const { databaseUrl, dataDir } = fastify.config
+    let prisma: PrismaClient
+    let closeDatabase: () => Promise<void> = async () => {}
+
+    if (databaseUrl) {
+      prisma = new PrismaClient({
+        adapter: new PrismaPg(
+          // Fail a request (and the readiness probe) within seconds when PostgreSQL is away,
+          // instead of queueing on the pool forever.
+          { connectionString: databaseUrl, connectionTimeoutMillis: 5_000 },
+          { onPoolError: (err) => fastify.log.warn({ err: { message: err.message } }, 'postgres pool error') }
+        )
+      })
+    } else {
+      const embedded = await openEmbeddedDatabase(dataDir)
+      if (embedded.applied.length > 0) fastify.log.info({ migrations: embedded.applied }, 'embedded database migrated')
+      fastify.log.info(
+        { dir: pgliteDir(dataDir) },
+        'embedded PGlite database: one instance only; set DATABASE_URL for PostgreSQL'
+      )
+      // PGlite has one connection: the adapter queues queries, and an interactive transaction
+      // holds it exclusively until it ends (other queries wait, they do not join it).
+      prisma = new PrismaClient({ adapter: pgliteAdapterFactory(embedded.db) })
+      closeDatabase = embedded.close
+    }
+
+    fastify.decorate('prisma', prisma)
+    fastify.decorate('dbPing', async () => {
+      await prisma.$queryRaw`SELECT 1`
+    })
+    fastify.addHook('onClose', async () => {
+      try {
+        await prisma.$disconnect()
+      } finally {
+        await closeDatabase()
+      }
+    })
+  },
+  { name: 'prisma', dependencies: ['config'] }
+)

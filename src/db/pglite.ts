@@ -1,0 +1,119 @@
+// The embedded database: PGlite (PostgreSQL compiled to WebAssembly) in <dataDir>/pglite,
+// migrated on open. It is single-connection and single-process: one app instance per data
+// dir (a lock file refuses a second process), no horizontal scaling; use DATABASE_URL for that.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { PrismaPGlite } from 'pglite-prisma-adapter'
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
+import { applyMigrations, readMigrations } from './migrations.js'
+
+/** The PGlite directory inside the app's data dir. */
+export const pgliteDir = (dataDir: string) => join(dataDir, 'pglite')
+
+/**
+ * pglite-prisma-adapter's executeScript does not await the script, so a failing migration
+ * would be recorded as applied and its error surface as an unhandled rejection. This factory
+ * returns adapters whose executeScript waits for the script and reports its error.
+ */
+export function pgliteAdapterFactory(db: PGlite): SqlMigrationAwareDriverAdapterFactory {
+  const base = new PrismaPGlite(db)
+  const fix = (adapter: SqlDriverAdapter) => {
+    const inner = adapter as SqlDriverAdapter & { client: PGlite; onError(e: unknown): never }
+    adapter.executeScript = async (script: string) => {
+      try {
+        await inner.client.exec(script)
+      } catch (err) {
+        inner.onError(err)
+      }
+    }
+    return adapter
+  }
+  return {
+    provider: base.provider,
+    adapterName: base.adapterName,
+    connect: async () => fix(await base.connect()),
+    connectToShadowDb: async () => fix(await base.connectToShadowDb())
+  }
+}
+
+/** Names in the migrations folder not yet applied, read straight from _prisma_migrations. */
+async function pendingMigrations(db: PGlite): Promise<string[]> {
+  const all = (await readMigrations()).migrationDirectories.map((m) => m.path)
+  const table = await db.query<{ t: string | null }>(`SELECT to_regclass('_prisma_migrations')::text AS t`)
+  if (!table.rows[0]?.t) return all
+  const applied = await db.query<{ migration_name: string }>(
+    'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL'
+  )
+  const done = new Set(applied.rows.map((r) => r.migration_name))
+  return all.filter((name) => !done.has(name))
+}
+
+export interface EmbeddedDatabase {
+  db: PGlite
+  /** Migrations applied while opening (empty when it was up to date). */
+  applied: string[]
+  close(): Promise<void>
+}
+
+/**
+ * Opens (creating on first use) the embedded database in <dataDir>/pglite and applies pending
+ * migrations. Starting the wasm schema engine costs about a second, so it only runs when
+ * _prisma_migrations shows something is missing.
+ */
+export async function openEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase> {
+  const dir = pgliteDir(dataDir)
+  await mkdir(dir, { recursive: true })
+  const releaseLock = await acquireLock(join(dataDir, 'pglite.lock'))
+  let db: PGlite | undefined
+  try {
+    db = await PGlite.create(dir)
+    const applied = (await pendingMigrations(db)).length > 0 ? await applyMigrations(pgliteAdapterFactory(db)) : []
+    const opened = db
+    return {
+      db,
+      applied,
+      close: async () => {
+        try {
+          if (!opened.closed) await opened.close()
+        } finally {
+          await releaseLock()
+        }
+      }
+    }
+  } catch (err) {
+    await db?.close().catch(() => {})
+    await releaseLock()
+    throw err
+  }
+}
+
+// PostgreSQL files opened by two processes at once get corrupted, and PGlite has no lock of
+// its own: refuse to open while a live process (this one included: two apps) holds the data dir.
+async function acquireLock(file: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' })
+      return () => rm(file, { force: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err
+    }
+    const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim())
+    if (pid && isAlive(pid)) {
+      throw new Error(
+        `the embedded database in ${dirname(file)} is in use by process ${pid}; PGlite allows one open ` +
+          'instance per DATA_DIR (set DATABASE_URL to run several instances)'
+      )
+    }
+    await rm(file, { force: true }) // left by a process that died
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
