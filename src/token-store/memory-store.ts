@@ -1,7 +1,7 @@
 // The token store in this process: the same contract as the Redis store for a single instance
 // (no sharing between processes). Every operation runs synchronously inside one call, so each is
 // atomic on the event loop. Records expire lazily on access and in an unref'd periodic sweep.
-import type { IssuedRefresh, RefreshStatus, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
 
 interface LiveSession {
   revoked: false
@@ -97,7 +97,7 @@ export class MemoryTokenStore implements TokenStore {
     this.#unindex(s.userId, sid)
   }
 
-  async createSession({ sid, userId, jti, now }: { sid: string; userId: string; jti: string; now: number }): Promise<IssuedRefresh> {
+  async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
     const iat = Math.floor(now / 1000)
     const end = iat + sessionMaxAge
@@ -108,7 +108,7 @@ export class MemoryTokenStore implements TokenStore {
     return { jti, iat, exp }
   }
 
-  async rotate({ sid, userId, jti, newJti, now }: { sid: string; userId: string; jti: string; newJti: string; now: number }): Promise<RotateResult> {
+  async rotate({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
     const { refreshTtl, accessTtl, reuseInterval } = this.#opts
     const s = this.#get(sid)
     if (s?.revoked) return { status: 'revoked' }

@@ -3,7 +3,7 @@
 // the tokens it describes expire. Scripts: see lua.ts.
 import type { Redis } from 'ioredis'
 import { INDEX, REVOKE, ROTATE } from './lua.js'
-import type { IssuedRefresh, RefreshStatus, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
 
 // Command names on the shared client: specific enough not to collide with other users of it.
 const CMD_ROTATE = 'tokenStoreRotate'
@@ -30,7 +30,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  * characters instead of 36, which keeps a session under 400 bytes. Never decoded: everything is
  * keyed by the packed form. Other ids get a "=" (not in base64url), so packing stays one-to-one.
  */
-export const packUserId = (userId: string) => (UUID.test(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId}`)
+export const packUserId = (userId: string) =>
+  UUID.test(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId}`
 export const sessionKey = (sid: string) => `s:{${sid}}`
 /** Takes the user id as given (unpacked). */
 export const userKey = (userId: string) => indexKey(packUserId(userId))
@@ -55,7 +56,7 @@ export class RedisTokenStore implements TokenStore {
     return this.#redis.pipeline() as unknown as ScriptPipeline
   }
 
-  async createSession({ sid, userId, jti, now }: { sid: string; userId: string; jti: string; now: number }): Promise<IssuedRefresh> {
+  async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
     const iat = Math.floor(now / 1000)
     const end = iat + sessionMaxAge
@@ -72,7 +73,7 @@ export class RedisTokenStore implements TokenStore {
     return { jti, iat, exp }
   }
 
-  async rotate({ sid, userId, jti, newJti, now }: { sid: string; userId: string; jti: string; newJti: string; now: number }): Promise<RotateResult> {
+  async rotate({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
     const { refreshTtl, accessTtl, reuseInterval } = this.#opts
     // The index bump rides in the same round trip; it is an upper bound of the new expiry and only
     // raises the score of a member that is still indexed, so it is harmless when nothing rotated.

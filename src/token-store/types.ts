@@ -32,12 +32,32 @@ export type RotateResult =
 
 export type RefreshStatus = 'current' | 'blacklisted' | 'unknown'
 
+export interface NewSession {
+  sid: string
+  userId: string
+  /** The first refresh token's jti. */
+  jti: string
+  /** ms since the epoch */
+  now: number
+}
+
+export interface Rotation {
+  sid: string
+  userId: string
+  /** The presented refresh token's jti. */
+  jti: string
+  /** The jti of the token to issue if this one is current. */
+  newJti: string
+  /** ms since the epoch */
+  now: number
+}
+
 export interface TokenStore {
   readonly kind: 'redis' | 'memory'
   /** Starts a session whose first refresh token is jti. exp = min(now + refreshTtl, start + sessionMaxAge). */
-  createSession(s: { sid: string; userId: string; jti: string; now: number }): Promise<IssuedRefresh>
+  createSession(s: NewSession): Promise<IssuedRefresh>
   /** Atomic: under any concurrency a token is rotated at most once. The new token's iat = floor(now / 1000). */
-  rotate(r: { sid: string; userId: string; jti: string; newJti: string; now: number }): Promise<RotateResult>
+  rotate(r: Rotation): Promise<RotateResult>
   /**
    * 'current' only for the current refresh jti of a live session; 'blacklisted' when the session
    * is known (live or a revoked tombstone) but jti is not current; else 'unknown'.
