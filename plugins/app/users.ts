@@ -89,9 +89,17 @@ function toUser(row: UserRow): User {
   }
 }
 
-/** Which of our unique fields a P2002 error names (by column, field or constraint name). */
+/**
+ * Which of our unique fields a P2002 error names. Only err.meta is read (the message quotes the
+ * calling source code): the driver adapter's constraint columns and message, or `target`.
+ */
 function uniqueFields(err: Prisma.PrismaClientKnownRequestError): UniqueField[] {
-  const text = JSON.stringify(err.meta ?? {}) + ' ' + err.message
+  const meta = (err.meta ?? {}) as {
+    target?: unknown
+    driverAdapterError?: { cause?: { constraint?: { fields?: unknown; index?: unknown }; originalMessage?: unknown } }
+  }
+  const cause = meta.driverAdapterError?.cause
+  const text = JSON.stringify([meta.target, cause?.constraint, cause?.originalMessage])
   const fields: UniqueField[] = []
   if (/username/i.test(text)) fields.push('username')
   if (/email/i.test(text)) fields.push('email')
