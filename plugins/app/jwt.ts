@@ -102,8 +102,9 @@ export default fp(
     }
     await fastify.register(fastifyJwt, {
       secret: algorithm === 'HS256' ? jwtConfig.signingKey : { private: jwtConfig.signingKey, public: jwtConfig.verifyKey },
-      // iat and exp are set by us, so re-signing the same claims gives the same token (grace interval).
-      sign: { algorithm, kid, noTimestamp: true },
+      // iat and exp come from our claims (fast-jwt keeps a given iat), so re-signing the same
+      // claims gives the same token (grace interval).
+      sign: { algorithm, kid },
       verify: verifyOptions
     })
     // One verifier per old key, registered as its own @fastify/jwt namespace.

@@ -5,6 +5,7 @@ import { authResponses, bearer, describe } from '../responses.js'
 
 export default async function protectedRoutes(fastify: FastifyInstance) {
   fastify.get('/', {
+    prefixTrailingSlash: 'slash',
     schema: {
       tags: ['auth'],
       summary: 'Check an access token',

@@ -10,6 +10,7 @@ import { perIpLimit } from '../../../plugins/external/rate-limit.js'
 export default async function tokenRoutes(fastify: FastifyInstance) {
   const limits = fastify.config.rateLimit
   fastify.post('/', {
+    prefixTrailingSlash: 'slash',
     schema: {
       tags: ['tokens'],
       summary: 'Obtain a token pair',
