@@ -55,12 +55,8 @@ t.test('outside production a secret is generated once and kept', async (t) => {
   t.equal(readFileSync(join(dir, 'jwt-secret'), 'utf8').trim(), a.jwt.signingKey)
 })
 
-t.test('the server starts on embedded defaults, prints its URLs, serves a real socket, stops on SIGTERM', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'auth-srv-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const proc = start({ DATA_DIR: dir, PORT: '0', BCRYPT_COST: '4', LOG_LEVEL: 'warn' })
-  t.teardown(() => proc.child.kill('SIGKILL'))
-  const base = await new Promise<string>((resolve, reject) => {
+async function listening(proc: ReturnType<typeof start>): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
       const m = /listening on (http:\/\/\S+)/.exec(proc.output())
       if (m) {
@@ -73,6 +69,15 @@ t.test('the server starts on embedded defaults, prints its URLs, serves a real s
       reject(new Error(`exited ${code}: ${proc.output()}`))
     })
   })
+}
+
+t.test('the server starts on embedded defaults, prints its URLs, serves a real socket, stops on SIGTERM, keeps tokens across a restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-srv-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const env = { DATA_DIR: dir, PORT: '0', BCRYPT_COST: '4', LOG_LEVEL: 'warn' }
+  const proc = start(env)
+  t.teardown(() => proc.child.kill('SIGKILL'))
+  const base = await listening(proc)
   t.match(proc.output(), /API docs: http:\/\/\S+\/docs/)
   t.match(proc.output(), /in-process token store/)
   const username = `sock_${process.pid}`
@@ -82,11 +87,22 @@ t.test('the server starts on embedded defaults, prints its URLs, serves a real s
     body: JSON.stringify({ username, email: `${username}@example.com`, password: 'Str0ng-Passphrase!' })
   })
   t.equal(reg.status, 201)
-  const { tokens } = (await reg.json()) as { tokens: { access: string } }
+  const { tokens } = (await reg.json()) as { tokens: { access: string; refresh: string } }
   const me = await fetch(`${base}/api/auth/me`, { headers: { authorization: `Bearer ${tokens.access}` } })
   t.equal(me.status, 200)
   t.equal(((await me.json()) as { username: string }).username, username)
   t.equal((await fetch(`${base}/health/ready`)).status, 200)
   proc.child.kill('SIGTERM')
   t.equal(await proc.exited, 0)
+
+  // Same data folder: same secret, same users, same sessions.
+  const again = start(env)
+  t.teardown(() => again.child.kill('SIGKILL'))
+  const base2 = await listening(again)
+  const me2 = await fetch(`${base2}/api/auth/me/`, { headers: { authorization: `Bearer ${tokens.access}` } })
+  t.equal(me2.status, 200, 'the access token survives the restart')
+  const refreshed = await fetch(`${base2}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: tokens.refresh }) })
+  t.equal(refreshed.status, 200, 'so does the refresh token')
+  again.child.kill('SIGTERM')
+  t.equal(await again.exited, 0)
 })

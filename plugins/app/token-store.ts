@@ -1,7 +1,10 @@
 // Sessions and refresh-token rotation: on Redis when the app has a client (shared by every
 // instance), else in this process, which is only correct for a single instance.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { MemoryTokenStore, RedisTokenStore, type TokenStore, type TokenStoreOptions } from '../../src/token-store/index.js'
+import type { MemorySnapshot } from '../../src/token-store/memory-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +25,19 @@ export default fp(
     if (redis) {
       store = new RedisTokenStore(redis, options)
     } else {
-      store = new MemoryTokenStore(options)
+      const memory = new MemoryTokenStore(options)
+      // Kept in the data folder across restarts, like the embedded database and the dev secret,
+      // so a restart does not log everybody out.
+      const file = join(config.dataDir, 'token-store.json')
+      try {
+        memory.restore(JSON.parse(await readFile(file, 'utf8')) as MemorySnapshot)
+      } catch {}
+      fastify.addHook('onClose', async () => {
+        await mkdir(config.dataDir, { recursive: true })
+        await writeFile(`${file}.tmp`, JSON.stringify(memory.snapshot()), { mode: 0o600 })
+        await rename(`${file}.tmp`, file)
+      })
+      store = memory
       fastify.log.warn('token store: in-process (REDIS_URL is unset); sessions are not shared, run a single instance only')
     }
     fastify.decorate('tokenStore', store)

@@ -22,6 +22,12 @@ interface Tombstone {
   expiresAt: number
 }
 
+export interface MemorySnapshot {
+  version: 1
+  sessions: Array<[string, LiveSession | Tombstone]>
+  users: Array<[string, Array<[string, number]>]>
+}
+
 export interface MemoryTokenStoreOptions {
   /** Milliseconds since the epoch; tests inject their own. */
   clock?: () => number
@@ -171,6 +177,20 @@ export class MemoryTokenStore implements TokenStore {
     }
     this.#users.delete(userId)
     return count
+  }
+
+  /** The live records, for keeping them across a restart of the embedded mode. */
+  snapshot(): MemorySnapshot {
+    this.sweep()
+    return { version: 1, sessions: [...this.#sessions], users: [...this.#users].map(([u, sids]) => [u, [...sids]]) }
+  }
+
+  /** Loads a snapshot taken by snapshot(); expired records are dropped. */
+  restore(snapshot: MemorySnapshot): void {
+    if (snapshot?.version !== 1 || !Array.isArray(snapshot.sessions) || !Array.isArray(snapshot.users)) return
+    for (const [sid, record] of snapshot.sessions) this.#sessions.set(sid, record)
+    for (const [userId, sids] of snapshot.users) this.#users.set(userId, new Map(sids))
+    this.sweep()
   }
 
   async ping(): Promise<void> {}
