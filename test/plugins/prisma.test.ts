@@ -1,0 +1,179 @@
+// The database layer: schema.prisma and the migrations agree (no drift), the migrations apply
+// to PostgreSQL like `prisma migrate deploy`, and the embedded PGlite mode migrates itself on
+// first start and keeps its data across restarts.
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { PGlite } from '@electric-sql/pglite'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { loadConfig } from '../../src/config.js'
+import configPlugin from '../../plugins/app/config.js'
+import prismaPlugin from '../../plugins/external/prisma.js'
+import { applyMigrations, diffMigrationsToSchema, prismaPaths, readMigrations } from '../../src/db/migrations.js'
+import { pgliteAdapterFactory } from '../../src/db/pglite.js'
+import { createTestDatabase, createTestDataDir, TEST_PG_URL } from '../support/db.js'
+
+const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
+
+async function buildDbApp(env: Record<string, string>): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  await app.register(configPlugin, { config: loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: SECRET, ...env }) })
+  await app.register(prismaPlugin)
+  await app.ready()
+  return app
+}
+
+async function withScratchPglite<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
+  const db = await PGlite.create('memory://')
+  try {
+    return await fn(db)
+  } finally {
+    await db.close()
+  }
+}
+
+t.test('schema.prisma and prisma/migrations do not drift', async (t) => {
+  const list = await readMigrations()
+  t.ok(list.migrationDirectories.length > 0, 'there are migrations')
+  t.match(list.lockfile.content, /provider = "postgresql"/)
+  const diff = await withScratchPglite((db) => diffMigrationsToSchema(pgliteAdapterFactory(db)))
+  t.equal(diff, '', 'replaying the migrations yields exactly schema.prisma')
+})
+
+t.test('the drift check notices a schema change that has no migration', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'auth-drift-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const { schema, migrations } = prismaPaths()
+  const edited = (await readFile(schema, 'utf8')).replace(/(\n\s*lastLogin\s[^\n]*\n)/, '$1  nickname String?\n')
+  t.not(edited, await readFile(schema, 'utf8'), 'the copy of the schema was edited')
+  await writeFile(join(dir, 'schema.prisma'), edited)
+  await cp(migrations, join(dir, 'migrations'), { recursive: true })
+  const diff = await withScratchPglite((db) =>
+    diffMigrationsToSchema(pgliteAdapterFactory(db), { schema: join(dir, 'schema.prisma'), migrations: join(dir, 'migrations') })
+  )
+  t.match(diff, /ALTER TABLE "users" ADD COLUMN\s+"nickname" TEXT/)
+})
+
+t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', async (t) => {
+  // createTestDatabase clones an already migrated template; start from an empty database instead.
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const pg = await new PrismaPg(db.url).connect()
+  t.teardown(() => pg.dispose())
+  await pg.executeScript('DROP TABLE users; DROP TABLE _prisma_migrations')
+  const names = (await readMigrations()).migrationDirectories.map((m) => m.path)
+
+  t.same(await applyMigrations(new PrismaPg(db.url)), names, 'every migration applied')
+  t.same(await applyMigrations(new PrismaPg(db.url)), [], 'a second run applies nothing')
+  const recorded = await pg.queryRaw({
+    sql: 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name',
+    args: [],
+    argTypes: []
+  })
+  t.same(recorded.rows.map((r) => r[0]), names)
+  const columns = await pg.queryRaw({
+    sql: "SELECT column_name FROM information_schema.columns WHERE table_name = 'users' ORDER BY column_name",
+    args: [],
+    argTypes: []
+  })
+  t.same(
+    columns.rows.map((r) => r[0]),
+    ['date_joined', 'email', 'email_lower', 'first_name', 'id', 'is_active', 'last_login', 'last_name', 'password_hash', 'username', 'username_lower']
+  )
+})
+
+t.test('PostgreSQL mode: the plugin connects, pings, and closes', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const app = await buildDbApp({ DATABASE_URL: db.url, DATA_DIR: join(tmpdir(), 'auth-unused') })
+  await app.dbPing()
+  const rows = await app.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM _prisma_migrations`
+  t.equal(Number(rows[0]!.n), (await readMigrations()).migrationDirectories.length)
+  const admin = await new PrismaPg(TEST_PG_URL).connect()
+  t.teardown(() => admin.dispose())
+  const connections = async () =>
+    Number(
+      (await admin.queryRaw({ sql: 'SELECT count(*)::int FROM pg_stat_activity WHERE datname = $1', args: [db.name], argTypes: [{ scalarType: 'string', arity: 'scalar' }] }))
+        .rows[0]![0]
+    )
+  t.ok((await connections()) > 0, 'the app holds a connection')
+  await app.close()
+  // A backend exits a moment after its client hangs up: poll for the end state.
+  let left = await connections()
+  for (let i = 0; i < 100 && left > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    left = await connections()
+  }
+  t.equal(left, 0, 'onClose ended the pool')
+})
+
+t.test('embedded mode migrates an empty data dir on first start and keeps data across restarts', async (t) => {
+  const data = await createTestDataDir({ empty: true })
+  t.teardown(() => data.cleanup())
+  t.notOk(existsSync(join(data.dir, 'pglite')), 'starts empty')
+
+  const first = await buildDbApp({ DATA_DIR: data.dir })
+  await first.dbPing()
+  const migrations = await first.prisma.$queryRaw<Array<{ migration_name: string }>>`
+    SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name`
+  t.same(migrations.map((m) => m.migration_name), (await readMigrations()).migrationDirectories.map((m) => m.path))
+  const created = await first.prisma.user.create({
+    data: { username: 'Persisted', usernameLower: 'persisted', email: 'p@example.com', emailLower: 'p@example.com', passwordHash: 'x' }
+  })
+
+  // A second instance on the same data dir is refused while the first is open.
+  await t.rejects(buildDbApp({ DATA_DIR: data.dir }), /in use by process/)
+  await first.close()
+  t.notOk(existsSync(join(data.dir, 'pglite.lock')), 'the lock is released on close')
+
+  const second = await buildDbApp({ DATA_DIR: data.dir })
+  t.teardown(() => second.close())
+  const found = await second.prisma.user.findUnique({ where: { id: created.id } })
+  t.equal(found?.username, 'Persisted', 'the row survived the restart')
+  const count = await second.prisma.$queryRaw<Array<{ n: bigint }>>`SELECT count(*) AS n FROM _prisma_migrations`
+  t.equal(Number(count[0]!.n), migrations.length, 'nothing was migrated twice')
+})
+
+t.test('embedded mode: concurrent queries and an interactive transaction share the one connection', async (t) => {
+  const data = await createTestDataDir()
+  t.teardown(() => data.cleanup())
+  const app = await buildDbApp({ DATA_DIR: data.dir })
+  t.teardown(() => app.close())
+  const row = (n: number) => ({
+    username: `c${n}`, usernameLower: `c${n}`, email: `c${n}@x.io`, emailLower: `c${n}@x.io`, passwordHash: 'x'
+  })
+  // A transaction that stays open across an await while other queries are issued.
+  let release!: () => void
+  const gate = new Promise<void>((r) => (release = r))
+  let inside!: () => void
+  const started = new Promise<void>((r) => (inside = r))
+  const tx = app.prisma.$transaction(async (tx) => {
+    await tx.user.create({ data: row(0) })
+    inside()
+    await gate
+    await tx.user.create({ data: row(1) })
+  })
+  await started
+  const outside = Promise.all([1, 2, 3].map(() => app.prisma.user.count()))
+  setTimeout(release, 50)
+  await tx
+  // PGlite's single connection: outside queries wait for the transaction to end, then all
+  // succeed and see all of it (never half).
+  t.same(await outside, [2, 2, 2])
+  t.equal(await app.prisma.user.count(), 2)
+
+  // A transaction that throws is rolled back.
+  await t.rejects(
+    app.prisma.$transaction(async (tx) => {
+      await tx.user.create({ data: row(2) })
+      throw new Error('boom')
+    }),
+    /boom/
+  )
+  t.equal(await app.prisma.user.count({ where: { username: 'c2' } }), 0, 'rolled back')
+  await Promise.all(Array.from({ length: 20 }, (_, i) => app.prisma.user.create({ data: row(10 + i) })))
+  t.equal(await app.prisma.user.count(), 22)
+})

@@ -1,0 +1,136 @@
+// Databases for tests. PostgreSQL: a fresh database per call, cloned from a template that is
+// migrated once per schema version (CREATE DATABASE ... TEMPLATE is a file copy, much faster
+// than migrating), safe with several tap processes at once. Embedded: a temp DATA_DIR, by
+// default holding a copy of a PGlite directory migrated once per process (initdb costs ~2 s).
+import { createHash, randomBytes } from 'node:crypto'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PrismaPg } from '@prisma/adapter-pg'
+import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils'
+import { applyMigrations, readMigrations } from '../../src/db/migrations.js'
+import { openEmbeddedDatabase, pgliteDir } from '../../src/db/pglite.js'
+
+export const TEST_PG_URL = process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
+
+/** A URL for another database on the same server. */
+export function databaseUrl(name: string, base = TEST_PG_URL): string {
+  const url = new URL(base)
+  url.pathname = '/' + name
+  return url.toString()
+}
+
+/** A short hash of the migrations folder: a new migration means a new template. */
+async function schemaVersion(): Promise<string> {
+  const list = await readMigrations()
+  const hash = createHash('sha256')
+  for (const m of list.migrationDirectories) {
+    hash.update(m.path + '\0' + (m.migrationFile.content.tag === 'ok' ? m.migrationFile.content.value : '') + '\0')
+  }
+  return hash.digest('hex').slice(0, 12)
+}
+
+const TEMPLATE_PREFIX = 'auth_test_tpl_'
+// Any constant shared by every test process: serialises template creation and cloning.
+const LOCK_KEY = 72_716_001
+
+const sql = (adapter: SqlDriverAdapter, text: string, args: unknown[] = []) =>
+  adapter.queryRaw({ sql: text, args, argTypes: args.map(() => ({ scalarType: 'string', arity: 'scalar' }) as const) })
+const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"'
+
+async function withAdmin<T>(fn: (admin: SqlDriverAdapter) => Promise<T>): Promise<T> {
+  // One connection, so the session-level advisory lock and the statements share it.
+  const admin = await new PrismaPg({ connectionString: TEST_PG_URL, max: 1 }).connect()
+  try {
+    return await fn(admin)
+  } finally {
+    await admin.dispose()
+  }
+}
+
+async function databaseExists(admin: SqlDriverAdapter, name: string): Promise<boolean> {
+  return (await sql(admin, 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).rows.length > 0
+}
+
+/** Creates (once per schema version, under the lock) the migrated template database. */
+async function ensureTemplate(admin: SqlDriverAdapter, template: string): Promise<void> {
+  if (await databaseExists(admin, template)) return
+  // Built under another name and renamed when complete, so a crash never leaves a half one.
+  const building = template + '_building'
+  await admin.executeScript(`DROP DATABASE IF EXISTS ${ident(building)} WITH (FORCE)`)
+  await admin.executeScript(`CREATE DATABASE ${ident(building)}`)
+  await applyMigrations(new PrismaPg({ connectionString: databaseUrl(building), max: 1 }))
+  for (let attempt = 0; ; attempt++) {
+    try {
+      // The migration's connection may still be closing on the server side.
+      await admin.executeScript(`ALTER DATABASE ${ident(building)} RENAME TO ${ident(template)}`)
+      break
+    } catch (err) {
+      if (attempt >= 50) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  // Templates of older schema versions are no longer needed.
+  const old = await sql(admin, `SELECT datname FROM pg_database WHERE datname LIKE '${TEMPLATE_PREFIX}%' AND datname <> $1 AND datname NOT LIKE '%\\_building'`, [template])
+  for (const [name] of old.rows as string[][]) {
+    await admin.executeScript(`DROP DATABASE IF EXISTS ${ident(name!)} WITH (FORCE)`).catch(() => {})
+  }
+}
+
+export interface TestDatabase {
+  name: string
+  url: string
+  /** Drops the database (closing any connection left to it). */
+  drop(): Promise<void>
+}
+
+/** A fresh, migrated PostgreSQL database of the caller's own: auth_test_<pid>_<random>. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const template = TEMPLATE_PREFIX + (await schemaVersion())
+  const name = `auth_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  await withAdmin(async (admin) => {
+    await admin.executeRaw({ sql: `SELECT pg_advisory_lock(${LOCK_KEY})`, args: [], argTypes: [] })
+    try {
+      await ensureTemplate(admin, template)
+      await admin.executeScript(`CREATE DATABASE ${ident(name)} TEMPLATE ${ident(template)}`)
+    } finally {
+      await admin.executeRaw({ sql: `SELECT pg_advisory_unlock(${LOCK_KEY})`, args: [], argTypes: [] })
+    }
+  })
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () => withAdmin((admin) => admin.executeScript(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`))
+  }
+}
+
+export interface TestDataDir {
+  dir: string
+  /** Removes the directory (close the app first). */
+  cleanup(): Promise<void>
+}
+
+// One migrated PGlite directory per process, copied into each test's data dir.
+let pgliteTemplate: Promise<string> | undefined
+
+function migratedPgliteTemplate(): Promise<string> {
+  pgliteTemplate ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'auth-test-pglite-template-'))
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    const embedded = await openEmbeddedDatabase(dir)
+    await embedded.close()
+    return pgliteDir(dir)
+  })()
+  return pgliteTemplate
+}
+
+/**
+ * A temp DATA_DIR for the embedded mode. By default it already holds a migrated database (a
+ * copy, ~50 ms); { empty: true } gives an empty dir, for tests of the first start itself.
+ */
+export async function createTestDataDir(options: { empty?: boolean } = {}): Promise<TestDataDir> {
+  const dir = await mkdtemp(join(tmpdir(), 'auth-test-data-'))
+  if (!options.empty) await cp(await migratedPgliteTemplate(), pgliteDir(dir), { recursive: true })
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) }
+}
