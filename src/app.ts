@@ -2,6 +2,7 @@
 // starts and stops it; tests build the same app (buildApp) and use inject or a real socket.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
+import sjson from 'secure-json-parse'
 import type { Config } from './config.js'
 import { installErrorHandling } from './error-handler.js'
 import { ApiError } from './errors.js'
@@ -58,11 +59,18 @@ export const app = fp<AppOptions>(
     await fastify.register(configPlugin, { config: opts.config })
     for (const schema of [...commonSchemas, ...authSchemas]) fastify.addSchema(schema)
 
+    // Bodies are JSON only: anything else is a 415.
+    fastify.removeContentTypeParser(['text/plain'])
     // JSON bodies: an empty body is an empty object (DRF), proto poisoning is refused.
-    const parseJson = fastify.getDefaultJsonParser('error', 'error')
-    fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
-      if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, {})
-      parseJson(request, body as string, done)
+    fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
+      const text = body as string
+      if (text.trim() === '') return done(null, {})
+      try {
+        done(null, sjson.parse(text, { protoAction: 'error', constructorAction: 'error' }))
+      } catch (err) {
+        // The parser's own message (what and where), as DRF reports it.
+        done(Object.assign(new SyntaxError((err as Error).message), { statusCode: 400 }), undefined)
+      }
     })
     // A POST without any body validates as an empty object, so every missing field is named.
     fastify.addHook('preValidation', async (request) => {

@@ -11,6 +11,8 @@ interface AjvError {
   message?: string
 }
 
+const BLANK = 'This field may not be blank.'
+
 const PY_TYPE = (v: unknown): string =>
   v === null ? 'NoneType' : Array.isArray(v) ? 'list' : typeof v === 'string' ? 'str' : typeof v === 'boolean' ? 'bool' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float') : 'dict'
 
@@ -45,7 +47,7 @@ export function validationToFieldErrors(errors: readonly AjvError[], body: unkno
         add(field, value === null ? 'This field may not be null.' : 'Not a valid string.')
         break
       case 'minLength':
-        add(field, e.params.limit === 1 ? 'This field may not be blank.' : `Ensure this field has at least ${String(e.params.limit)} characters.`)
+        add(field, e.params.limit === 1 ? BLANK : `Ensure this field has at least ${String(e.params.limit)} characters.`)
         break
       case 'maxLength':
         add(field, `Ensure this field has no more than ${String(e.params.limit)} characters.`)
@@ -62,39 +64,41 @@ export function validationToFieldErrors(errors: readonly AjvError[], body: unkno
   }
   // Once the body is not an object, per-field messages would only repeat it.
   if (!isObject && out.non_field_errors) return { non_field_errors: out.non_field_errors }
+  // DRF stops at a blank value: its validators (pattern, format) never see it.
+  for (const [field, messages] of Object.entries(out)) {
+    if (messages.includes(BLANK)) out[field] = [BLANK]
+  }
   return out
 }
 
 export function installErrorHandling(fastify: FastifyInstance): void {
+  // Error bodies are sent as they are, never through a route's response serializer: a JSON
+  // parse error on a route whose documented 400 is field errors must still say what happened.
+  const send = (reply: FastifyReply, status: number, body: unknown, headers: Record<string, string> = {}) =>
+    reply.code(status).headers(headers).type('application/json; charset=utf-8').send(JSON.stringify(body))
+
   fastify.setErrorHandler(function errorHandler(error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) {
-    if (error instanceof ApiError) {
-      return reply.code(error.statusCode).headers(error.headers).send(error.body)
-    }
+    if (error instanceof ApiError) return send(reply, error.statusCode, error.body, error.headers)
     const validation = (error as FastifyError).validation
     if (validation && (error as FastifyError).validationContext === 'body') {
-      return reply.code(400).send(validationToFieldErrors(validation as AjvError[], request.body))
+      return send(reply, 400, validationToFieldErrors(validation as AjvError[], request.body))
     }
-    if (validation) {
-      return reply.code(400).send({ detail: 'Invalid request.' })
-    }
+    if (validation) return send(reply, 400, { detail: 'Invalid request.' })
     const status = (error as FastifyError).statusCode ?? 500
     const code = (error as FastifyError).code
     if (status >= 400 && status < 500) {
       switch (code) {
         case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-          return reply.code(415).send({ detail: `Unsupported media type "${request.headers['content-type'] ?? ''}" in request.` })
+          return send(reply, 415, { detail: `Unsupported media type "${request.headers['content-type'] ?? ''}" in request.` })
         case 'FST_ERR_CTP_BODY_TOO_LARGE':
-          return reply.code(413).send({ detail: 'Request body is too large.' })
-        case 'FST_ERR_CTP_INVALID_JSON_BODY':
-        case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-          return reply.code(400).send({ detail: `JSON parse error - ${error.message}` })
+          return send(reply, 413, { detail: 'Request body is too large.' })
       }
-      if (error instanceof SyntaxError) {
-        return reply.code(400).send({ detail: `JSON parse error - ${error.message}` })
+      if (error instanceof SyntaxError || code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+        return send(reply, 400, { detail: `JSON parse error - ${error.message}` })
       }
-      return reply.code(status).send({ detail: error.message })
+      return send(reply, status, { detail: error.message })
     }
     request.log.error({ err: error, reqId: request.id }, 'unhandled error')
-    return reply.code(500).send({ detail: 'Internal server error' })
+    return send(reply, 500, { detail: 'Internal server error' })
   })
 }
