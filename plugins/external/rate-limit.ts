@@ -3,7 +3,7 @@
 // (which count failures, not requests) are checked by the login flow through `loginThrottle`.
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
-import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify'
 import { throttled } from '../../src/errors.js'
 
 export interface LoginThrottle {
@@ -13,10 +13,34 @@ export interface LoginThrottle {
   fail(request: FastifyRequest, username: string): Promise<void>
 }
 
+/** Hooks that count one request against a limit (empty when limits are off). */
+export interface RouteLimits {
+  /** Login and token obtain together: attempts per IP per minute. */
+  login: onRequestAsyncHookHandler[]
+  /** Registrations per IP per hour. */
+  register: onRequestAsyncHookHandler[]
+  /** Refreshes per session per minute; runs as a preHandler (it reads the body). */
+  refresh: preHandlerAsyncHookHandler[]
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     loginThrottle: LoginThrottle
-    rateLimitEnabled: boolean
+    routeLimits: RouteLimits
+  }
+}
+
+/** The session a refresh request names, read without verification: it only picks a bucket. */
+function unverifiedSid(request: FastifyRequest): string | null {
+  const body = (request.body ?? {}) as Record<string, unknown>
+  const token = body.refresh ?? body.refreshToken ?? body.refresh_token
+  const part = typeof token === 'string' ? token.split('.')[1] : undefined
+  if (!part) return null
+  try {
+    const sid = (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { sid?: unknown }).sid
+    return typeof sid === 'string' && sid.length <= 64 ? sid : null
+  } catch {
+    return null
   }
 }
 
@@ -25,9 +49,9 @@ const normalizeUsername = (u: string) => u.trim().toLowerCase()
 export default fp(
   async (fastify: FastifyInstance) => {
     const limits = fastify.config.rateLimit
-    fastify.decorate('rateLimitEnabled', limits.enabled)
     if (!limits.enabled) {
       fastify.decorate('loginThrottle', { check: async () => {}, fail: async () => {} })
+      fastify.decorate('routeLimits', { login: [], register: [], refresh: [] })
       return
     }
     await fastify.register(rateLimit, {
@@ -38,6 +62,23 @@ export default fp(
       skipOnError: true,
       errorResponseBuilder: (_request, context) => throttled(Math.max(1, Math.ceil(context.ttl / 1000)))
     })
+
+    // One limiter per limit, shared by every route it covers (a route-level config would count
+    // each route apart).
+    fastify.decorate('routeLimits', {
+      login: [fastify.rateLimit({ max: limits.loginAttemptsPerIp, timeWindow: 60_000, keyGenerator: (req) => `login:${req.ip}` })],
+      register: [fastify.rateLimit({ max: limits.registrationsPerIp, timeWindow: 3_600_000, keyGenerator: (req) => `register:${req.ip}` })],
+      refresh: [
+        fastify.rateLimit({
+          max: limits.refreshesPerSession,
+          timeWindow: 60_000,
+          keyGenerator: (req) => {
+            const sid = unverifiedSid(req)
+            return sid ? `refresh:s:${sid}` : `refresh:ip:${req.ip}`
+          }
+        })
+      ]
+    } as RouteLimits)
 
     // Keys carry the username given (not the account found), so unknown and known usernames
     // behave the same and the limits reveal nothing.
@@ -69,8 +110,3 @@ export default fp(
   },
   { name: 'rate-limit', dependencies: ['config', 'redis'] }
 )
-
-/** Route config for a per-IP limit shared by the routes of one group (register, login attempts). */
-export function perIpLimit(fastify: FastifyInstance, max: number, timeWindowMs: number, groupId: string): FastifyContextConfig {
-  return fastify.rateLimitEnabled ? { rateLimit: { max, timeWindow: timeWindowMs, groupId } } : {}
-}

@@ -5,7 +5,6 @@ import { accessTokenNotValid, ApiError } from '../../errors.js'
 import { validationToFieldErrors } from '../../error-handler.js'
 import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema } from '../../schemas/routes.js'
 import { publicUser } from '../../../plugins/app/accounts.js'
-import { perIpLimit } from '../../../plugins/external/rate-limit.js'
 import { authResponses, bad, bearer, describe, throttledResponse } from '../responses.js'
 import { refreshTokenOf, registerRefreshRoute } from '../token/refresh.js'
 
@@ -13,7 +12,6 @@ import { refreshTokenOf, registerRefreshRoute } from '../token/refresh.js'
 const TRIMMED = ['username', 'email', 'first_name', 'last_name'] as const
 
 export default async function authRoutes(fastify: FastifyInstance) {
-  const limits = fastify.config.rateLimit
 
   fastify.post('/register/', {
     schema: {
@@ -36,7 +34,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         for (const f of TRIMMED) if (typeof body[f] === 'string') body[f] = (body[f] as string).trim()
       }
     },
-    config: perIpLimit(fastify, limits.registrationsPerIp, 3_600_000, 'register'),
+    onRequest: fastify.routeLimits.register,
     handler: async (request, reply) => {
       const body = request.body as Record<string, unknown>
       const errors = request.validationError
@@ -74,7 +72,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         429: throttledResponse
       }
     },
-    config: perIpLimit(fastify, limits.loginAttemptsPerIp, 60_000, 'login'),
+    onRequest: fastify.routeLimits.login,
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
       const user = await fastify.accounts.checkCredentials(request, username, password)

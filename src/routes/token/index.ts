@@ -5,10 +5,8 @@ import { ApiError, tokenNotValid } from '../../errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse } from '../responses.js'
 import { registerRefreshRoute } from './refresh.js'
-import { perIpLimit } from '../../../plugins/external/rate-limit.js'
 
 export default async function tokenRoutes(fastify: FastifyInstance) {
-  const limits = fastify.config.rateLimit
   fastify.post('/', {
     prefixTrailingSlash: 'slash',
     schema: {
@@ -23,7 +21,7 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
         429: throttledResponse
       }
     },
-    config: perIpLimit(fastify, limits.loginAttemptsPerIp, 60_000, 'login'),
+    onRequest: fastify.routeLimits.login,
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
       const user = await fastify.accounts.checkCredentials(request, username, password)

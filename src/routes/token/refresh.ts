@@ -1,5 +1,5 @@
 // The refresh route, served at /api/token/refresh/ and its two aliases under /api/auth/.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { fieldErrors, REQUIRED } from '../../errors.js'
 import { RefreshBodySchema } from '../../schemas/routes.js'
@@ -8,21 +8,7 @@ import { bad, describe, throttledResponse } from '../responses.js'
 type RefreshBody = { refresh?: string; refreshToken?: string; refresh_token?: string }
 export const refreshTokenOf = (body: RefreshBody) => body.refresh ?? body.refreshToken ?? body.refresh_token
 
-function unverifiedSid(request: FastifyRequest): string | null {
-  // Only used to pick a rate-limit bucket; the token is verified by the handler.
-  const token = refreshTokenOf((request.body ?? {}) as RefreshBody)
-  const part = typeof token === 'string' ? token.split('.')[1] : undefined
-  if (!part) return null
-  try {
-    const sid = (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { sid?: unknown }).sid
-    return typeof sid === 'string' && sid.length <= 64 ? sid : null
-  } catch {
-    return null
-  }
-}
-
 export function registerRefreshRoute(fastify: FastifyInstance, url: string, hide = false) {
-  const limits = fastify.config.rateLimit
   fastify.post(url, {
     schema: {
       hide,
@@ -39,20 +25,7 @@ export function registerRefreshRoute(fastify: FastifyInstance, url: string, hide
         429: throttledResponse
       }
     },
-    config: fastify.rateLimitEnabled
-      ? {
-          rateLimit: {
-            max: limits.refreshesPerSession,
-            timeWindow: 60_000,
-            groupId: 'refresh',
-            hook: 'preHandler',
-            keyGenerator: (req: FastifyRequest) => {
-              const sid = unverifiedSid(req)
-              return sid ? `s:${sid}` : `ip:${req.ip}`
-            }
-          }
-        }
-      : {},
+    preHandler: fastify.routeLimits.refresh,
     handler: async (request) => {
       const token = refreshTokenOf(request.body as RefreshBody)
       if (token === undefined) throw fieldErrors({ refresh: [REQUIRED] })
