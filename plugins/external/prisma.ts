@@ -4,6 +4,7 @@
 import fp from 'fastify-plugin'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
+import { pendingMigrations } from '../../src/db/migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../../src/db/pglite.js'
 
 declare module 'fastify' {
@@ -29,6 +30,14 @@ export default fp(
           { onPoolError: (err) => fastify.log.warn({ err: { message: err.message } }, 'postgres pool error') }
         )
       })
+      // Migrating is a deploy step here (npm run db:migrate); say so early when it was skipped.
+      // Not fatal: the database may be briefly down at boot, and /health/ready reports that.
+      await pendingMigrations((sql) => prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(sql)).then(
+        (pending) => {
+          if (pending.length > 0) fastify.log.warn({ pending }, 'database migrations pending: run `npm run db:migrate`')
+        },
+        (err: Error) => fastify.log.warn({ err: { message: err.message } }, 'could not check database migrations')
+      )
     } else {
       const embedded = await openEmbeddedDatabase(dataDir)
       if (embedded.applied.length > 0) fastify.log.info({ migrations: embedded.applied }, 'embedded database migrated')

@@ -54,6 +54,21 @@ export async function readMigrations(migrationsDir = prismaPaths().migrations): 
   }
 }
 
+/**
+ * Names in the migrations folder not recorded as applied in _prisma_migrations. `query` runs
+ * one SQL statement and returns its rows as objects (PGlite's query, or Prisma's $queryRawUnsafe).
+ */
+export async function pendingMigrations(query: (sql: string) => Promise<Array<Record<string, unknown>>>): Promise<string[]> {
+  const all = (await readMigrations()).migrationDirectories.map((m) => m.path)
+  const [table] = await query(`SELECT to_regclass('_prisma_migrations')::text AS t`)
+  if (!table?.t) return all
+  const applied = await query(
+    'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL'
+  )
+  const done = new Set(applied.map((r) => r.migration_name))
+  return all.filter((name) => !done.has(name))
+}
+
 const noFilters = { externalTables: [], externalEnums: [] }
 
 /** Applies every migration not yet recorded in _prisma_migrations; returns the names applied. */

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
-import { applyMigrations, readMigrations } from './migrations.js'
+import { applyMigrations, pendingMigrations } from './migrations.js'
 
 /** The PGlite directory inside the app's data dir. */
 export const pgliteDir = (dataDir: string) => join(dataDir, 'pglite')
@@ -37,18 +37,6 @@ export function pgliteAdapterFactory(db: PGlite): SqlMigrationAwareDriverAdapter
   }
 }
 
-/** Names in the migrations folder not yet applied, read straight from _prisma_migrations. */
-async function pendingMigrations(db: PGlite): Promise<string[]> {
-  const all = (await readMigrations()).migrationDirectories.map((m) => m.path)
-  const table = await db.query<{ t: string | null }>(`SELECT to_regclass('_prisma_migrations')::text AS t`)
-  if (!table.rows[0]?.t) return all
-  const applied = await db.query<{ migration_name: string }>(
-    'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL'
-  )
-  const done = new Set(applied.rows.map((r) => r.migration_name))
-  return all.filter((name) => !done.has(name))
-}
-
 export interface EmbeddedDatabase {
   db: PGlite
   /** Migrations applied while opening (empty when it was up to date). */
@@ -68,7 +56,8 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<EmbeddedDat
   let db: PGlite | undefined
   try {
     db = await PGlite.create(dir)
-    const applied = (await pendingMigrations(db)).length > 0 ? await applyMigrations(pgliteAdapterFactory(db)) : []
+    const pending = await pendingMigrations(async (sql) => (await db!.query<Record<string, unknown>>(sql)).rows)
+    const applied = pending.length > 0 ? await applyMigrations(pgliteAdapterFactory(db)) : []
     const opened = db
     return {
       db,

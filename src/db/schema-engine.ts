@@ -20,8 +20,15 @@ export type {
   ApplyMigrationsOutput
 } from '@prisma/schema-engine-wasm'
 
+// tsconfig's lib has no WebAssembly types (no DOM); the little used here is typed by hand.
+type WasmExports = Record<string, unknown>
+type WasmImports = Record<string, unknown>
+const { WebAssembly: wasmApi } = globalThis as unknown as {
+  WebAssembly: { instantiate(bytes: Uint8Array, imports: Record<string, WasmImports>): Promise<{ instance: { exports: WasmExports } }> }
+}
+
 interface WasmBindings {
-  __wbg_set_wasm(exports: WebAssembly.Exports): void
+  __wbg_set_wasm(exports: WasmExports): void
   SchemaEngine: {
     new: (options: { datamodels: [string, string][] | undefined }, log: (line: string) => void, adapter: object) => Promise<SchemaEngine>
   }
@@ -39,13 +46,13 @@ function loadBindings(): Promise<WasmBindings> {
     const glue = bindings as unknown as WasmBindings & Record<string, unknown>
     // The engine races its database calls against timers it never clears (lock timeouts);
     // unref them so a finished script or test can exit at once instead of 10 s later.
-    const imports: WebAssembly.ModuleImports = { ...(glue as WebAssembly.ModuleImports) }
+    const imports: WasmImports = { ...glue }
     for (const key of Object.keys(imports)) {
       if (key.startsWith('__wbg_setTimeout_')) {
         imports[key] = (fn: () => void, ms: number) => setTimeout(fn, ms >>> 0).unref()
       }
     }
-    const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': imports })
+    const { instance } = await wasmApi.instantiate(bytes, { './schema_engine_bg.js': imports })
     glue.__wbg_set_wasm(instance.exports)
     ;(instance.exports.__wbindgen_start as () => void)()
     return glue

@@ -85,6 +85,24 @@ t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', 
   )
 })
 
+t.test('PostgreSQL mode warns at start when migrations are pending', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const pg = await new PrismaPg(db.url).connect()
+  await pg.executeScript('DROP TABLE users; DROP TABLE _prisma_migrations')
+  await pg.dispose()
+  const lines: Array<Record<string, unknown>> = []
+  const app = Fastify({
+    logger: { level: 'warn', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } }
+  })
+  t.teardown(() => app.close())
+  await app.register(configPlugin, { config: loadConfig({ NODE_ENV: 'test', JWT_SECRET: SECRET, DATABASE_URL: db.url, DATA_DIR: join(tmpdir(), 'auth-unused') }) })
+  await app.register(prismaPlugin)
+  await app.ready()
+  const names = (await readMigrations()).migrationDirectories.map((m) => m.path)
+  t.match(lines, [{ level: 40, pending: names, msg: /migrations pending/ }])
+})
+
 t.test('PostgreSQL mode: the plugin connects, pings, and closes', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())

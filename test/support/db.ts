@@ -2,15 +2,19 @@
 // migrated once per schema version (CREATE DATABASE ... TEMPLATE is a file copy, much faster
 // than migrating), safe with several tap processes at once. Embedded: a temp DATA_DIR, by
 // default holding a copy of a PGlite directory migrated once per process (initdb costs ~2 s).
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils'
 import { applyMigrations, readMigrations } from '../../src/db/migrations.js'
 import { openEmbeddedDatabase, pgliteDir } from '../../src/db/pglite.js'
+
+const execFileAsync = promisify(execFile)
 
 export const TEST_PG_URL = process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 
@@ -127,10 +131,14 @@ function migratedPgliteTemplate(): Promise<string> {
 
 /**
  * A temp DATA_DIR for the embedded mode. By default it already holds a migrated database (a
- * copy, ~50 ms); { empty: true } gives an empty dir, for tests of the first start itself.
+ * copy of a per-process template); { empty: true } gives an empty dir, for tests of the first start itself.
  */
 export async function createTestDataDir(options: { empty?: boolean } = {}): Promise<TestDataDir> {
   const dir = await mkdtemp(join(tmpdir(), 'auth-test-data-'))
-  if (!options.empty) await cp(await migratedPgliteTemplate(), pgliteDir(dir), { recursive: true })
+  if (!options.empty) {
+    const template = await migratedPgliteTemplate()
+    // cp(1) copies the ~1000 small files about ten times faster than fs.cp.
+    await execFileAsync('cp', ['-R', template, pgliteDir(dir)]).catch(() => cp(template, pgliteDir(dir), { recursive: true }))
+  }
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) }
 }

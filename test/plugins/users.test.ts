@@ -1,0 +1,203 @@
+// The user repository on PostgreSQL and on embedded PGlite: lookups ignoring case, the database
+// constraint deciding racing registrations, all-or-nothing create, login bookkeeping.
+import t from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../../src/config.js'
+import configPlugin from '../../plugins/app/config.js'
+import prismaPlugin from '../../plugins/external/prisma.js'
+import usersPlugin, { normalizeEmail, UniqueViolationError, type User } from '../../plugins/app/users.js'
+import { createTestDatabase, createTestDataDir } from '../support/db.js'
+
+const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
+type Mode = 'postgres' | 'embedded'
+
+/** A minimal app (config, prisma, users) on a database of its own; cleanup closes, then drops. */
+async function buildUsersApp(mode: Mode): Promise<{ app: FastifyInstance; cleanup(): Promise<void> }> {
+  const env: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: SECRET }
+  let dispose: () => Promise<void>
+  if (mode === 'postgres') {
+    const db = await createTestDatabase()
+    env.DATABASE_URL = db.url
+    env.DATA_DIR = join(tmpdir(), 'auth-unused')
+    dispose = db.drop
+  } else {
+    const data = await createTestDataDir()
+    env.DATA_DIR = data.dir
+    dispose = data.cleanup
+  }
+  const app = Fastify({ logger: false })
+  try {
+    await app.register(configPlugin, { config: loadConfig(env) })
+    await app.register(prismaPlugin)
+    await app.register(usersPlugin)
+    await app.ready()
+  } catch (err) {
+    await dispose()
+    throw err
+  }
+  return {
+    app,
+    async cleanup() {
+      await app.close()
+      await dispose()
+    }
+  }
+}
+
+t.test('normalizeEmail lower-cases the domain only, like Django', async (t) => {
+  t.equal(normalizeEmail('John.Doe@Example.COM'), 'John.Doe@example.com')
+  t.equal(normalizeEmail(' a@B.c '), 'a@b.c')
+  t.equal(normalizeEmail('odd@name@Host.IO'), 'odd@name@host.io')
+  t.equal(normalizeEmail('no-at-sign'), 'no-at-sign')
+})
+
+for (const mode of ['postgres', 'embedded'] as const) {
+  t.test(mode, async (t) => {
+    let app!: FastifyInstance
+    // A fresh database per subtest, so each one asserts the whole table.
+    t.beforeEach(async (t) => {
+      const built = await buildUsersApp(mode)
+      app = built.app
+      t.teardown(built.cleanup)
+    })
+    const rows = async (where: Record<string, unknown> = {}) =>
+      app.prisma.user.findMany({ where, orderBy: { username: 'asc' } })
+
+    t.test('create stores the user as entered and finds it ignoring case', async (t) => {
+      const user = await app.users.create({
+        username: 'John_Doe',
+        email: 'John.Doe@Example.COM',
+        passwordHash: 'hash-1',
+        firstName: 'John',
+        lastName: 'Doe'
+      })
+      t.match(user, {
+        username: 'John_Doe',
+        email: 'John.Doe@example.com',
+        passwordHash: 'hash-1',
+        firstName: 'John',
+        lastName: 'Doe',
+        isActive: true,
+        lastLogin: null
+      })
+      t.match(user.id, /^[0-9a-f-]{36}$/)
+      t.type(user.dateJoined, Date)
+      const [row] = await rows()
+      t.match(row, { id: user.id, username: 'John_Doe', usernameLower: 'john_doe', email: 'John.Doe@example.com', emailLower: 'john.doe@example.com' })
+
+      for (const login of ['john_doe', 'JOHN_DOE', 'john.doe@example.com', 'JOHN.DOE@EXAMPLE.COM']) {
+        t.equal((await app.users.findByLogin(login))?.id, user.id, `findByLogin(${login})`)
+      }
+      t.equal(await app.users.findByLogin('john'), null)
+      t.equal((await app.users.findById(user.id))?.username, 'John_Doe')
+      t.equal(await app.users.findById('00000000-0000-4000-8000-000000000000'), null)
+      t.equal(await app.users.findById('not-a-uuid'), null, 'a malformed id is just not found')
+
+      t.same(await app.users.taken('JOHN_doe', 'someone@else.io'), { username: true, email: false })
+      t.same(await app.users.taken('someone', 'john.DOE@EXAMPLE.com'), { username: false, email: true })
+      t.same(await app.users.taken('john_doe', 'john.doe@example.com'), { username: true, email: true })
+      t.same(await app.users.taken('jane', 'jane@example.com'), { username: false, email: false })
+    })
+
+    t.test('a username match wins over another account whose email equals the login', async (t) => {
+      const a = await app.users.create({ username: 'b@x.io', email: 'a@x.io', passwordHash: 'h' })
+      const b = await app.users.create({ username: 'bee', email: 'B@X.IO', passwordHash: 'h' })
+      t.equal((await app.users.findByLogin('B@x.io'))?.id, a.id)
+      t.equal((await app.users.findByLogin('A@x.io'))?.id, a.id)
+      t.equal((await app.users.findByLogin('BEE'))?.id, b.id)
+    })
+
+    t.test('the database refuses duplicates ignoring case and names the field', async (t) => {
+      await app.users.create({ username: 'Alice', email: 'alice@example.com', passwordHash: 'h' })
+      const byName = await app.users.create({ username: 'ALICE', email: 'other@example.com', passwordHash: 'h' }).catch((e: unknown) => e)
+      t.type(byName, UniqueViolationError)
+      t.same((byName as UniqueViolationError).fields, ['username'])
+      const byEmail = await app.users.create({ username: 'alice2', email: 'Alice@EXAMPLE.com', passwordHash: 'h' }).catch((e: unknown) => e)
+      t.type(byEmail, UniqueViolationError)
+      t.same((byEmail as UniqueViolationError).fields, ['email'])
+      t.equal((await rows()).length, 1)
+    })
+
+    t.test('two racing creates of one username differing in case: exactly one wins', async (t) => {
+      const results = await Promise.allSettled([
+        app.users.create({ username: 'Racer', email: 'racer1@example.com', passwordHash: 'h' }),
+        app.users.create({ username: 'rACER', email: 'racer2@example.com', passwordHash: 'h' })
+      ])
+      const won = results.filter((r): r is PromiseFulfilledResult<User> => r.status === 'fulfilled')
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      t.equal(won.length, 1, 'one succeeded')
+      t.equal(lost.length, 1, 'one failed')
+      t.type(lost[0]!.reason, UniqueViolationError)
+      t.same((lost[0]!.reason as UniqueViolationError).fields, ['username'])
+      const stored = await rows({ usernameLower: 'racer' })
+      t.equal(stored.length, 1)
+      t.equal(stored[0]!.id, won[0]!.value.id)
+    })
+
+    t.test('a racing create waits for the first transaction and fails once it commits', async (t) => {
+      // The first insert holds its unique key while beforeCommit runs; the second must not
+      // slip in between (PostgreSQL blocks it on the key, PGlite on the connection).
+      let release!: () => void
+      const gate = new Promise<void>((r) => (release = r))
+      let inserted!: () => void
+      const first = app.users.create({ username: 'Slow', email: 'slow@example.com', passwordHash: 'h' }, async () => {
+        inserted()
+        await gate
+      })
+      await new Promise<void>((r) => (inserted = r))
+      const second = app.users.create({ username: 'SLOW', email: 'slow2@example.com', passwordHash: 'h' }).catch((e: unknown) => e)
+      setTimeout(release, 50)
+      const winner = await first
+      const loser = await second
+      t.type(loser, UniqueViolationError)
+      t.same((await rows({ usernameLower: 'slow' })).map((r) => r.id), [winner.id])
+    })
+
+    t.test('beforeCommit runs inside the transaction; if it throws, no user is left', async (t) => {
+      let seen: User | undefined
+      const ok = await app.users.create({ username: 'kept', email: 'kept@example.com', passwordHash: 'h' }, async (user) => {
+        seen = user
+      })
+      t.equal(seen?.id, ok.id, 'beforeCommit got the new user')
+
+      const err = await app.users
+        .create({ username: 'Ghost', email: 'ghost@example.com', passwordHash: 'h' }, async (user) => {
+          t.match(user, { username: 'Ghost' })
+          throw new Error('session store down')
+        })
+        .catch((e: unknown) => e)
+      t.match(err, { message: 'session store down' })
+      t.same((await rows()).map((r) => r.username), ['kept'], 'the user was rolled back')
+      t.equal(await app.users.findByLogin('ghost'), null)
+      // The name is free again.
+      t.equal((await app.users.create({ username: 'ghost', email: 'ghost@example.com', passwordHash: 'h' })).username, 'ghost')
+    })
+
+    t.test('recordLogin sets last_login and optionally the new hash; deactivate', async (t) => {
+      const user = await app.users.create({ username: 'logger', email: 'logger@example.com', passwordHash: 'old' })
+      const at = new Date('2030-01-02T03:04:05.678Z')
+      await app.users.recordLogin(user.id, at)
+      let row = (await rows({ id: user.id }))[0]!
+      t.same(row.lastLogin, at)
+      t.equal(row.passwordHash, 'old')
+
+      const later = new Date('2030-01-03T00:00:00.000Z')
+      await app.users.recordLogin(user.id, later, 'new-hash')
+      row = (await rows({ id: user.id }))[0]!
+      t.same(row.lastLogin, later)
+      t.equal(row.passwordHash, 'new-hash')
+      t.same((await app.users.findById(user.id))?.lastLogin, later)
+
+      await app.users.deactivate(user.id)
+      t.equal((await rows({ id: user.id }))[0]!.isActive, false)
+      t.equal((await app.users.findByLogin('LOGGER'))?.isActive, false, 'still found, flagged inactive')
+
+      // Unknown ids are no-ops, not errors.
+      await app.users.recordLogin('00000000-0000-4000-8000-000000000000', at)
+      await app.users.deactivate('not-a-uuid')
+      t.equal((await rows()).length, 1)
+    })
+  })
+}
