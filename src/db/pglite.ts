@@ -33,7 +33,12 @@ export function pgliteAdapterFactory(db: PGlite): SqlMigrationAwareDriverAdapter
     provider: base.provider,
     adapterName: base.adapterName,
     connect: async () => fix(await base.connect()),
-    connectToShadowDb: async () => fix(await base.connectToShadowDb())
+    // The shadow database is a PGlite of its own (in memory): closed with its adapter.
+    connectToShadowDb: async () => {
+      const shadow = fix(await base.connectToShadowDb())
+      shadow.dispose = () => (shadow as unknown as { client: PGlite }).client.close()
+      return shadow
+    }
   }
 }
 

@@ -57,6 +57,23 @@ t.test('the drift check notices a schema change that has no migration', async (t
   t.match(diff, /ALTER TABLE "users" ADD COLUMN\s+"nickname" TEXT/)
 })
 
+t.test('a failing migration is reported, not recorded as applied (PGlite)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'auth-broken-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await cp(prismaPaths().migrations, dir, { recursive: true })
+  await cp(join(dir, (await readMigrations()).migrationDirectories[0]!.path), join(dir, '99990101000000_broken'), { recursive: true })
+  await writeFile(join(dir, '99990101000000_broken', 'migration.sql'), 'ALTER TABLE "users" ADD COLUMN "x" INT;\nSELECT no_such_function();\n')
+  await withScratchPglite(async (db) => {
+    await t.rejects(applyMigrations(pgliteAdapterFactory(db), { migrationsDir: dir }), /no_such_function/)
+    const rows = await db.query<{ migration_name: string; finished_at: Date | null }>(
+      'SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name'
+    )
+    const broken = rows.rows.find((r) => r.migration_name === '99990101000000_broken')
+    t.ok(broken, 'the attempt is recorded')
+    t.equal(broken?.finished_at, null, 'as not finished')
+  })
+})
+
 t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', async (t) => {
   // createTestDatabase clones an already migrated template; start from an empty database instead.
   const db = await createTestDatabase()
