@@ -112,6 +112,23 @@ for (const mode of MODES) {
   })
 }
 
+t.test('Redis down during a refresh: a 500, and the old state intact afterwards', async (t) => {
+  const { app } = await build(t, 'postgres')
+  const user = await register(app)
+  app.redis!.disconnect()
+  const down = await post(app, '/api/token/refresh/', { refresh: user.refresh })
+  t.equal(down.statusCode, 500)
+  t.same(down.json(), { detail: 'Internal server error' })
+  const health = await get(app, '/health/ready')
+  t.equal(health.statusCode, 503)
+  t.same(health.json(), { status: 'unavailable', database: 'ok', token_store: 'unavailable' })
+  await app.redis!.connect()
+  // The failed call rotated nothing: the token is still current and rotates once.
+  const res = await post(app, '/api/token/refresh/', { refresh: user.refresh })
+  t.equal(res.statusCode, 200)
+  t.equal((await get(app, '/health/ready')).statusCode, 200)
+})
+
 t.test('two instances sharing one Redis (postgres mode)', async (t) => {
   const { app, twin } = await build(t, 'postgres')
   const app2 = await twin()

@@ -111,6 +111,24 @@ for (const mode of MODES) {
       t.same(res.json(), { non_field_errors: ['Invalid data. Expected a dictionary, but got list.'] })
     })
 
+    t.test('a failure part-way (token store down) leaves no user behind', async (t) => {
+      const username = uniqueName('halfway')
+      const original = app.tokenStore.createSession
+      app.tokenStore.createSession = async () => {
+        throw new Error('token store unreachable')
+      }
+      t.teardown(() => {
+        app.tokenStore.createSession = original
+      })
+      const res = await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
+      t.equal(res.statusCode, 500)
+      t.same(res.json(), { detail: 'Internal server error' })
+      t.equal(await app.users.findByLogin(username), null, 'the user was rolled back')
+      app.tokenStore.createSession = original
+      // The same registration goes through once the store is back.
+      t.equal((await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })).statusCode, 201)
+    })
+
     t.test('two racing registrations of the same name: one 201, one 400', async (t) => {
       const username = uniqueName('race')
       const results = await Promise.all(
