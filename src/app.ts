@@ -2,6 +2,7 @@
 // starts and stops it; tests build the same app (buildApp) and use inject or a real socket.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
+import type { DestinationStream } from 'pino'
 import sjson from 'secure-json-parse'
 import type { Config } from './config.js'
 import { installErrorHandling } from './error-handler.js'
@@ -31,10 +32,11 @@ export interface AppOptions {
 const BODY_LIMIT = 32 * 1024
 
 /** Fastify's own options for this app (logger, proxy trust, validation, routing). */
-export function serverOptions(config: Config, overrides: FastifyServerOptions = {}): FastifyServerOptions {
+export function serverOptions(config: Config, overrides: FastifyServerOptions = {}, logStream?: DestinationStream): FastifyServerOptions {
   return {
     logger: {
       level: config.logLevel,
+      ...(logStream ? { stream: logStream } : {}),
       // Tokens and passwords never reach the log.
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password', 'req.body.password2'], censor: '[redacted]' }
     },
@@ -114,8 +116,8 @@ export const app = fp<AppOptions>(
 )
 
 /** Builds a ready app from a config (tests, benchmark, server). */
-export async function buildApp(config: Config, overrides: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const fastify = Fastify(serverOptions(config, overrides))
+export async function buildApp(config: Config, overrides: FastifyServerOptions = {}, logStream?: DestinationStream): Promise<FastifyInstance> {
+  const fastify = Fastify(serverOptions(config, overrides, logStream))
   await fastify.register(app, { config })
   await fastify.ready()
   return fastify
