@@ -30,15 +30,33 @@ export const PasswordSchema = Type.String({
 
 export const NameSchema = Type.String({ maxLength: 150, examples: ['John'] })
 
+// Example tokens: real JWT shapes (HS256, SimpleJWT claims) with a placeholder signature.
+export const ACCESS_EXAMPLE =
+  'eyJhbGciOiJIUzI1NiIsImtpZCI6ImhzLTdmM2EiLCJ0eXAiOiJKV1QifQ.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwidXNlcl9pZCI6IjU1MGU4NDAwLWUyOWItNDFkNC1hNzE2LTQ0NjY1NTQ0MDAwMCIsImp0aSI6IjJmMWMwYTllNmIzZDRjNThhN2UxZjBiMmMzZDRlNWY2Iiwic2lkIjoiN2M5ZTY2NzktNzQyNS00MGRlLTk0NGItZTA3ZmMxZjkwYWU3IiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDAzMDB9.Zm9yLWRvY3VtZW50YXRpb24tb25seQ'
+export const REFRESH_EXAMPLE =
+  'eyJhbGciOiJIUzI1NiIsImtpZCI6ImhzLTdmM2EiLCJ0eXAiOiJKV1QifQ.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsInVzZXJfaWQiOiI1NTBlODQwMC1lMjliLTQxZDQtYTcxNi00NDY2NTU0NDAwMDAiLCJqdGkiOiI5YjRlMWQyYzNhNWY0ZTZkOGM3YjBhMWYyZTNkNGM1YiIsInNpZCI6IjdjOWU2Njc5LTc0MjUtNDBkZS05NDRiLWUwN2ZjMWY5MGFlNyIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDg2NDAwfQ.Zm9yLWRvY3VtZW50YXRpb24tb25seQ'
+export const USER_EXAMPLE = {
+  id: '550e8400-e29b-41d4-a716-446655440000',
+  username: 'john_doe',
+  email: 'john@example.com',
+  first_name: 'John',
+  last_name: 'Doe'
+}
+
 export const JwtSchema = Type.String({
   $id: 'Jwt',
-  description: 'A signed JWT.',
-  examples: ['eyJhbGciOiJIUzI1NiIsImtpZCI6ImhzLTdmM2EiLCJ0eXAiOiJKV1QifQ.eyJ...']
+  description: 'A signed JWT (header `alg` and `kid`; claims `token_type`, `user_id`, `jti`, `sid`, `iat`, `exp`, and `iss`/`aud` when configured).',
+  pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$',
+  examples: [ACCESS_EXAMPLE]
 })
 
 export const TokenPairSchema = Type.Object(
   { access: Type.Ref('Jwt'), refresh: Type.Ref('Jwt') },
-  { $id: 'TokenPair', description: 'An access token and a refresh token.' }
+  {
+    $id: 'TokenPair',
+    description: 'An access token (default lifetime 5 minutes) and a refresh token (1 day) of one session.',
+    examples: [{ access: ACCESS_EXAMPLE, refresh: REFRESH_EXAMPLE }]
+  }
 )
 
 export const UserSchema = Type.Object(
@@ -49,7 +67,7 @@ export const UserSchema = Type.Object(
     first_name: Type.String({ examples: ['John'] }),
     last_name: Type.String({ examples: ['Doe'] })
   },
-  { $id: 'User', description: 'A user as clients see it.' }
+  { $id: 'User', description: 'A user as clients see it.', examples: [USER_EXAMPLE] }
 )
 
 export const authSchemas = [UsernameSchema, EmailSchema, PasswordSchema, JwtSchema, TokenPairSchema, UserSchema]

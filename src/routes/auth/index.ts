@@ -5,7 +5,7 @@ import { accessTokenNotValid, ApiError } from '../../errors.js'
 import { validationToFieldErrors } from '../../error-handler.js'
 import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema } from '../../schemas/routes.js'
 import { publicUser } from '../../../plugins/app/accounts.js'
-import { authResponses, bad, bearer, describe, throttledResponse } from '../responses.js'
+import { authResponses, bad, badOr, bearer, describe, throttledResponse } from '../responses.js'
 import { refreshTokenOf, registerRefreshRoute } from '../token/refresh.js'
 
 // DRF's CharField trims surrounding white space before validating; passwords are kept as typed.
@@ -17,11 +17,16 @@ export default async function authRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['auth'],
       summary: 'Register a user',
+      operationId: 'register',
       description: 'Creates the user and starts a session. All problems with the input are reported at once.',
       body: RegisterBodySchema,
       response: {
         201: describe(RegisteredSchema, 'The new user and the first token pair of its session.'),
-        400: bad('Invalid input, a taken username or email, or a rejected password; all problems at once.'),
+        400: bad('Invalid input, a taken username or email, or a rejected password; all problems at once.', {
+          username: ['A user with that username already exists.'],
+          email: ['A user with that email already exists.'],
+          password: ["Password fields didn't match."]
+        }),
         429: throttledResponse
       }
     },
@@ -63,12 +68,15 @@ export default async function authRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['auth'],
       summary: 'Log in',
+      operationId: 'login',
       description: "Starts a session. `username` may also be the account's email address.",
       body: CredentialsBodySchema,
       response: {
         200: describe(LoginResponseSchema, 'The first token pair of a new session, and the user.'),
         400: bad(),
-        401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).'),
+        401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
+          invalid: { summary: 'Wrong credentials', value: { detail: 'Invalid credentials' } }
+        }),
         429: throttledResponse
       }
     },
@@ -86,14 +94,21 @@ export default async function authRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['auth'],
       summary: 'Log out (revoke a session)',
+      operationId: 'logout',
       description: "Revokes the session of the given refresh token: its access and refresh tokens stop working at once.",
       security: bearer,
       body: RefreshBodySchema,
       response: {
-        200: describe(MessageSchema, 'The session is revoked.'),
-        400: describe(Type.Ref('MessageError'), 'No refresh token, or an invalid, expired or blacklisted one.'),
+        200: describe(MessageSchema, 'The session is revoked.', { ok: { value: { message: 'Successfully logged out' } } }),
+        400: badOr(Type.Ref('MessageError'), 'No refresh token, or an invalid, expired or blacklisted one; or a malformed body.', {
+          required: { summary: 'No refresh token', value: { error: 'Refresh token required' } },
+          blacklisted: { summary: 'Rotated or revoked', value: { error: 'Invalid refresh token: Token is blacklisted' } },
+          invalid: { summary: 'Invalid or expired', value: { error: 'Invalid refresh token: Token is invalid or expired' } }
+        }),
         ...authResponses,
-        403: describe(Type.Ref('MessageError'), 'The refresh token belongs to another user.')
+        403: describe(Type.Ref('MessageError'), 'The refresh token belongs to another user.', {
+          foreign: { value: { error: 'Token does not belong to user' } }
+        })
       }
     },
     preHandler: fastify.authenticate,
@@ -109,9 +124,13 @@ export default async function authRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['auth'],
       summary: 'Log out of every session',
+      operationId: 'logoutAll',
       description: 'Revokes every session of the user.',
       security: bearer,
-      response: { 200: describe(MessageSchema, 'Every session of the user is revoked.'), ...authResponses }
+      response: {
+        200: describe(MessageSchema, 'Every session of the user is revoked.', { ok: { value: { message: 'Successfully logged out of all sessions' } } }),
+        ...authResponses
+      }
     },
     preHandler: fastify.authenticate,
     handler: async (request) => {
@@ -124,6 +143,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['auth'],
       summary: 'The current user',
+      operationId: 'me',
       security: bearer,
       response: { 200: describe(Type.Ref('User'), 'The user the access token belongs to.'), ...authResponses }
     },

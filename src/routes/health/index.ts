@@ -8,7 +8,12 @@ const ReadySchema = Type.Object({ status: Check, database: Check, token_store: C
 
 export default async function healthRoutes(fastify: FastifyInstance) {
   fastify.get('/live', {
-    schema: { tags: ['operations'], summary: 'Liveness', response: { 200: describe(Type.Object({ status: Type.Literal('ok') }), 'The process is up.') } },
+    schema: {
+      tags: ['operations'],
+      summary: 'Liveness',
+      operationId: 'liveness',
+      response: { 200: describe(Type.Object({ status: Type.Literal('ok') }), 'The process is up.', { ok: { value: { status: 'ok' } } }) }
+    },
     config: { rateLimit: false },
     handler: async () => ({ status: 'ok' as const })
   })
@@ -17,9 +22,14 @@ export default async function healthRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['operations'],
       summary: 'Readiness',
+      operationId: 'readiness',
       response: {
-        200: describe(ReadySchema, 'The database and the token store are reachable.'),
-        503: describe(ReadySchema, 'The database or the token store (named) is unreachable.')
+        200: describe(ReadySchema, 'The database and the token store are reachable.', {
+          ok: { value: { status: 'ok', database: 'ok', token_store: 'ok' } }
+        }),
+        503: describe(ReadySchema, 'The database or the token store (named) is unreachable.', {
+          database: { summary: 'Database down', value: { status: 'unavailable', database: 'unavailable', token_store: 'ok' } }
+        })
       }
     },
     handler: async (request, reply) => {

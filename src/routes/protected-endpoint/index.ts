@@ -9,8 +9,14 @@ export default async function protectedRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['auth'],
       summary: 'Check an access token',
+      operationId: 'protectedEndpoint',
       security: bearer,
-      response: { 200: describe(MessageSchema, 'The access token is valid and its session alive.'), ...authResponses }
+      response: {
+        200: describe(MessageSchema, 'The access token is valid and its session alive.', {
+          ok: { value: { message: 'You have accessed a protected route!' } }
+        }),
+        ...authResponses
+      }
     },
     preHandler: fastify.authenticate,
     handler: async () => ({ message: 'You have accessed a protected route!' })

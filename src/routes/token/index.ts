@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { ApiError, tokenNotValid } from '../../errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
-import { bad, describe, throttledResponse } from '../responses.js'
+import { bad, describe, throttledResponse, tokenErrorResponse } from '../responses.js'
 import { registerRefreshRoute } from './refresh.js'
 
 export default async function tokenRoutes(fastify: FastifyInstance) {
@@ -12,12 +12,15 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['tokens'],
       summary: 'Obtain a token pair',
+      operationId: 'obtainTokenPair',
       description: "SimpleJWT's obtain-pair: starts a session for the credentials. `username` may also be the account's email.",
       body: CredentialsBodySchema,
       response: {
         200: describe(Type.Ref('TokenPair'), 'The first token pair of a new session.'),
         400: bad(),
-        401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).'),
+        401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
+          invalid: { summary: 'Wrong credentials', value: { detail: 'No active account found with the given credentials' } }
+        }),
         429: throttledResponse
       }
     },
@@ -36,12 +39,13 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
     schema: {
       tags: ['tokens'],
       summary: 'Verify a token',
+      operationId: 'verifyToken',
       description: "200 when the token's signature, expiry and type are valid and its session is alive (for a refresh token: it is the session's current one).",
       body: VerifyBodySchema,
       response: {
         200: describe(EmptySchema, 'The token is valid.'),
-        400: bad(),
-        401: describe(Type.Ref('TokenError'), 'The token is invalid, expired, or its session is revoked.')
+        400: bad('No token in the body, or a malformed body.', { token: ['This field is required.'] }),
+        401: tokenErrorResponse('The token is invalid or expired, or its session is revoked.')
       }
     },
     handler: async (request) => {
