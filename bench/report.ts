@@ -1,0 +1,139 @@
+// The table of a run: per scenario the service's figures, the baseline's rate, the ratio and the
+// target of issue 4; then the round-trip probe and the memory per session.
+import type { LoadResult } from './load.js'
+import type { MemoryResult } from './memory.js'
+import type { ProbeResult } from './probe.js'
+
+type Mixed = { refresh: LoadResult; login: LoadResult }
+export type ScenarioReport =
+  | { name: 'protected' | 'verify' | 'refresh' | 'login'; service: LoadResult; baseline: LoadResult; loadAverage: number }
+  | { name: 'mixed'; service: Mixed; baseline: Mixed; loadAverage: number }
+
+export interface Report {
+  machine: { cpu: string; cores: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] }
+  settings: { connections: number; loginConnections: number; duration: number; refreshDuration: number; logLevel: string }
+  bcrypt: { compareMs: number; loginBound: number }
+  scenarios: ScenarioReport[]
+  probe: ProbeResult | null
+  memory: MemoryResult | null
+}
+
+interface Row {
+  scenario: string
+  rps: string
+  p50: string
+  p97_5: string
+  p99: string
+  non2xx: string
+  errors: string
+  baseline: string
+  ratio: string
+  target: string
+  pass: string
+}
+
+const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+// autocannon records latencies in whole milliseconds (0 = under 1 ms).
+const ms = (n: number) => f(n)
+
+function row(scenario: string, s: LoadResult, b: LoadResult | null, target: string, pass: boolean | null): Row {
+  return {
+    scenario,
+    rps: f(s.rps, s.rps < 100 ? 1 : 0),
+    p50: ms(s.p50),
+    p97_5: ms(s.p97_5),
+    p99: ms(s.p99),
+    non2xx: String(s.non2xx),
+    errors: String(s.errors + s.timeouts),
+    baseline: b ? f(b.rps, b.rps < 100 ? 1 : 0) : '-',
+    ratio: b && b.rps > 0 ? (s.rps / b.rps).toFixed(2) : '-',
+    target,
+    pass: pass === null ? '' : pass ? 'pass' : 'FAIL'
+  }
+}
+
+export function evaluate(report: Report): { rows: Row[]; passed: boolean } {
+  const rows: Row[] = []
+  let passed = true
+  const check = (ok: boolean) => {
+    passed &&= ok
+    return ok
+  }
+  const clean = (r: LoadResult) => r.non2xx === 0 && r.errors === 0 && r.timeouts === 0
+  for (const sc of report.scenarios) {
+    if (sc.name === 'mixed') {
+      const { refresh, login } = sc.service
+      rows.push(row('mixed: refresh', refresh, sc.baseline.refresh, 'p99 < 50 ms', check(refresh.p99 < 50 && clean(refresh))))
+      rows.push(row('mixed: login', login, sc.baseline.login, `${f(login.rps / report.bcrypt.loginBound, 2)} of bound`, null))
+      continue
+    }
+    // A baseline that served nothing makes the run worthless, not a pass.
+    const ratio = sc.baseline.rps > 0 ? sc.service.rps / sc.baseline.rps : 0
+    switch (sc.name) {
+      case 'protected':
+      case 'verify':
+        rows.push(row(sc.name, sc.service, sc.baseline, '>= 0.75', check(ratio >= 0.75 && clean(sc.service))))
+        break
+      case 'refresh': {
+        const full = report.settings.refreshDuration >= 60
+        rows.push(row(sc.name, sc.service, sc.baseline, `>= 0.60, 0 non-2xx${full ? '' : ' (short run)'}`, check(ratio >= 0.6 && clean(sc.service))))
+        break
+      }
+      case 'login': {
+        const bound = 0.85 * report.bcrypt.loginBound
+        rows.push(row(sc.name, sc.service, sc.baseline, `>= ${f(bound, 1)}/s`, check(sc.service.rps >= bound && clean(sc.service))))
+        break
+      }
+    }
+  }
+  if (report.probe) passed &&= report.probe.pass
+  if (report.memory) passed &&= report.memory.pass
+  return { rows, passed }
+}
+
+export function printReport(report: Report): { passed: boolean; text: string } {
+  const { rows, passed } = evaluate(report)
+  const header: Row = { scenario: 'scenario', rps: 'req/s', p50: 'p50 ms', p97_5: 'p97.5 ms', p99: 'p99 ms', non2xx: 'non-2xx', errors: 'errors', baseline: 'baseline req/s', ratio: 'ratio', target: 'target', pass: '' }
+  const cols = Object.keys(header) as Array<keyof Row>
+  const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[header, ...rows].map((r) => r[c].length))])) as Record<keyof Row, number>
+  const line = (r: Row) => '| ' + cols.map((c) => (c === 'scenario' || c === 'target' || c === 'pass' ? r[c].padEnd(width[c]) : r[c].padStart(width[c]))).join(' | ') + ' |'
+  const out: string[] = []
+  const m = report.machine
+  out.push('')
+  out.push(`${m.cores} cores, ${m.cpu}, node ${m.node}; load average ${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end`)
+  out.push(
+    `${report.settings.connections} connections (mixed: + ${report.settings.loginConnections} login), ${report.settings.duration} s per scenario, ` +
+      `refresh ${report.settings.refreshDuration} s, service LOG_LEVEL=${report.settings.logLevel}; bcrypt cost 12 compare ${f(report.bcrypt.compareMs)} ms, ` +
+      `login bound ${f(report.bcrypt.loginBound, 1)}/s`
+  )
+  out.push('')
+  out.push(line(header))
+  out.push('|' + cols.map((c) => '-'.repeat(width[c] + 2)).join('|') + '|')
+  for (const r of rows) out.push(line(r))
+  for (const sc of report.scenarios) {
+    const all = sc.name === 'mixed' ? [sc.service.refresh, sc.service.login] : [sc.service]
+    for (const r of all) for (const s of r.samples) out.push(`  ${sc.name}: ${s.status} ${s.body}`)
+  }
+  if (report.probe) {
+    const p = report.probe
+    out.push('')
+    out.push(
+      `round trips per request (on the wire, most of ${p.requests}): ` +
+        Object.entries(p.routes).map(([k, v]) => `${k} redis ${v.redis} db ${v.database}`).join(' · ') +
+        ` -> ${p.pass ? 'pass' : 'FAIL'} (refresh: 1 Redis, 0 db; protected: <= 1 Redis)`
+    )
+  }
+  if (report.memory) {
+    const mem = report.memory
+    out.push(
+      `Redis memory per live session (${f(mem.sessions)} sessions, MEMORY USAGE): ${f(mem.bytesPerSession)} bytes ` +
+        `(session hash ${f(mem.sessionHashBytes.fresh)} fresh / ${f(mem.sessionHashBytes.rotated)} rotated + user index ${f(mem.userIndexBytes)}, one user per session); ` +
+        `used_memory growth ${f(mem.usedMemoryPerSession)} bytes/session; keys without TTL: ${mem.keysWithoutTtl} of ${f(mem.keys)} -> ${mem.pass ? 'pass' : 'FAIL'} (< ${mem.target})`
+    )
+  }
+  out.push('')
+  out.push(passed ? 'all targets met' : 'some targets missed (see FAIL above)')
+  const text = out.join('\n')
+  console.log(text)
+  return { passed, text }
+}

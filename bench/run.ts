@@ -1,0 +1,411 @@
+// `npm run bench`: the load benchmark of the service against a minimal baseline app doing only
+// the raw work of each route (bench/baseline.ts), in the same run, so the ratio service/baseline
+// is the figure to quote (absolute numbers vary between machines). See docs/performance.md.
+//
+//   npm run bench                            service on PostgreSQL (database auth_bench, created
+//                                            and migrated) + Redis (prefix bench:), and the baseline
+//   npm run bench -- --url http://host:port  an already running service (start it with
+//                                            RATE_LIMIT_ENABLED=false); the baseline still runs
+//                                            against the local Redis/PostgreSQL
+//   flags (or env): --duration BENCH_DURATION (10 s) · --refresh-duration BENCH_REFRESH_DURATION (60 s)
+//     --connections BENCH_CONNECTIONS (32) · --login-connections BENCH_LOGIN_CONNECTIONS (8, mixed)
+//     --warmup BENCH_WARMUP (2 s) · --sessions BENCH_SESSIONS (100000, memory) · --only protected,verify,...
+//     --skip-memory · --skip-probe · --log-level BENCH_LOG_LEVEL (warn) · --url BENCH_URL
+//     --database-url BENCH_DATABASE_URL · --redis-url BENCH_REDIS_URL
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg, totalmem, type as osType, release } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { dirname, join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import bcrypt from 'bcryptjs'
+import pg from 'pg'
+import { runLoad, type LoadResult, type LoadSpec } from './load.js'
+import { deletePrefix, measureMemory, type MemoryResult } from './memory.js'
+import { openLog, runNode, startChild, type Child } from './processes.js'
+import { probeRoundTrips, type ProbeResult } from './probe.js'
+import { printReport, type ScenarioReport } from './report.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+// dist/bench -> dist (compiled scripts) and the repository root (results folder).
+const distRoot = resolve(here, '..')
+const repoRoot = resolve(distRoot, '..')
+const resultsDir = join(repoRoot, 'bench', 'results')
+
+const SCENARIOS = ['protected', 'verify', 'refresh', 'login', 'mixed'] as const
+type Scenario = (typeof SCENARIOS)[number]
+
+const { values: flags } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    duration: { type: 'string' },
+    'refresh-duration': { type: 'string' },
+    connections: { type: 'string' },
+    'login-connections': { type: 'string' },
+    warmup: { type: 'string' },
+    sessions: { type: 'string' },
+    only: { type: 'string' },
+    'skip-memory': { type: 'boolean', default: false },
+    'skip-probe': { type: 'boolean', default: false },
+    'log-level': { type: 'string' },
+    'database-url': { type: 'string' },
+    'redis-url': { type: 'string' },
+    help: { type: 'boolean', short: 'h' }
+  }
+})
+if (flags.help) {
+  console.log('usage: npm run bench -- [--url URL] [--duration S] [--refresh-duration S] [--connections N] [--login-connections N]\n' +
+    '       [--warmup S] [--sessions N] [--only protected,verify,refresh,login,mixed] [--skip-memory] [--skip-probe] [--log-level L]')
+  process.exit(0)
+}
+
+function num(flag: string | undefined, env: string, def: number): number {
+  const raw = flag ?? process.env[env]
+  if (raw === undefined || raw === '') return def
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${env}: not a number (${raw})`)
+  return n
+}
+
+const opts = {
+  url: flags.url ?? process.env.BENCH_URL ?? null,
+  duration: num(flags.duration, 'BENCH_DURATION', 10),
+  refreshDuration: num(flags['refresh-duration'], 'BENCH_REFRESH_DURATION', 60),
+  connections: num(flags.connections, 'BENCH_CONNECTIONS', 32),
+  loginConnections: num(flags['login-connections'], 'BENCH_LOGIN_CONNECTIONS', 8),
+  warmup: num(flags.warmup, 'BENCH_WARMUP', 2),
+  sessions: num(flags.sessions, 'BENCH_SESSIONS', 100_000),
+  only: new Set((flags.only ?? process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()) as Scenario[]),
+  skipMemory: flags['skip-memory'] || process.env.BENCH_SKIP_MEMORY === '1',
+  skipProbe: flags['skip-probe'] || process.env.BENCH_SKIP_PROBE === '1',
+  logLevel: flags['log-level'] ?? process.env.BENCH_LOG_LEVEL ?? 'warn',
+  databaseUrl: flags['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/auth_bench',
+  redisUrl: flags['redis-url'] ?? process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+}
+for (const s of opts.only) if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s}`)
+
+const PREFIX = 'bench:'
+const BCRYPT_COST = 12
+const runId = randomBytes(3).toString('hex')
+const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+mkdirSync(resultsDir, { recursive: true })
+const logPath = join(resultsDir, `${stamp}.log`)
+const log = openLog(logPath)
+const say = (line: string) => {
+  console.log(line)
+  log.write(`# ${line}\n`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup: database, Redis, processes
+
+async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url)
+  const name = target.pathname.slice(1)
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`bench database name not supported: ${name}`)
+  const admin = new URL(url)
+  admin.pathname = '/postgres'
+  const client = new pg.Client({ connectionString: admin.toString() })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
+    if (!rowCount) {
+      await client.query(`CREATE DATABASE "${name}"`)
+      say(`created database ${name}`)
+    }
+  } finally {
+    await client.end()
+  }
+  await runNode('migrate', join(distRoot, 'scripts', 'migrate.js'), [], { ...baseEnv(), DATABASE_URL: url }, log)
+  // The database is the benchmark's own: start from no users.
+  const db = new pg.Client({ connectionString: url })
+  await db.connect()
+  await db.query('TRUNCATE users')
+  await db.end()
+}
+
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[k] !== undefined) env[k] = process.env[k]
+  return env
+}
+
+const jwtSecret = randomBytes(48).toString('base64url')
+function appEnv(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv(),
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    JWT_SECRET: jwtSecret,
+    DATABASE_URL: opts.databaseUrl,
+    REDIS_URL: opts.redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    RATE_LIMIT_ENABLED: 'false',
+    BCRYPT_COST: String(BCRYPT_COST),
+    LOG_LEVEL: opts.logLevel,
+    DATA_DIR: join(resultsDir, 'data'),
+    ...extra
+  }
+}
+
+const startService = (prefix: string, extra: NodeJS.ProcessEnv = {}) =>
+  startChild('service', join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), /listening on http:\/\/[^\s]*:(\d+)/, log)
+const startBaseline = () => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), /BASELINE_LISTENING (\d+)/, log)
+
+// ---------------------------------------------------------------------------------------------
+// HTTP helpers (setup only; the load itself is autocannon)
+
+async function post<T>(base: string, path: string, body: unknown, expect = 200): Promise<T> {
+  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const text = await res.text()
+  if (res.status !== expect) {
+    const hint = res.status === 429 ? ' (rate limited: start the service with RATE_LIMIT_ENABLED=false)' : ''
+    throw new Error(`POST ${path}: ${res.status} ${text.slice(0, 300)}${hint}`)
+  }
+  return JSON.parse(text) as T
+}
+
+async function inBatches<T>(count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(count)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(width, count) }, async () => {
+      while (next < count) {
+        const i = next++
+        out[i] = await fn(i)
+      }
+    })
+  )
+  return out
+}
+
+interface Pair {
+  access: string
+  refresh: string
+}
+interface BenchUser {
+  id: string
+  username: string
+  password: string
+}
+
+/** The two targets of every scenario: the service's routes, or the baseline's. */
+interface Target {
+  kind: 'service' | 'baseline'
+  url: string
+  paths: Record<'protected' | 'verify' | 'refresh' | 'login', string>
+  /** A new session of users[i] (login on the service; the bench-only route on the baseline). */
+  session(user: BenchUser): Promise<Pair>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+const json = { 'content-type': 'application/json' }
+
+async function scenario(name: Scenario, target: Target, users: BenchUser[]): Promise<LoadResult | { refresh: LoadResult; login: LoadResult }> {
+  const C = opts.connections
+  const user = (i: number) => users[i % users.length]!
+  // Fresh sessions right before each scenario: access tokens never expire mid-run.
+  const sessions = () => inBatches(C, 4, (i) => target.session(user(i)))
+  // autocannon stops sending at the end of a run, but requests already queued in the target (a
+  // login waiting for a bcrypt worker) still run: let them finish before the next run, or they
+  // steal its workers. Refresh chains must restart within the grace interval: this stays short.
+  const drain = (logins: number) => sleep(logins > 0 ? Math.ceil((logins * compareMs) / availableParallelism()) + 500 : 300)
+  const timed = async (spec: Omit<LoadSpec, 'duration'>, duration: number, logins = 0) => {
+    if (opts.warmup > 0) {
+      await runLoad({ ...spec, duration: opts.warmup })
+      await drain(logins)
+    }
+    const result = await runLoad({ ...spec, duration })
+    await drain(logins)
+    return result
+  }
+  const refreshSpec = (pairs: Pair[], connections: number): Omit<LoadSpec, 'duration'> => ({
+    url: target.url,
+    path: target.paths.refresh,
+    connections,
+    request: () => ({ method: 'POST', headers: json }),
+    chain: {
+      states: pairs.map((p) => p.refresh),
+      body: (token) => JSON.stringify({ refresh: token }),
+      next: (body) => (JSON.parse(body) as Pair).refresh
+    }
+  })
+  const loginSpec = (connections: number): Omit<LoadSpec, 'duration'> => ({
+    url: target.url,
+    path: target.paths.login,
+    connections,
+    request: (i) => ({ method: 'POST', headers: json, body: JSON.stringify({ username: user(i).username, password: user(i).password }) })
+  })
+
+  switch (name) {
+    case 'protected': {
+      const pairs = await sessions()
+      return timed(
+        { url: target.url, path: target.paths.protected, connections: C, request: (i) => ({ method: 'GET', headers: { authorization: `Bearer ${pairs[i]!.access}` } }) },
+        opts.duration
+      )
+    }
+    case 'verify': {
+      const pairs = await sessions()
+      return timed(
+        { url: target.url, path: target.paths.verify, connections: C, request: (i) => ({ method: 'POST', headers: json, body: JSON.stringify({ token: pairs[i]!.access }) }) },
+        opts.duration
+      )
+    }
+    case 'refresh':
+      return timed(refreshSpec(await sessions(), C), opts.refreshDuration)
+    case 'login':
+      return timed(loginSpec(C), opts.duration, C)
+    case 'mixed': {
+      const spec = refreshSpec(await sessions(), C)
+      // Warm up both together, then measure both together.
+      if (opts.warmup > 0) {
+        await Promise.all([runLoad({ ...spec, duration: opts.warmup }), runLoad({ ...loginSpec(opts.loginConnections), duration: opts.warmup })])
+        await drain(opts.loginConnections)
+      }
+      const [refresh, login] = await Promise.all([
+        runLoad({ ...spec, duration: opts.duration }),
+        runLoad({ ...loginSpec(opts.loginConnections), duration: opts.duration })
+      ])
+      await drain(opts.loginConnections)
+      return { refresh, login }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** One bcrypt compare at BCRYPT_COST on this machine, ms; measured first thing in main(). */
+let compareMs = 250
+
+function bcryptCompareMs(): number {
+  const hash = bcrypt.hashSync('benchmark-password', BCRYPT_COST)
+  bcrypt.compareSync('benchmark-password', hash)
+  const times: number[] = []
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now()
+    bcrypt.compareSync('benchmark-password', hash)
+    times.push(performance.now() - t)
+  }
+  return times.sort((a, b) => a - b)[1]!
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date()
+  const load1 = loadavg()
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    os: `${osType()} ${release()}`,
+    node: process.version,
+    loadAverageAtStart: load1.map((l) => Number(l.toFixed(2)))
+  }
+  say(`bench ${runId}: ${machine.cores} cores (${machine.cpu}), node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`)
+  if (load1[0]! > machine.cores * 0.5) say(`warning: the machine is busy before the run (1-minute load ${load1[0]!.toFixed(2)} on ${machine.cores} cores): ratios hold better than absolute figures`)
+  say(`log: ${logPath}`)
+
+  compareMs = bcryptCompareMs()
+  const loginBound = machine.cores / (compareMs / 1000)
+  say(`one bcrypt compare at cost ${BCRYPT_COST}: ${compareMs.toFixed(0)} ms -> login bound ${loginBound.toFixed(1)}/s (cores / compare time)`)
+
+  await deletePrefix(opts.redisUrl, PREFIX)
+  const children: Child[] = []
+  const results: ScenarioReport[] = []
+  let memory: MemoryResult | null = null
+  let probe: ProbeResult | null = null
+  try {
+    await ensureDatabase(opts.databaseUrl)
+    let serviceUrl = opts.url
+    if (!serviceUrl) {
+      const service = await startService(`${PREFIX}svc:`)
+      children.push(service)
+      serviceUrl = service.url
+    }
+    const baseline = await startBaseline()
+    children.push(baseline)
+    say(`service ${serviceUrl}${opts.url ? ' (given)' : ''}, baseline ${baseline.url}`)
+
+    // The users: registered through the service (bcrypt at cost 12, a few at a time).
+    const count = Math.max(opts.connections, opts.loginConnections)
+    const users = await inBatches(count, 4, async (i) => {
+      const u = { username: `bench_${runId}_${i}`, password: `${randomBytes(9).toString('base64url')}-Pw1` }
+      const created = await post<{ id: string }>(serviceUrl, '/api/auth/register/', { ...u, email: `${u.username}@bench.example`, password2: u.password }, 201)
+      return { ...u, id: created.id }
+    })
+    say(`registered ${users.length} users`)
+
+    const service: Target = {
+      kind: 'service',
+      url: serviceUrl,
+      paths: { protected: '/api/protected-endpoint/', verify: '/api/token/verify/', refresh: '/api/token/refresh/', login: '/api/auth/login/' },
+      session: (u) => post<Pair>(serviceUrl, '/api/auth/login/', { username: u.username, password: u.password })
+    }
+    const base: Target = {
+      kind: 'baseline',
+      url: baseline.url,
+      paths: { protected: '/protected', verify: '/verify', refresh: '/refresh', login: '/login' },
+      session: (u) => post<Pair>(baseline.url, '/session', { user_id: u.id })
+    }
+
+    for (const name of SCENARIOS) {
+      if (!opts.only.has(name)) continue
+      const load = Number(loadavg()[0]!.toFixed(2))
+      say(`${name}: service...`)
+      const s = await scenario(name, service, users)
+      say(`${name}: baseline...`)
+      const b = await scenario(name, base, users)
+      results.push({ name, service: s, baseline: b, loadAverage: load } as ScenarioReport)
+    }
+
+    if (!opts.skipProbe && !opts.url) {
+      say('probe: Redis round trips and database queries per request (a second service behind counting proxies)...')
+      probe = await probeRoundTrips({ start: (extra) => startService(`${PREFIX}probe:`, extra), redisUrl: opts.redisUrl, databaseUrl: opts.databaseUrl, users })
+    }
+  } finally {
+    for (const child of children.reverse()) await child.stop()
+  }
+
+  if (!opts.skipMemory) {
+    say(`memory: ${opts.sessions} sessions through the token store...`)
+    memory = await measureMemory(
+      opts.redisUrl,
+      `${PREFIX}mem:`,
+      { accessTtl: 300, refreshTtl: 86_400, sessionMaxAge: 2_592_000, reuseInterval: 10 },
+      opts.sessions
+    )
+  }
+  await deletePrefix(opts.redisUrl, PREFIX)
+
+  const report = {
+    runId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { ...machine, loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))) },
+    settings: { ...opts, only: [...opts.only], bcryptCost: BCRYPT_COST, url: opts.url },
+    bcrypt: { compareMs, loginBound },
+    scenarios: results,
+    probe,
+    memory
+  }
+  const { passed, text } = printReport(report)
+  const file = join(resultsDir, `${stamp}.json`)
+  writeFileSync(file, JSON.stringify({ ...report, passed, table: text }, null, 2))
+  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify({ ...report, passed, table: text }, null, 2))
+  say(`results: ${file}`)
+  log.end()
+  return 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`bench failed: ${err.stack ?? err.message}\n(log: ${logPath})`)
+    log.end()
+    process.exit(1)
+  }
+)
