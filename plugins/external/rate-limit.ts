@@ -1,6 +1,7 @@
 // @fastify/rate-limit, with its counters in Redis when REDIS_URL is set so every instance
 // shares them. Routes declare their own limits in `config.rateLimit`; the login failure limits
 // (which count failures, not requests) are checked by the login flow through `loginThrottle`.
+import { createHash } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify'
@@ -44,7 +45,11 @@ function unverifiedSid(request: FastifyRequest): string | null {
   }
 }
 
-const normalizeUsername = (u: string) => u.trim().toLowerCase()
+// Long names are hashed so an attacker cannot make the counters' keys large.
+const normalizeUsername = (u: string) => {
+  const n = u.trim().toLowerCase()
+  return n.length <= 64 ? n : createHash('sha256').update(n).digest('base64url')
+}
 
 export default fp(
   async (fastify: FastifyInstance) => {
