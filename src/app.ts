@@ -10,6 +10,7 @@ import { ApiError } from './errors.js'
 import { commonSchemas } from './schemas/common.js'
 import { authSchemas } from './schemas/auth.js'
 import configPlugin from '../plugins/app/config.js'
+import corsPlugin from '../plugins/external/cors.js'
 import redisPlugin from '../plugins/external/redis.js'
 import prismaPlugin from '../plugins/external/prisma.js'
 import rateLimitPlugin from '../plugins/external/rate-limit.js'
@@ -80,6 +81,7 @@ export const app = fp<AppOptions>(
     })
     installErrorHandling(fastify)
 
+    await fastify.register(corsPlugin)
     await fastify.register(redisPlugin)
     await fastify.register(prismaPlugin)
     await fastify.register(usersPlugin)

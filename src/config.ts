@@ -46,7 +46,8 @@ export const EnvSchema = Type.Object({
   LOGIN_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
   REGISTRATIONS_PER_IP: Type.Integer({ minimum: 1, default: 10 }),
   REFRESHES_PER_SESSION: Type.Integer({ minimum: 1, default: 60 }),
-  TRUST_PROXY: Type.Optional(Type.String())
+  TRUST_PROXY: Type.Optional(Type.String()),
+  CORS_ORIGINS: Type.Optional(Type.String())
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -89,6 +90,8 @@ export interface Config {
     refreshesPerSession: number
   }
   trustProxy: boolean | string | string[] | number
+  /** Browser origins allowed to call the API (CORS); empty: no CORS headers. */
+  corsOrigins: string[]
 }
 
 export class ConfigError extends Error {
@@ -217,6 +220,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       registrationsPerIp: env.REGISTRATIONS_PER_IP,
       refreshesPerSession: env.REFRESHES_PER_SESSION
     },
-    trustProxy: parseTrustProxy(env.TRUST_PROXY)
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean)
   }
 }

@@ -74,3 +74,19 @@ t.test('bad input never reaches a 500', async (t) => {
     t.same(res.json(), { detail: 'Internal server error' })
   })
 })
+
+t.test('CORS only for the configured origins', async (t) => {
+  const { app } = await build(t, 'embedded', { CORS_ORIGINS: 'https://app.example.com' })
+  const preflight = await app.inject({
+    method: 'OPTIONS',
+    url: '/api/auth/login/',
+    headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' }
+  })
+  t.equal(preflight.statusCode, 204)
+  t.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com')
+  const other = await app.inject({ method: 'GET', url: '/health/live', headers: { origin: 'https://evil.example.com' } })
+  t.notOk(other.headers['access-control-allow-origin'])
+  const { app: plain } = await build(t, 'embedded')
+  const none = await plain.inject({ method: 'GET', url: '/health/live', headers: { origin: 'https://app.example.com' } })
+  t.notOk(none.headers['access-control-allow-origin'])
+})
