@@ -6,6 +6,7 @@ import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { createTestDatabase, createTestDataDir } from './support/db.js'
 import { testRedis } from './support/redis.js'
+import { installContractCheck } from './support/contract.js'
 
 export type Mode = 'embedded' | 'postgres'
 export const MODES: Mode[] = ['embedded', 'postgres']
@@ -63,6 +64,8 @@ export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<st
   const fullEnv = { ...base, ...env }
   const make = async (extra: Record<string, string> = {}) => {
     const app = await buildApp(loadConfig({ ...fullEnv, ...extra }))
+    // Every response the tests receive is checked against the app's OpenAPI document.
+    installContractCheck(app)
     apps.push(app)
     return app
   }

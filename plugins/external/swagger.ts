@@ -12,7 +12,8 @@ export const API_DESCRIPTION = `JWT authentication: register, log in, rotate ref
 detection that revokes the whole session), verify, log out. Request and response conventions follow Django REST
 framework + SimpleJWT 5.x (paths, field names, messages, status codes); where the contract is silent the service does
 what SimpleJWT / DRF 3.14 do. Every path also answers without its trailing slash. Bodies are JSON only (415 otherwise),
-at most 32 KiB (413). Unknown paths answer 404 and known paths with another method 405 (see components/responses).`
+at most 32 KiB (413). Unknown paths answer 404 and known paths with another method 405 (see components/responses).
+CORS preflight requests (OPTIONS) are answered for the configured origins only and are not listed as operations.`
 
 export default fp(
   async (fastify: FastifyInstance) => {
