@@ -14,7 +14,14 @@ detection that revokes the whole session), verify, log out. Request and response
 framework + SimpleJWT 5.x (paths, field names, messages, status codes); where the contract is silent the service does
 what SimpleJWT / DRF 3.14 do. Every path also answers without its trailing slash. Bodies are JSON only (415 otherwise),
 at most 32 KiB (413). Unknown paths answer 404 and known paths with another method 405 (see components/responses).
-CORS preflight requests (OPTIONS) are answered for the configured origins only and are not listed as operations.`
+CORS preflight requests (OPTIONS) are answered for the configured origins only and are not listed as operations.
+
+**Tokens.** Access (default 5 minutes) and refresh (1 day) tokens are JWTs with SimpleJWT's claims
+(\`token_type\`, \`user_id\`, \`jti\`, \`iat\`, \`exp\`) plus \`sid\`, the session; HS256 by default, RS256/ES256/EdDSA
+public keys at /.well-known/jwks.json. Each login starts a session (at most 30 days). A refresh rotates the
+session's current refresh token; the same old token again within the grace interval (default 10 s) gets the same
+new refresh token, and after it a non-current token revokes the whole session (reuse detection). Logout revokes
+at once: access tokens of a revoked session are refused from the next request on.`
 
 /** openapi.yaml as `npm run openapi` writes it: the served document, no YAML anchors, stable. */
 export function documentYaml(document: unknown): string {
