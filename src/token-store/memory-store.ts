@@ -1,6 +1,7 @@
 // The token store in this process: the same contract as the Redis store for a single instance
 // (no sharing between processes). Every operation runs synchronously inside one call, so each is
 // atomic on the event loop. Records expire lazily on access and in an unref'd periodic sweep.
+import { firstRefresh } from './types.js'
 import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
 
 interface LiveSession {
@@ -104,11 +105,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
-    const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
-    const iat = Math.floor(now / 1000)
-    const end = iat + sessionMaxAge
-    const exp = Math.min(iat + refreshTtl, end)
-    const expiresAt = Math.max(exp * 1000, now + accessTtl * 1000)
+    const { iat, exp, end, expiresAt } = firstRefresh(this.#opts, jti, now)
     this.#sessions.set(sid, { revoked: false, userId, jti, iat, exp, end, prevJti: null, rotatedAt: 0, expiresAt })
     this.#index(userId, sid, expiresAt, now)
     return { jti, iat, exp }

@@ -3,6 +3,7 @@
 // the tokens it describes expire. Scripts: see lua.ts.
 import type { Redis } from 'ioredis'
 import { INDEX, REVOKE, ROTATE } from './lua.js'
+import { firstRefresh } from './types.js'
 import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
 
 // Command names on the shared client: specific enough not to collide with other users of it.
@@ -57,11 +58,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
-    const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
-    const iat = Math.floor(now / 1000)
-    const end = iat + sessionMaxAge
-    const exp = Math.min(iat + refreshTtl, end)
-    const expiresAt = Math.max(exp * 1000, now + accessTtl * 1000)
+    const { iat, exp, end, expiresAt } = firstRefresh(this.#opts, jti, now)
     const key = sessionKey(sid)
     const user = packUserId(userId)
     // One round trip (not atomic across the two keys, which may live on different Cluster slots).

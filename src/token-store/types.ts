@@ -72,3 +72,11 @@ export interface TokenStore {
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+/** The first refresh token of a session started at `now` (ms), and when its record may go (ms). */
+export function firstRefresh(opts: TokenStoreOptions, jti: string, now: number): IssuedRefresh & { end: number; expiresAt: number } {
+  const iat = Math.floor(now / 1000)
+  const end = iat + opts.sessionMaxAge
+  const exp = Math.min(iat + opts.refreshTtl, end)
+  return { jti, iat, exp, end, expiresAt: Math.max(exp * 1000, now + opts.accessTtl * 1000) }
+}
