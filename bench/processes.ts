@@ -2,7 +2,7 @@
 // JS from dist/ run by this same node, on 127.0.0.1 and a port the OS picks. Their output goes to
 // a log file next to the results, so a failure can be read after the run.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync, statSync, type WriteStream } from 'node:fs'
 
 export interface Child {
   name: string
@@ -11,46 +11,33 @@ export interface Child {
   stop(): Promise<void>
 }
 
-/** Starts `node script` and resolves once a stdout line matches `ready` (whose group 1 is the port). */
-export function startChild(
-  name: string,
-  script: string,
-  env: NodeJS.ProcessEnv,
-  ready: RegExp,
-  log: WriteStream,
-  timeoutMs = 60_000
-): Promise<Child> {
+/**
+ * Starts `node script` and resolves once its output matches `ready` (whose group 1 is the port).
+ * The child writes straight into the log file (no pipe through this process, which also runs
+ * the load generator and must not pay for the child's logging).
+ */
+export async function startChild(name: string, script: string, env: NodeJS.ProcessEnv, ready: RegExp, logPath: string, timeoutMs = 60_000): Promise<Child> {
+  const from = existsSync(logPath) ? statSync(logPath).size : 0
+  const fd = openSync(logPath, 'a')
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), script], {
     env,
-    stdio: ['ignore', 'pipe', 'pipe']
+    stdio: ['ignore', fd, fd]
   })
+  closeSync(fd)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  return new Promise((resolve, reject) => {
-    let buffered = ''
-    let done = false
-    const timer = setTimeout(() => fail(new Error(`${name}: not ready after ${timeoutMs / 1000} s (see the log)`)), timeoutMs)
-    const fail = (err: Error) => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      child.kill('SIGKILL')
-      reject(err)
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${name} exited early (code ${child.exitCode}, signal ${child.signalCode}); see ${logPath}`)
     }
-    child.stderr!.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`))
-    child.stdout!.on('data', (chunk: Buffer) => {
-      log.write(`[${name}] ${chunk}`)
-      if (done) return
-      buffered += chunk.toString()
-      const m = ready.exec(buffered)
-      if (m) {
-        done = true
-        clearTimeout(timer)
-        buffered = ''
-        resolve({ name, url: `http://127.0.0.1:${m[1]}`, pid: child.pid!, stop: () => stopChild(child, exited) })
-      }
-    })
-    child.once('exit', (code, signal) => fail(new Error(`${name} exited early (code ${code}, signal ${signal}); see the log`)))
-  })
+    // Only what was written since this child started; the ready patterns of the children differ.
+    const text = readFileSync(logPath, 'utf8').slice(from)
+    const m = ready.exec(text)
+    if (m) return { name, url: `http://127.0.0.1:${m[1]}`, pid: child.pid!, stop: () => stopChild(child, exited) }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`${name}: not ready after ${timeoutMs / 1000} s; see ${logPath}`)
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {

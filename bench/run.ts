@@ -9,9 +9,12 @@
 //                                            against the local Redis/PostgreSQL
 //   flags (or env): --duration BENCH_DURATION (10 s) · --refresh-duration BENCH_REFRESH_DURATION (60 s)
 //     --connections BENCH_CONNECTIONS (32) · --login-connections BENCH_LOGIN_CONNECTIONS (8, mixed)
-//     --warmup BENCH_WARMUP (2 s) · --sessions BENCH_SESSIONS (100000, memory) · --only protected,verify,...
+//     --warmup BENCH_WARMUP (2 s) · --rounds BENCH_ROUNDS (4: protected and verify alternate
+//     service and baseline in 4 runs of duration/4 each, S B B S S B B S) · --sessions BENCH_SESSIONS (100000, memory) · --only protected,verify,...
 //     --skip-memory · --skip-probe · --log-level BENCH_LOG_LEVEL (warn) · --url BENCH_URL
 //     --database-url BENCH_DATABASE_URL · --redis-url BENCH_REDIS_URL
+//   BENCH_NODE_OPTIONS: node flags for the children (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof");
+//   BENCH_SERVICE_SCRIPT: the service's entry point (default dist/src/server.js), to compare a variant.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem, type as osType, release } from 'node:os'
@@ -25,6 +28,8 @@ import { deletePrefix, measureMemory, type MemoryResult } from './memory.js'
 import { openLog, runNode, startChild, type Child } from './processes.js'
 import { probeRoundTrips, type ProbeResult } from './probe.js'
 import { printReport, type ScenarioReport } from './report.js'
+import { cpuMark, otherCores } from './cpu.js'
+import { Redis } from 'ioredis'
 
 const here = dirname(fileURLToPath(import.meta.url))
 // dist/bench -> dist (compiled scripts) and the repository root (results folder).
@@ -43,6 +48,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string' },
     'login-connections': { type: 'string' },
     warmup: { type: 'string' },
+    rounds: { type: 'string' },
     sessions: { type: 'string' },
     only: { type: 'string' },
     'skip-memory': { type: 'boolean', default: false },
@@ -74,6 +80,7 @@ const opts = {
   connections: num(flags.connections, 'BENCH_CONNECTIONS', 32),
   loginConnections: num(flags['login-connections'], 'BENCH_LOGIN_CONNECTIONS', 8),
   warmup: num(flags.warmup, 'BENCH_WARMUP', 2),
+  rounds: Math.max(1, Math.round(num(flags.rounds, 'BENCH_ROUNDS', 4))),
   sessions: num(flags.sessions, 'BENCH_SESSIONS', 100_000),
   only: new Set((flags.only ?? process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()) as Scenario[]),
   skipMemory: flags['skip-memory'] || process.env.BENCH_SKIP_MEMORY === '1',
@@ -150,8 +157,9 @@ function appEnv(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEn
 }
 
 const startService = (prefix: string, extra: NodeJS.ProcessEnv = {}) =>
-  startChild('service', join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), /listening on http:\/\/[^\s]*:(\d+)/, log)
-const startBaseline = () => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), /BASELINE_LISTENING (\d+)/, log)
+  // BENCH_SERVICE_SCRIPT: another entry point for the service (to measure a variant of it).
+  startChild('service', process.env.BENCH_SERVICE_SCRIPT ?? join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), /listening on http:\/\/[^\s]*:(\d+)/, logPath)
+const startBaseline = () => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), /BASELINE_LISTENING (\d+)/, logPath)
 
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers (setup only; the load itself is autocannon)
@@ -204,15 +212,51 @@ interface Target {
 
 const json = { 'content-type': 'application/json' }
 
-async function scenario(name: Scenario, target: Target, users: BenchUser[]): Promise<LoadResult | { refresh: LoadResult; login: LoadResult }> {
+// The sessions of the protected and verify runs, per target: made once, then rotated once before
+// each run (one refresh per connection) so every run has fresh access tokens of live sessions.
+const accessSessions = new Map<Target, Pair[]>()
+async function accessPairs(target: Target, sessions: () => Promise<Pair[]>): Promise<Pair[]> {
+  const known = accessSessions.get(target)
+  const pairs = known
+    ? await inBatches(known.length, 8, (i) => post<Pair>(target.url, target.paths.refresh, { refresh: known[i]!.refresh }))
+    : await sessions()
+  accessSessions.set(target, pairs)
+  return pairs
+}
+
+/** Runs of one scenario on one target merged: rates over the summed time, request-weighted percentiles. */
+function merge(runs: LoadResult[]): LoadResult {
+  const requests = runs.reduce((n, r) => n + r.requests, 0)
+  const duration = runs.reduce((n, r) => n + r.duration, 0)
+  const weighted = (k: 'p50' | 'p97_5' | 'p99') => runs.reduce((n, r) => n + r[k] * r.requests, 0) / Math.max(1, requests)
+  const sum = (k: 'non2xx' | 'errors' | 'timeouts') => runs.reduce((n, r) => n + r[k], 0)
+  return {
+    rps: requests / duration,
+    requests,
+    duration,
+    p50: weighted('p50'),
+    p97_5: weighted('p97_5'),
+    p99: weighted('p99'),
+    max: Math.max(...runs.map((r) => r.max)),
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    samples: runs.flatMap((r) => r.samples).slice(0, 5)
+  }
+}
+
+async function scenario(name: Scenario, target: Target, users: BenchUser[], duration = opts.duration): Promise<LoadResult | { refresh: LoadResult; login: LoadResult }> {
   const C = opts.connections
   const user = (i: number) => users[i % users.length]!
   // Fresh sessions right before each scenario: access tokens never expire mid-run.
   const sessions = () => inBatches(C, 4, (i) => target.session(user(i)))
-  // autocannon stops sending at the end of a run, but requests already queued in the target (a
-  // login waiting for a bcrypt worker) still run: let them finish before the next run, or they
-  // steal its workers. Refresh chains must restart within the grace interval: this stays short.
-  const drain = (logins: number) => sleep(logins > 0 ? Math.ceil((logins * compareMs) / availableParallelism()) + 500 : 300)
+  // autocannon stops sending at the end of a run, but logins already queued in the target for a
+  // bcrypt worker still run and would steal the next run's CPU. The worker queue is FIFO: once
+  // one more login has been answered, the backlog is gone.
+  const drain = async (logins: number) => {
+    if (logins > 0) await post(target.url, target.paths.login, { username: user(0).username, password: user(0).password })
+    await sleep(300)
+  }
   const timed = async (spec: Omit<LoadSpec, 'duration'>, duration: number, logins = 0) => {
     if (opts.warmup > 0) {
       await runLoad({ ...spec, duration: opts.warmup })
@@ -242,17 +286,17 @@ async function scenario(name: Scenario, target: Target, users: BenchUser[]): Pro
 
   switch (name) {
     case 'protected': {
-      const pairs = await sessions()
+      const pairs = await accessPairs(target, sessions)
       return timed(
         { url: target.url, path: target.paths.protected, connections: C, request: (i) => ({ method: 'GET', headers: { authorization: `Bearer ${pairs[i]!.access}` } }) },
-        opts.duration
+        duration
       )
     }
     case 'verify': {
-      const pairs = await sessions()
+      const pairs = await accessPairs(target, sessions)
       return timed(
         { url: target.url, path: target.paths.verify, connections: C, request: (i) => ({ method: 'POST', headers: json, body: JSON.stringify({ token: pairs[i]!.access }) }) },
-        opts.duration
+        duration
       )
     }
     case 'refresh':
@@ -352,14 +396,39 @@ async function main(): Promise<number> {
       session: (u) => post<Pair>(baseline.url, '/session', { user_id: u.id })
     }
 
+    // Our own processes, so that other work on the machine can be told apart (bench/cpu.ts).
+    const info = new Redis(opts.redisUrl, { lazyConnect: true })
+    await info.connect()
+    const redisPid = Number(/process_id:(\d+)/.exec(await info.info('server'))?.[1] ?? 0)
+    info.disconnect()
+    const pids = [process.pid, redisPid, ...children.map((c) => c.pid)].filter((p) => p > 0)
+
     for (const name of SCENARIOS) {
       if (!opts.only.has(name)) continue
       const load = Number(loadavg()[0]!.toFixed(2))
+      const mark = cpuMark(pids)
+      const other = () => {
+        const cores = otherCores(mark, pids)
+        return cores === null ? null : Number(cores.toFixed(2))
+      }
+      if ((name === 'protected' || name === 'verify') && opts.rounds > 1) {
+        // Service and baseline alternate (S B B S ...) in shorter runs, so a change in the load
+        // of a shared machine falls on both alike.
+        const runs = { service: [] as LoadResult[], baseline: [] as LoadResult[] }
+        for (let r = 0; r < opts.rounds; r++) {
+          for (const t of r % 2 === 0 ? [service, base] : [base, service]) {
+            say(`${name}: ${t.kind} (round ${r + 1} of ${opts.rounds})...`)
+            runs[t.kind].push((await scenario(name, t, users, opts.duration / opts.rounds)) as LoadResult)
+          }
+        }
+        results.push({ name, service: merge(runs.service), baseline: merge(runs.baseline), loadAverage: load, otherCpu: other() })
+        continue
+      }
       say(`${name}: service...`)
       const s = await scenario(name, service, users)
       say(`${name}: baseline...`)
       const b = await scenario(name, base, users)
-      results.push({ name, service: s, baseline: b, loadAverage: load } as ScenarioReport)
+      results.push({ name, service: s, baseline: b, loadAverage: load, otherCpu: other() } as ScenarioReport)
     }
 
     if (!opts.skipProbe && !opts.url) {
