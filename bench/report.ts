@@ -12,7 +12,7 @@ export type ScenarioReport =
 export interface Report {
   machine: { cpu: string; cores: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] }
   settings: { connections: number; loginConnections: number; duration: number; refreshDuration: number; logLevel: string }
-  bcrypt: { compareMs: number; loginBound: number }
+  bcrypt: { compareMs: number; loginBound: number; poolRate: number }
   scenarios: ScenarioReport[]
   probe: ProbeResult | null
   memory: MemoryResult | null
@@ -106,7 +106,7 @@ export function printReport(report: Report): { passed: boolean; text: string } {
   out.push(
     `${report.settings.connections} connections (mixed: + ${report.settings.loginConnections} login), ${report.settings.duration} s per scenario, ` +
       `refresh ${report.settings.refreshDuration} s, service LOG_LEVEL=${report.settings.logLevel}; bcrypt cost 12 compare ${f(report.bcrypt.compareMs)} ms, ` +
-      `login bound ${f(report.bcrypt.loginBound, 1)}/s`
+      `login bound ${f(report.bcrypt.loginBound, 1)}/s (cores / compare), bcrypt pool alone ${f(report.bcrypt.poolRate, 1)}/s`
   )
   out.push('other cpu: cores used by processes outside the benchmark during the scenario (0 = the machine was ours)')
   out.push('')
