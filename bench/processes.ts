@@ -1,8 +1,9 @@
 // Child processes of the benchmark (the service, the baseline, the migration): each is compiled
-// JS from dist/ run by this same node, on 127.0.0.1 and a port the OS picks. Their output goes to
+// JS from dist/ run by this same node, on 127.0.0.1 and a port the OS picks. Their errors go to
 // a log file next to the results, so a failure can be read after the run.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, createWriteStream, existsSync, openSync, readFileSync, statSync, type WriteStream } from 'node:fs'
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 
 export interface Child {
   name: string
@@ -11,33 +12,51 @@ export interface Child {
   stop(): Promise<void>
 }
 
-/**
- * Starts `node script` and resolves once its output matches `ready` (whose group 1 is the port).
- * The child writes straight into the log file (no pipe through this process, which also runs
- * the load generator and must not pay for the child's logging).
- */
-export async function startChild(name: string, script: string, env: NodeJS.ProcessEnv, ready: RegExp, logPath: string, timeoutMs = 60_000): Promise<Child> {
-  const from = existsSync(logPath) ? statSync(logPath).size : 0
-  const fd = openSync(logPath, 'a')
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), script], {
-    env,
-    stdio: ['ignore', fd, fd]
+/** A free port on 127.0.0.1 (the OS picks it; it is released just before the child binds it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
   })
-  closeSync(fd)
+}
+
+/**
+ * Starts `node script` with PORT set to a free port and resolves once it answers HTTP on it.
+ * stderr goes straight into the log file, and stdout too unless `quiet`: then to /dev/null, as
+ * request logs at info would otherwise write hundreds of MB per run. No pipe through this
+ * process, which also runs the load generator and must not pay for the child's output.
+ */
+export async function startChild(name: string, script: string, env: NodeJS.ProcessEnv, logPath: string, quiet: boolean, timeoutMs = 60_000): Promise<Child> {
+  const port = await freePort()
+  const err = openSync(logPath, 'a')
+  const out = quiet ? openSync('/dev/null', 'a') : err
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []), script], {
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', out, err]
+  })
+  closeSync(err)
+  if (out !== err) closeSync(out)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${name} exited early (code ${child.exitCode}, signal ${child.signalCode}); see ${logPath}`)
     }
-    // Only what was written since this child started; the ready patterns of the children differ.
-    const text = readFileSync(logPath, 'utf8').slice(from)
-    const m = ready.exec(text)
-    if (m) return { name, url: `http://127.0.0.1:${m[1]}`, pid: child.pid!, stop: () => stopChild(child, exited) }
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // Any HTTP answer (a 404 too) means it listens.
+    const up = await fetch(`${url}/health/live`).then(
+      () => true,
+      () => false
+    )
+    if (up) return { name, url, pid: child.pid!, stop: () => stopChild(child, exited) }
+    await new Promise((resolve) => setTimeout(resolve, 200))
   }
   child.kill('SIGKILL')
-  throw new Error(`${name}: not ready after ${timeoutMs / 1000} s; see ${logPath}`)
+  throw new Error(`${name}: not answering after ${timeoutMs / 1000} s; see ${logPath}`)
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {

@@ -11,7 +11,8 @@
 //     --connections BENCH_CONNECTIONS (32) · --login-connections BENCH_LOGIN_CONNECTIONS (8, mixed)
 //     --warmup BENCH_WARMUP (2 s) · --rounds BENCH_ROUNDS (4: protected and verify alternate
 //     service and baseline in 4 runs of duration/4 each, S B B S S B B S) · --sessions BENCH_SESSIONS (100000, memory) · --only protected,verify,...
-//     --skip-memory · --skip-probe · --log-level BENCH_LOG_LEVEL (warn) · --url BENCH_URL
+//     --skip-memory · --skip-probe · --log-level BENCH_LOG_LEVEL (info, the service's
+//     default: what a deployment runs with, request logging included) · --url BENCH_URL
 //     --database-url BENCH_DATABASE_URL · --redis-url BENCH_REDIS_URL
 //   BENCH_NODE_OPTIONS: node flags for the children (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof");
 //   BENCH_SERVICE_SCRIPT: the service's entry point (default dist/src/server.js), to compare a variant.
@@ -86,7 +87,7 @@ const opts = {
   only: new Set((flags.only ?? process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()) as Scenario[]),
   skipMemory: flags['skip-memory'] || process.env.BENCH_SKIP_MEMORY === '1',
   skipProbe: flags['skip-probe'] || process.env.BENCH_SKIP_PROBE === '1',
-  logLevel: flags['log-level'] ?? process.env.BENCH_LOG_LEVEL ?? 'warn',
+  logLevel: flags['log-level'] ?? process.env.BENCH_LOG_LEVEL ?? 'info',
   databaseUrl: flags['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/auth_bench',
   redisUrl: flags['redis-url'] ?? process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 }
@@ -144,7 +145,6 @@ function appEnv(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEn
     ...baseEnv(),
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
-    PORT: '0',
     JWT_SECRET: jwtSecret,
     DATABASE_URL: opts.databaseUrl,
     REDIS_URL: opts.redisUrl,
@@ -157,10 +157,12 @@ function appEnv(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEn
   }
 }
 
+// Request logs (info and below) are not kept: see startChild.
+const quiet = !['warn', 'error', 'fatal', 'silent'].includes(opts.logLevel)
 const startService = (prefix: string, extra: NodeJS.ProcessEnv = {}) =>
   // BENCH_SERVICE_SCRIPT: another entry point for the service (to measure a variant of it).
-  startChild('service', process.env.BENCH_SERVICE_SCRIPT ?? join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), /listening on http:\/\/[^\s]*:(\d+)/, logPath)
-const startBaseline = () => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), /BASELINE_LISTENING (\d+)/, logPath)
+  startChild('service', process.env.BENCH_SERVICE_SCRIPT ?? join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), logPath, quiet)
+const startBaseline = () => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), logPath, false)
 
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers (setup only; the load itself is autocannon)
