@@ -43,6 +43,9 @@ export function serverOptions(config: Config, overrides: FastifyServerOptions = 
     },
     // A hop count is accepted by Fastify (proxy-addr) although its types omit it.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    // One access-log line per request (below) instead of Fastify's two with pino's req/res
+    // serializers: building those lines cost about a fifth of the token routes' throughput.
+    disableRequestLogging: true,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
@@ -80,6 +83,12 @@ export const app = fp<AppOptions>(
       if (request.body === undefined && request.method === 'POST') request.body = {}
     })
     installErrorHandling(fastify)
+    fastify.addHook('onResponse', async (request, reply) => {
+      request.log.info(
+        { method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 100) / 100 },
+        'request completed'
+      )
+    })
 
     await fastify.register(corsPlugin)
     await fastify.register(redisPlugin)
