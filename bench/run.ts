@@ -408,6 +408,22 @@ async function main(): Promise<number> {
       return { ...u, id: created.id }
     })
     say(`registered ${users.length} users`)
+    if (opts.url) {
+      // The given service keeps its users in its own database: the baseline's login reads the
+      // benchmark's, so the same users (same ids and passwords, bcrypt at the same cost) go there.
+      const db = new pg.Client({ connectionString: opts.databaseUrl })
+      await db.connect()
+      try {
+        for (const u of users) {
+          await db.query(
+            'INSERT INTO users (id, username, username_lower, email, email_lower, password_hash) VALUES ($1, $2, $3, $4, $5, $6)',
+            [u.id, u.username, u.username.toLowerCase(), `${u.username}@bench.example`, `${u.username}@bench.example`, bcrypt.hashSync(u.password, BCRYPT_COST)]
+          )
+        }
+      } finally {
+        await db.end()
+      }
+    }
 
     const service: Target = {
       kind: 'service',
@@ -481,7 +497,7 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { ...machine, loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))) },
-    settings: { ...opts, only: [...opts.only], bcryptCost: BCRYPT_COST, url: opts.url },
+    settings: { ...opts, only: [...opts.only], bcryptCost: BCRYPT_COST, url: opts.url, logLevel: opts.url ? 'as given' : opts.logLevel },
     bcrypt: { compareMs, loginBound, poolRate },
     scenarios: results,
     probe,
