@@ -75,10 +75,11 @@ export default fp(
       async register(input, extraErrors = {}) {
         const errors: Record<string, string[]> = { ...extraErrors }
         const add = (field: string, message: string) => (errors[field] ??= []).push(message)
-        if (!errors.username && !errors.email) {
+        // Uniqueness is reported for the fields that are otherwise valid, like DRF's validators.
+        if (!errors.username || !errors.email) {
           const taken = await users.taken(input.username, input.email)
-          if (taken.username) add('username', UNIQUE_MESSAGES.username)
-          if (taken.email) add('email', UNIQUE_MESSAGES.email)
+          if (taken.username && !errors.username) add('username', UNIQUE_MESSAGES.username)
+          if (taken.email && !errors.email) add('email', UNIQUE_MESSAGES.email)
         }
         if (!errors.password) {
           for (const message of passwords.validate(input.password, input)) add('password', message)

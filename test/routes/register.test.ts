@@ -65,6 +65,13 @@ for (const mode of MODES) {
       })
     })
 
+    t.test('a taken username is reported next to an invalid email', async (t) => {
+      const existing = await register(app)
+      const res = await post(app, '/api/auth/register/', { username: existing.username, email: 'not-an-email', password: PASSWORD })
+      t.equal(res.statusCode, 400)
+      t.same(res.json(), { username: ['A user with that username already exists.'], email: ['Enter a valid email address.'] })
+    })
+
     t.test("Django's password validators and the 72-byte limit", async (t) => {
       const username = uniqueName('carol')
       const cases: Array<[string, string[]]> = [
