@@ -1,6 +1,9 @@
 // The token store on Redis: one hash per session, hash-tagged by sid so every script runs on one
 // Cluster slot, and a per-user ZSET index for logout-all. Every key carries a TTL that ends when
 // the tokens it describes expire. Scripts: see lua.ts.
+// Redis Cluster: each script touches one key, but createSession, rotate and revokeUserSessions
+// pipeline a session key with the user's index key (different slots); a Cluster client would
+// need those pipelines split per slot. Only a single Redis is tested.
 import type { Redis } from 'ioredis'
 import { INDEX, REVOKE, ROTATE } from './lua.js'
 import { firstRefresh } from './types.js'
