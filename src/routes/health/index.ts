@@ -14,7 +14,6 @@ export default async function healthRoutes(fastify: FastifyInstance) {
       operationId: 'liveness',
       response: { 200: describe(Type.Object({ status: Type.Literal('ok') }), 'The process is up.', { ok: { value: { status: 'ok' } } }) }
     },
-    config: { rateLimit: false },
     handler: async () => ({ status: 'ok' as const })
   })
 
