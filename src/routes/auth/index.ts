@@ -1,7 +1,7 @@
 // /api/auth: register, login, logout, logout-all, me, and two aliases of the refresh route.
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { accessTokenNotValid, ApiError } from '../../errors.js'
+import { accessTokenNotValid, ApiError, TOKEN_INVALID } from '../../errors.js'
 import { validationToFieldErrors } from '../../error-handler.js'
 import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema } from '../../schemas/routes.js'
 import { publicUser } from '../../../plugins/app/accounts.js'
@@ -111,10 +111,15 @@ export default async function authRoutes(fastify: FastifyInstance) {
         })
       }
     },
-    preHandler: fastify.authenticate,
+    // Checked before the body is parsed, as DRF authenticates before it reads request.data.
+    onRequest: fastify.authenticate,
+    // The body's problems answer in this endpoint's own shape ({"error": ...}), not as field errors.
+    attachValidation: true,
     handler: async (request) => {
-      const token = refreshTokenOf((request.body ?? {}) as Record<string, string>)
-      if (token === undefined) throw new ApiError(400, { error: 'Refresh token required' })
+      const body = request.body
+      const token = typeof body === 'object' && body !== null && !Array.isArray(body) ? refreshTokenOf(body as Record<string, string>) : undefined
+      if (token === undefined || token === null || token === '') throw new ApiError(400, { error: 'Refresh token required' })
+      if (typeof token !== 'string') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
       await fastify.accounts.logout(request.auth!.userId, token)
       return { message: 'Successfully logged out' }
     }
@@ -132,7 +137,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         ...authResponses
       }
     },
-    preHandler: fastify.authenticate,
+    onRequest: fastify.authenticate,
     handler: async (request) => {
       await fastify.accounts.logoutAll(request.auth!.userId)
       return { message: 'Successfully logged out of all sessions' }
@@ -147,7 +152,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
       security: bearer,
       response: { 200: describe(Type.Ref('User'), 'The user the access token belongs to.'), ...authResponses }
     },
-    preHandler: fastify.authenticate,
+    onRequest: fastify.authenticate,
     handler: async (request) => {
       const user = await fastify.users.findById(request.auth!.userId)
       if (!user || !user.isActive) throw accessTokenNotValid()

@@ -18,7 +18,7 @@ export default async function protectedRoutes(fastify: FastifyInstance) {
         ...authResponses
       }
     },
-    preHandler: fastify.authenticate,
+    onRequest: fastify.authenticate,
     handler: async () => ({ message: 'You have accessed a protected route!' })
   })
 }
