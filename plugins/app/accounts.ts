@@ -75,6 +75,11 @@ export default fp(
       async register(input, extraErrors = {}) {
         const errors: Record<string, string[]> = { ...extraErrors }
         const add = (field: string, message: string) => (errors[field] ??= []).push(message)
+        // A few characters grow when lower-cased (İ -> i̇): the case-folded copy the database keeps
+        // must fit its column too, or a client mistake would reach the database as an error.
+        for (const [field, max] of [['username', 150], ['email', 254]] as const) {
+          if (!errors[field] && input[field].toLowerCase().length > max) add(field, `Ensure this field has no more than ${max} characters.`)
+        }
         // Uniqueness is reported for the fields that are otherwise valid, like DRF's validators.
         if (!errors.username || !errors.email) {
           const taken = await users.taken(input.username, input.email)

@@ -108,6 +108,10 @@ for (const mode of MODES) {
       })
       const long = await post(app, '/api/auth/register/', { username: 'a'.repeat(151), email: 'x@example.com', password: PASSWORD })
       t.same(long.json(), { username: ['Ensure this field has no more than 150 characters.'] })
+      // 150 characters that lower-case to 300: refused as too long, not a database error.
+      const grows = await post(app, '/api/auth/register/', { username: '\u0130'.repeat(150), email: 'x@example.com', password: PASSWORD })
+      t.equal(grows.statusCode, 400)
+      t.same(grows.json(), { username: ['Ensure this field has no more than 150 characters.'] })
       const nul = await post(app, '/api/auth/register/', { username: null, email: 'x@example.com', password: PASSWORD })
       t.same(nul.json(), { username: ['This field may not be null.'] })
     })
