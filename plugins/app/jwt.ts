@@ -4,7 +4,7 @@
 import { createHash, createPublicKey, randomBytes, type JsonWebKey } from 'node:crypto'
 import fastifyJwt from '@fastify/jwt'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { JwtAlgorithm } from '../../src/config.js'
 import { accessTokenNotValid, notAuthenticated } from '../../src/errors.js'
 

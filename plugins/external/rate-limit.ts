@@ -6,6 +6,7 @@ import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify'
 import { throttled } from '../../src/errors.js'
+import { refreshTokenOf } from '../../src/schemas/routes.js'
 
 export interface LoginThrottle {
   /** Throws a 429 ApiError when a failure limit for (IP, username) or for the account is reached. */
@@ -33,8 +34,7 @@ declare module 'fastify' {
 
 /** The session a refresh request names, read without verification: it only picks a bucket. */
 function unverifiedSid(request: FastifyRequest): string | null {
-  const body = (request.body ?? {}) as Record<string, unknown>
-  const token = body.refresh ?? body.refreshToken ?? body.refresh_token
+  const token = refreshTokenOf(request.body)
   const part = typeof token === 'string' ? token.split('.')[1] : undefined
   if (!part) return null
   try {

@@ -39,6 +39,13 @@ export const RefreshBodySchema = Type.Object(
   { examples: [{ refresh: REFRESH_EXAMPLE }] }
 )
 
+/** The refresh token of a body, under any of its accepted names (SimpleJWT's and common aliases). */
+export function refreshTokenOf(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined
+  const b = body as Record<string, unknown>
+  return b.refresh ?? b.refreshToken ?? b.refresh_token
+}
+
 export const VerifyBodySchema = Type.Object(
   { token: Type.String({ minLength: 1, description: 'An access or refresh token.' }) },
   { examples: [{ token: ACCESS_EXAMPLE }] }

@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { MemoryTokenStore, packUserId, RedisTokenStore, sessionKey, userKey } from '../../src/token-store/index.js'
 import type { RotateResult, TokenStore, TokenStoreOptions } from '../../src/token-store/index.js'
-import { keysUnder, testRedis, type TestRedis } from '../support/redis.js'
+import { keysUnder, testRedis } from '../support/redis.js'
 
 const DEFAULTS: TokenStoreOptions = { accessTtl: 300, refreshTtl: 86400, sessionMaxAge: 2592000, reuseInterval: 10 }
 const newId = () => randomBytes(16).toString('base64url')

@@ -3,10 +3,10 @@ import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { accessTokenNotValid, ApiError, TOKEN_INVALID } from '../../errors.js'
 import { validationToFieldErrors } from '../../error-handler.js'
-import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema } from '../../schemas/routes.js'
+import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema, refreshTokenOf } from '../../schemas/routes.js'
 import { publicUser } from '../../../plugins/app/accounts.js'
 import { authResponses, bad, badOr, bearer, describe, throttledResponse } from '../responses.js'
-import { refreshTokenOf, registerRefreshRoute } from '../token/refresh.js'
+import { registerRefreshRoute } from '../token/refresh.js'
 
 // DRF's CharField trims surrounding white space before validating; passwords are kept as typed.
 const TRIMMED = ['username', 'email', 'first_name', 'last_name'] as const
@@ -116,8 +116,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
     // The body's problems answer in this endpoint's own shape ({"error": ...}), not as field errors.
     attachValidation: true,
     handler: async (request) => {
-      const body = request.body
-      const token = typeof body === 'object' && body !== null && !Array.isArray(body) ? refreshTokenOf(body as Record<string, string>) : undefined
+      const token = refreshTokenOf(request.body)
       if (token === undefined || token === null || token === '') throw new ApiError(400, { error: 'Refresh token required' })
       if (typeof token !== 'string') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
       await fastify.accounts.logout(request.auth!.userId, token)

@@ -2,11 +2,9 @@
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { fieldErrors, REQUIRED } from '../../errors.js'
-import { RefreshBodySchema } from '../../schemas/routes.js'
+import { RefreshBodySchema, refreshTokenOf } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse, tokenErrorResponse } from '../responses.js'
 
-type RefreshBody = { refresh?: string; refreshToken?: string; refresh_token?: string }
-export const refreshTokenOf = (body: RefreshBody) => body.refresh ?? body.refreshToken ?? body.refresh_token
 
 export function registerRefreshRoute(fastify: FastifyInstance, url: string, alias = false) {
   fastify.post(url, {
@@ -29,7 +27,7 @@ export function registerRefreshRoute(fastify: FastifyInstance, url: string, alia
     },
     preHandler: fastify.routeLimits.refresh,
     handler: async (request) => {
-      const token = refreshTokenOf(request.body as RefreshBody)
+      const token = refreshTokenOf(request.body) as string | undefined
       if (token === undefined) throw fieldErrors({ refresh: [REQUIRED] })
       return fastify.accounts.refresh(token)
     }
