@@ -1,6 +1,6 @@
 // Prisma CLI configuration (prisma generate). Migrations do not go through the CLI's native
 // engine, which cannot be installed here: scripts/migrate.ts runs Prisma's schema engine in
-// WebAssembly over a driver adapter instead (see src/db/migrate.ts).
+// WebAssembly over a driver adapter instead (see plugins/external/prisma/migrations.ts).
 import { defineConfig } from 'prisma/config'
 
 export default defineConfig({

@@ -2,7 +2,7 @@
 // service benchmarks, so that service / baseline isolates what the service adds (validation,
 // hooks, error mapping, serialization, logging, its own code) from the unavoidable cost
 // (HTTP, JWT, Redis, bcrypt). Started by bench/run.ts as its own process; settings from the same
-// environment as the service (src/config.ts), so keys, lifetimes and bcrypt cost match.
+// environment as the service (plugins/app/config), so keys, lifetimes and bcrypt cost match.
 //
 // Per route, exactly the service's external work:
 //   GET  /protected  HS256 verify + HEXISTS (RedisTokenStore.isSessionActive)
@@ -20,9 +20,9 @@ import fastifyJwt from '@fastify/jwt'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { Piscina } from 'piscina'
-import { loadConfig } from '../src/config.js'
-import { RedisTokenStore } from '../src/token-store/index.js'
-import type { PasswordTask } from '../src/passwords/worker.js'
+import { loadConfig } from '../plugins/app/config/index.js'
+import { RedisTokenStore } from '../plugins/app/token-store/index.js'
+import type { PasswordTask } from '../plugins/app/passwords/worker.js'
 
 const config = loadConfig(process.env)
 if (!config.redisUrl) throw new Error('baseline: REDIS_URL is required')
@@ -38,7 +38,7 @@ const db = config.databaseUrl ? new pg.Pool({ connectionString: config.databaseU
 // The same worker module as the service (bcryptjs compareSync), one thread per core.
 const threads = config.passwordWorkers ?? availableParallelism()
 const pool = new Piscina<PasswordTask, boolean>({
-  filename: new URL('../src/passwords/worker.js', import.meta.url).href,
+  filename: new URL('../plugins/app/passwords/worker.js', import.meta.url).href,
   minThreads: threads,
   maxThreads: threads,
   idleTimeout: Infinity

@@ -1,13 +1,13 @@
 // Redis memory per live session. Sessions are created directly through the token store module
-// (src/token-store, the service's own code: same key layout, same scripts, same TTLs) under a
+// (plugins/app/token-store, the service's own code: same key layout, same scripts, same TTLs) under a
 // prefix of their own, because 100,000 logins would take hours of bcrypt. Each session belongs to
 // its own user (the worst case: every session pays for a user index of its own), then each
 // session is rotated once so it holds the fields a session in use has (previous jti, rotation
 // time). MEMORY USAGE (all samples) is summed over every key, and every key must have a TTL.
 import { randomUUID, randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { RedisTokenStore } from '../src/token-store/index.js'
-import type { TokenStoreOptions } from '../src/token-store/index.js'
+import { scanKeys } from '../plugins/external/redis.js'
+import { RedisTokenStore, type TokenStoreOptions } from '../plugins/app/token-store/index.js'
 
 export interface MemoryResult {
   sessions: number
@@ -28,23 +28,12 @@ export interface MemoryResult {
 const id = () => randomBytes(16).toString('base64url')
 const BATCH = 2_000
 
-async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = []
-  let cursor = '0'
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5_000)
-    cursor = next
-    keys.push(...batch)
-  } while (cursor !== '0')
-  return keys
-}
-
 /** Deletes every key under prefix (with the prefix in the pattern: a client without keyPrefix). */
 export async function deletePrefix(redisUrl: string, prefix: string): Promise<number> {
   const redis = new Redis(redisUrl, { lazyConnect: true })
   await redis.connect()
   try {
-    const keys = await scanKeys(redis, `${prefix}*`)
+    const keys = await scanKeys(redis, `${prefix}*`, 5_000)
     for (let i = 0; i < keys.length; i += 1_000) await redis.unlink(...keys.slice(i, i + 1_000))
     return keys.length
   } finally {
@@ -84,7 +73,7 @@ export async function measureMemory(redisUrl: string, prefix: string, options: T
       await Promise.all(batch.map((s) => store.createSession({ ...s, now: Date.now() })))
       live.push(...batch)
     }
-    const sessionKeys = () => scanKeys(raw, `${prefix}s:*`)
+    const sessionKeys = () => scanKeys(raw, `${prefix}s:*`, 5_000)
     const fresh = await memoryUsage(raw, await sessionKeys())
     for (let i = 0; i < live.length; i += BATCH) {
       await Promise.all(
@@ -96,7 +85,7 @@ export async function measureMemory(redisUrl: string, prefix: string, options: T
     }
     const after = await usedMemory(raw)
     const sKeys = await sessionKeys()
-    const uKeys = await scanKeys(raw, `${prefix}u:*`)
+    const uKeys = await scanKeys(raw, `${prefix}u:*`, 5_000)
     const rotated = await memoryUsage(raw, sKeys)
     const index = await memoryUsage(raw, uKeys)
 

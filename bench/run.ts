@@ -1,6 +1,6 @@
 // `npm run bench`: the load benchmark of the service against a minimal baseline app doing only
 // the raw work of each route (bench/baseline.ts), in the same run, so the ratio service/baseline
-// is the figure to quote (absolute numbers vary between machines). See docs/performance.md.
+// is the figure to quote (absolute numbers vary between machines). See the README's Performance section.
 //
 //   npm run bench                            service on PostgreSQL (database auth_bench, created
 //                                            and migrated) + Redis (prefix bench:), and the baseline
@@ -19,79 +19,19 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem, type as osType, release } from 'node:os'
-import { fileURLToPath } from 'node:url'
-import { dirname, join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
-import { Piscina } from 'piscina'
 import pg from 'pg'
-import { runLoad, type LoadResult, type LoadSpec } from './load.js'
+import { Redis } from 'ioredis'
+import type { LoadResult } from './load.js'
 import { deletePrefix, measureMemory, type MemoryResult } from './memory.js'
 import { openLog, runNode, startChild, type Child } from './processes.js'
 import { probeRoundTrips, type ProbeResult } from './probe.js'
 import { printReport, type ScenarioReport } from './report.js'
 import { cpuMark, otherCores } from './cpu.js'
-import { Redis } from 'ioredis'
-
-const here = dirname(fileURLToPath(import.meta.url))
-// dist/bench -> dist (compiled scripts) and the repository root (results folder).
-const distRoot = resolve(here, '..')
-const repoRoot = resolve(distRoot, '..')
-const resultsDir = join(repoRoot, 'bench', 'results')
-
-const SCENARIOS = ['protected', 'verify', 'refresh', 'login', 'mixed'] as const
-type Scenario = (typeof SCENARIOS)[number]
-
-const { values: flags } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    duration: { type: 'string' },
-    'refresh-duration': { type: 'string' },
-    connections: { type: 'string' },
-    'login-connections': { type: 'string' },
-    warmup: { type: 'string' },
-    rounds: { type: 'string' },
-    sessions: { type: 'string' },
-    only: { type: 'string' },
-    'skip-memory': { type: 'boolean', default: false },
-    'skip-probe': { type: 'boolean', default: false },
-    'log-level': { type: 'string' },
-    'database-url': { type: 'string' },
-    'redis-url': { type: 'string' },
-    help: { type: 'boolean', short: 'h' }
-  }
-})
-if (flags.help) {
-  console.log('usage: npm run bench -- [--url URL] [--duration S] [--refresh-duration S] [--connections N] [--login-connections N]\n' +
-    '       [--warmup S] [--sessions N] [--only protected,verify,refresh,login,mixed] [--skip-memory] [--skip-probe] [--log-level L]')
-  process.exit(0)
-}
-
-function num(flag: string | undefined, env: string, def: number): number {
-  const raw = flag ?? process.env[env]
-  if (raw === undefined || raw === '') return def
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${env}: not a number (${raw})`)
-  return n
-}
-
-const opts = {
-  url: flags.url ?? process.env.BENCH_URL ?? null,
-  duration: num(flags.duration, 'BENCH_DURATION', 10),
-  refreshDuration: num(flags['refresh-duration'], 'BENCH_REFRESH_DURATION', 60),
-  connections: num(flags.connections, 'BENCH_CONNECTIONS', 32),
-  loginConnections: num(flags['login-connections'], 'BENCH_LOGIN_CONNECTIONS', 8),
-  warmup: num(flags.warmup, 'BENCH_WARMUP', 2),
-  rounds: Math.max(1, Math.round(num(flags.rounds, 'BENCH_ROUNDS', 4))),
-  sessions: num(flags.sessions, 'BENCH_SESSIONS', 100_000),
-  only: new Set((flags.only ?? process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()) as Scenario[]),
-  skipMemory: flags['skip-memory'] || process.env.BENCH_SKIP_MEMORY === '1',
-  skipProbe: flags['skip-probe'] || process.env.BENCH_SKIP_PROBE === '1',
-  logLevel: flags['log-level'] ?? process.env.BENCH_LOG_LEVEL ?? 'info',
-  databaseUrl: flags['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/auth_bench',
-  redisUrl: flags['redis-url'] ?? process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
-}
-for (const s of opts.only) if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s}`)
+import { bcryptCompareMs, bcryptPoolRate } from './bcrypt.js'
+import { distRoot, here, opts, resultsDir, SCENARIOS } from './options.js'
+import { inBatches, merge, post, scenario, type Pair, type Target } from './scenarios.js'
 
 const PREFIX = 'bench:'
 const BCRYPT_COST = 12
@@ -164,204 +104,6 @@ const startService = (prefix: string, extra: NodeJS.ProcessEnv = {}) =>
   startChild('service', process.env.BENCH_SERVICE_SCRIPT ?? join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), logPath, quiet)
 const startBaseline = () => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), logPath, false)
 
-// ---------------------------------------------------------------------------------------------
-// HTTP helpers (setup only; the load itself is autocannon)
-
-async function post<T>(base: string, path: string, body: unknown, expect = 200): Promise<T> {
-  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  const text = await res.text()
-  if (res.status !== expect) {
-    const hint = res.status === 429 ? ' (rate limited: start the service with RATE_LIMIT_ENABLED=false)' : ''
-    throw new Error(`POST ${path}: ${res.status} ${text.slice(0, 300)}${hint}`)
-  }
-  return JSON.parse(text) as T
-}
-
-async function inBatches<T>(count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(count)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: Math.min(width, count) }, async () => {
-      while (next < count) {
-        const i = next++
-        out[i] = await fn(i)
-      }
-    })
-  )
-  return out
-}
-
-interface Pair {
-  access: string
-  refresh: string
-}
-interface BenchUser {
-  id: string
-  username: string
-  password: string
-}
-
-/** The two targets of every scenario: the service's routes, or the baseline's. */
-interface Target {
-  kind: 'service' | 'baseline'
-  url: string
-  paths: Record<'protected' | 'verify' | 'refresh' | 'login', string>
-  /** A new session of users[i] (login on the service; the bench-only route on the baseline). */
-  session(user: BenchUser): Promise<Pair>
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scenarios
-
-const json = { 'content-type': 'application/json' }
-
-// The sessions of the protected and verify runs, per target: made once, then rotated once before
-// each run (one refresh per connection) so every run has fresh access tokens of live sessions.
-const accessSessions = new Map<Target, Pair[]>()
-async function accessPairs(target: Target, sessions: () => Promise<Pair[]>): Promise<Pair[]> {
-  const known = accessSessions.get(target)
-  const pairs = known
-    ? await inBatches(known.length, 8, (i) => post<Pair>(target.url, target.paths.refresh, { refresh: known[i]!.refresh }))
-    : await sessions()
-  accessSessions.set(target, pairs)
-  return pairs
-}
-
-/** Runs of one scenario on one target merged: rates over the summed time, request-weighted percentiles. */
-function merge(runs: LoadResult[]): LoadResult {
-  const requests = runs.reduce((n, r) => n + r.requests, 0)
-  const duration = runs.reduce((n, r) => n + r.duration, 0)
-  const weighted = (k: 'p50' | 'p97_5' | 'p99') => runs.reduce((n, r) => n + r[k] * r.requests, 0) / Math.max(1, requests)
-  const sum = (k: 'non2xx' | 'errors' | 'timeouts') => runs.reduce((n, r) => n + r[k], 0)
-  return {
-    rps: requests / duration,
-    requests,
-    duration,
-    p50: weighted('p50'),
-    p97_5: weighted('p97_5'),
-    p99: weighted('p99'),
-    max: Math.max(...runs.map((r) => r.max)),
-    non2xx: sum('non2xx'),
-    errors: sum('errors'),
-    timeouts: sum('timeouts'),
-    samples: runs.flatMap((r) => r.samples).slice(0, 5)
-  }
-}
-
-async function scenario(name: Scenario, target: Target, users: BenchUser[], duration = opts.duration): Promise<LoadResult | { refresh: LoadResult; login: LoadResult }> {
-  const C = opts.connections
-  const user = (i: number) => users[i % users.length]!
-  // Fresh sessions right before each scenario: access tokens never expire mid-run.
-  const sessions = () => inBatches(C, 4, (i) => target.session(user(i)))
-  // autocannon stops sending at the end of a run, but logins already queued in the target for a
-  // bcrypt worker still run and would steal the next run's CPU. The worker queue is FIFO: once
-  // one more login has been answered, the backlog is gone.
-  const drain = async (logins: number) => {
-    if (logins > 0) await post(target.url, target.paths.login, { username: user(0).username, password: user(0).password })
-    await sleep(300)
-  }
-  const timed = async (spec: Omit<LoadSpec, 'duration'>, duration: number, logins = 0) => {
-    if (opts.warmup > 0) {
-      await runLoad({ ...spec, duration: opts.warmup })
-      await drain(logins)
-    }
-    const result = await runLoad({ ...spec, duration })
-    await drain(logins)
-    return result
-  }
-  const refreshSpec = (pairs: Pair[], connections: number): Omit<LoadSpec, 'duration'> => ({
-    url: target.url,
-    path: target.paths.refresh,
-    connections,
-    request: () => ({ method: 'POST', headers: json }),
-    chain: {
-      states: pairs.map((p) => p.refresh),
-      body: (token) => JSON.stringify({ refresh: token }),
-      next: (body) => (JSON.parse(body) as Pair).refresh
-    }
-  })
-  const loginSpec = (connections: number): Omit<LoadSpec, 'duration'> => ({
-    url: target.url,
-    path: target.paths.login,
-    connections,
-    request: (i) => ({ method: 'POST', headers: json, body: JSON.stringify({ username: user(i).username, password: user(i).password }) })
-  })
-
-  switch (name) {
-    case 'protected': {
-      const pairs = await accessPairs(target, sessions)
-      return timed(
-        { url: target.url, path: target.paths.protected, connections: C, request: (i) => ({ method: 'GET', headers: { authorization: `Bearer ${pairs[i]!.access}` } }) },
-        duration
-      )
-    }
-    case 'verify': {
-      const pairs = await accessPairs(target, sessions)
-      return timed(
-        { url: target.url, path: target.paths.verify, connections: C, request: (i) => ({ method: 'POST', headers: json, body: JSON.stringify({ token: pairs[i]!.access }) }) },
-        duration
-      )
-    }
-    case 'refresh':
-      return timed(refreshSpec(await sessions(), C), opts.refreshDuration)
-    case 'login':
-      return timed(loginSpec(C), opts.duration, C)
-    case 'mixed': {
-      const spec = refreshSpec(await sessions(), C)
-      // Warm up both together, then measure both together.
-      if (opts.warmup > 0) {
-        await Promise.all([runLoad({ ...spec, duration: opts.warmup }), runLoad({ ...loginSpec(opts.loginConnections), duration: opts.warmup })])
-        await drain(opts.loginConnections)
-      }
-      const [refresh, login] = await Promise.all([
-        runLoad({ ...spec, duration: opts.duration }),
-        runLoad({ ...loginSpec(opts.loginConnections), duration: opts.duration })
-      ])
-      await drain(opts.loginConnections)
-      return { refresh, login }
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-/** One bcrypt compare at BCRYPT_COST on this machine, ms; measured first thing in main(). */
-let compareMs = 250
-
-function bcryptCompareMs(): number {
-  const hash = bcrypt.hashSync('benchmark-password', BCRYPT_COST)
-  bcrypt.compareSync('benchmark-password', hash)
-  const times: number[] = []
-  for (let i = 0; i < 3; i++) {
-    const t = performance.now()
-    bcrypt.compareSync('benchmark-password', hash)
-    times.push(performance.now() - t)
-  }
-  return times.sort((a, b) => a - b)[1]!
-}
-
-/**
- * What bcrypt alone can do here: compares per second through a pool of one worker per core (the
- * service's own worker module), nothing else running. Below cores / compare time when the cores
- * are not fully independent (shared caches, SMT, a hypervisor).
- */
-async function bcryptPoolRate(): Promise<number> {
-  const hash = bcrypt.hashSync('benchmark-password', BCRYPT_COST)
-  const threads = availableParallelism()
-  const pool = new Piscina({ filename: join(distRoot, 'src', 'passwords', 'worker.js'), minThreads: threads, maxThreads: threads })
-  try {
-    const task = { op: 'compare', password: 'benchmark-password', hash }
-    await Promise.all(Array.from({ length: threads }, () => pool.run(task)))
-    const n = threads * 6
-    const t = performance.now()
-    await Promise.all(Array.from({ length: n }, () => pool.run(task)))
-    return n / ((performance.now() - t) / 1000)
-  } finally {
-    await pool.destroy()
-  }
-}
-
 async function main(): Promise<number> {
   const startedAt = new Date()
   const load1 = loadavg()
@@ -377,9 +119,9 @@ async function main(): Promise<number> {
   if (load1[0]! > machine.cores * 0.5) say(`warning: the machine is busy before the run (1-minute load ${load1[0]!.toFixed(2)} on ${machine.cores} cores): ratios hold better than absolute figures`)
   say(`log: ${logPath}`)
 
-  compareMs = bcryptCompareMs()
+  const compareMs = bcryptCompareMs(BCRYPT_COST)
   const loginBound = machine.cores / (compareMs / 1000)
-  const poolRate = await bcryptPoolRate()
+  const poolRate = await bcryptPoolRate(BCRYPT_COST)
   say(`one bcrypt compare at cost ${BCRYPT_COST}: ${compareMs.toFixed(0)} ms -> login bound ${loginBound.toFixed(1)}/s (cores / compare time); ` +
     `a pool of ${machine.cores} workers alone: ${poolRate.toFixed(2)}/s`)
 
@@ -520,3 +262,4 @@ main().then(
     process.exit(1)
   }
 )
+

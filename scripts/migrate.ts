@@ -1,5 +1,5 @@
 // Database migrations without Prisma's native engine (it cannot be installed here): Prisma's
-// schema engine runs as WebAssembly over a driver adapter (src/db/migrations.ts).
+// schema engine runs as WebAssembly over a driver adapter (plugins/external/prisma/migrations.ts).
 //
 //   npm run db:migrate                       apply prisma/migrations to DATABASE_URL (like
 //                                            `prisma migrate deploy`); with DATABASE_URL unset,
@@ -18,8 +18,8 @@ import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPg } from '@prisma/adapter-pg'
-import { applyMigrations, createMigration, diffMigrationsToSchema, prismaPaths } from '../src/db/migrations.js'
-import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../src/db/pglite.js'
+import { applyMigrations, createMigration, diffMigrationsToSchema, prismaPaths } from '../plugins/external/prisma/migrations.js'
+import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../plugins/external/prisma/pglite.js'
 
 const { values } = parseArgs({
   options: { create: { type: 'string' }, check: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../plugins/app/config/index.js'
 import { documentYaml } from '../plugins/external/swagger.js'
 
 const target = join(dirname(fileURLToPath(import.meta.url)), '..', 'openapi.yaml')

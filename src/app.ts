@@ -4,23 +4,26 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import fp from 'fastify-plugin'
 import type { DestinationStream } from 'pino'
 import sjson from 'secure-json-parse'
-import type { Config } from './config.js'
 import { installErrorHandling } from './error-handler.js'
-import { ApiError } from './errors.js'
 import { commonSchemas } from './schemas/common.js'
 import { authSchemas } from './schemas/auth.js'
-import configPlugin from '../plugins/app/config.js'
+import { commonResponses, routelessResponses } from './routes/responses.js'
+import configPlugin, { type Config } from '../plugins/app/config/index.js'
+import { ApiError } from '../plugins/app/errors.js'
 import corsPlugin from '../plugins/external/cors.js'
 import redisPlugin from '../plugins/external/redis.js'
-import prismaPlugin from '../plugins/external/prisma.js'
+import prismaPlugin from '../plugins/external/prisma/index.js'
 import rateLimitPlugin from '../plugins/external/rate-limit.js'
 import swaggerPlugin from '../plugins/external/swagger.js'
 import usersPlugin from '../plugins/app/users.js'
-import passwordsPlugin from '../plugins/app/passwords.js'
-import tokenStorePlugin from '../plugins/app/token-store.js'
+import passwordsPlugin from '../plugins/app/passwords/index.js'
+import tokenStorePlugin from '../plugins/app/token-store/index.js'
+import throttlePlugin from '../plugins/app/throttle.js'
 import jwtPlugin from '../plugins/app/jwt.js'
+import authPlugin from '../plugins/app/auth.js'
 import accountsPlugin from '../plugins/app/accounts.js'
 import authRoutes from './routes/auth/index.js'
+import refreshRoutes from './routes/refresh/index.js'
 import tokenRoutes from './routes/token/index.js'
 import protectedRoutes from './routes/protected-endpoint/index.js'
 import healthRoutes from './routes/health/index.js'
@@ -103,9 +106,11 @@ export const app = fp<AppOptions>(
     await fastify.register(passwordsPlugin)
     await fastify.register(tokenStorePlugin)
     await fastify.register(rateLimitPlugin)
+    await fastify.register(throttlePlugin)
     await fastify.register(jwtPlugin)
+    await fastify.register(authPlugin)
     await fastify.register(accountsPlugin)
-    await fastify.register(swaggerPlugin)
+    await fastify.register(swaggerPlugin, { commonResponses, routelessResponses })
 
     // 404 for unknown paths, 405 for known paths with another method.
     const methodsByPath = new Map<string, Set<string>>()
@@ -124,6 +129,8 @@ export const app = fp<AppOptions>(
     })
 
     await fastify.register(authRoutes, { prefix: '/api/auth' })
+    // /api/token/refresh/ and its two aliases under /api/auth/.
+    await fastify.register(refreshRoutes, { prefix: '/api' })
     await fastify.register(tokenRoutes, { prefix: '/api/token' })
     await fastify.register(protectedRoutes, { prefix: '/api/protected-endpoint' })
     await fastify.register(healthRoutes, { prefix: '/health' })

@@ -1,8 +1,8 @@
-// Maps every error to the bodies of API.md: ApiErrors as they are, schema validation to DRF's
+// Maps every error to the bodies of the HTTP contract: ApiErrors as they are, schema validation to DRF's
 // field-keyed messages, Fastify's client errors to DRF's wording, anything else to a bare 500
 // whose details only reach the log (with the request id).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ApiError, REQUIRED } from './errors.js'
+import { ApiError, REQUIRED } from '../plugins/app/errors.js'
 
 interface AjvError {
   keyword: string

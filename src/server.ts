@@ -1,7 +1,7 @@
 // Starts the service and stops it cleanly on SIGINT/SIGTERM. Everything else is in app.ts.
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig } from '../plugins/app/config/index.js'
 
 let config
 try {

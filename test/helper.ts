@@ -3,10 +3,11 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../plugins/app/config/index.js'
 import { createTestDatabase, createTestDataDir } from './support/db.js'
 import { testRedis } from './support/redis.js'
 import { installContractCheck } from './support/contract.js'
+import { decodeSegment } from '../plugins/app/jwt.js'
 
 export type Mode = 'embedded' | 'postgres'
 export const MODES: Mode[] = ['embedded', 'postgres']
@@ -125,11 +126,12 @@ export function get(app: FastifyInstance, url: string, access?: string): Promise
   return app.inject({ method: 'GET', url, ...(access ? { headers: { authorization: `Bearer ${access}` } } : {}) })
 }
 
-/** Decodes a JWT's payload without verifying it (assertions on claims). */
+/** A JWT's payload, not verified (assertions on claims). */
 export function claims(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
+  return decodeSegment(token, 1) ?? {}
 }
 
+/** A JWT's header, not verified. */
 export function header(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>
+  return decodeSegment(token, 0) ?? {}
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../plugins/app/config/index.js'
 
 const root = new URL('..', import.meta.url).pathname
 

@@ -1,8 +1,7 @@
-// The account flows behind the routes: register, credential checks, sessions and their tokens
-// (start, rotate, verify, logout). Routes only translate HTTP to these calls.
+// The account flows behind the routes: register, login, the current user, and sessions with
+// their tokens (rotate, verify, logout). Each route maps HTTP to one call here and back.
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { ApiError, fieldErrors, TOKEN_BLACKLISTED, TOKEN_INVALID, tokenNotValid } from '../../src/errors.js'
+import { accessTokenNotValid, ApiError, fieldErrors, TOKEN_BLACKLISTED, TOKEN_INVALID, tokenNotValid } from './errors.js'
 import type { User } from './users.js'
 import { UniqueViolationError } from './users.js'
 
@@ -27,11 +26,32 @@ export interface RegisterInput {
   last_name: string
 }
 
+export interface LoginInput {
+  /** The username, or the account's email. */
+  login: string
+  password: string
+  /** The client's address, for the failure limits. */
+  ip: string
+}
+
+export type FieldErrors = Record<string, string[]>
+
 export interface Accounts {
-  register(input: RegisterInput, extraErrors?: Record<string, string[]>): Promise<{ user: PublicUser; tokens: TokenPair }>
-  /** The active user with these credentials, or null; the same work whether the user exists or not. */
-  checkCredentials(request: FastifyRequest, login: string, password: string): Promise<User | null>
-  startSession(userId: string): Promise<TokenPair>
+  /**
+   * What the registration rules say of the input (a case-folded username or email too long, a
+   * taken one, the password validators), field by field, leaving out the fields in `skip` (those
+   * the caller already refused). {} when nothing is wrong. Writes nothing.
+   */
+  registrationErrors(input: RegisterInput, skip?: Iterable<string>): Promise<FieldErrors>
+  /** Creates the user and its first session; a 400 with every registrationErrors problem otherwise. */
+  register(input: RegisterInput): Promise<{ user: PublicUser; tokens: TokenPair }>
+  /**
+   * A new session for these credentials, or null (wrong password, unknown or inactive user: the
+   * same work and answer for all). A 429 ApiError when the failure limits are reached.
+   */
+  login(input: LoginInput): Promise<{ user: PublicUser; tokens: TokenPair } | null>
+  /** The user of a protected request; 401 (as for a bad token) when it is gone or inactive. */
+  me(userId: string): Promise<PublicUser>
   refresh(token: string): Promise<TokenPair>
   verify(token: string): Promise<boolean>
   logout(userId: string, refreshToken: string): Promise<void>
@@ -58,8 +78,8 @@ const UNIQUE_MESSAGES = {
 } as const
 
 export default fp(
-  async (fastify: FastifyInstance) => {
-    const { users, passwords, tokens, loginThrottle, log } = fastify
+  async (fastify) => {
+    const { users, passwords, tokens, throttle, log } = fastify
     const store = fastify.tokenStore
 
     async function startSession(userId: string): Promise<TokenPair> {
@@ -69,26 +89,33 @@ export default fp(
       return { access: tokens.signAccess(userId, sid, Math.floor(now / 1000)), refresh: tokens.signRefresh(userId, sid, refresh) }
     }
 
-    const accounts: Accounts = {
-      startSession,
+    async function registrationErrors(input: RegisterInput, skip: Iterable<string> = []): Promise<FieldErrors> {
+      const refused = new Set(skip)
+      const errors: FieldErrors = {}
+      const add = (field: string, message: string) => (errors[field] ??= []).push(message)
+      const checked = (field: string) => !refused.has(field) && !errors[field]
+      // A few characters grow when lower-cased (İ -> i̇): the case-folded copy the database keeps
+      // must fit its column too, or a client mistake would reach the database as an error.
+      for (const [field, max] of [['username', 150], ['email', 254]] as const) {
+        if (checked(field) && input[field].toLowerCase().length > max) add(field, `Ensure this field has no more than ${max} characters.`)
+      }
+      // Uniqueness is reported for the fields that are otherwise valid, like DRF's validators.
+      if (checked('username') || checked('email')) {
+        const taken = await users.taken(input.username, input.email)
+        if (taken.username && checked('username')) add('username', UNIQUE_MESSAGES.username)
+        if (taken.email && checked('email')) add('email', UNIQUE_MESSAGES.email)
+      }
+      if (checked('password')) {
+        for (const message of passwords.validate(input.password, input)) add('password', message)
+      }
+      return errors
+    }
 
-      async register(input, extraErrors = {}) {
-        const errors: Record<string, string[]> = { ...extraErrors }
-        const add = (field: string, message: string) => (errors[field] ??= []).push(message)
-        // A few characters grow when lower-cased (İ -> i̇): the case-folded copy the database keeps
-        // must fit its column too, or a client mistake would reach the database as an error.
-        for (const [field, max] of [['username', 150], ['email', 254]] as const) {
-          if (!errors[field] && input[field].toLowerCase().length > max) add(field, `Ensure this field has no more than ${max} characters.`)
-        }
-        // Uniqueness is reported for the fields that are otherwise valid, like DRF's validators.
-        if (!errors.username || !errors.email) {
-          const taken = await users.taken(input.username, input.email)
-          if (taken.username && !errors.username) add('username', UNIQUE_MESSAGES.username)
-          if (taken.email && !errors.email) add('email', UNIQUE_MESSAGES.email)
-        }
-        if (!errors.password) {
-          for (const message of passwords.validate(input.password, input)) add('password', message)
-        }
+    const accounts: Accounts = {
+      registrationErrors,
+
+      async register(input) {
+        const errors = await registrationErrors(input)
         if (Object.keys(errors).length > 0) throw fieldErrors(errors)
 
         const passwordHash = await passwords.hash(input.password)
@@ -116,18 +143,24 @@ export default fp(
         return { user: publicUser(user), tokens: pair! }
       },
 
-      async checkCredentials(request, login, password) {
-        await loginThrottle.check(request, login)
+      async login({ login, password, ip }) {
+        await throttle.checkLogin(ip, login)
         const user = await users.findByLogin(login)
         // Always one bcrypt compare: an unknown user costs the same as a wrong password.
         const ok = await passwords.verify(password, user?.passwordHash ?? null)
         if (!user || !ok || !user.isActive) {
-          await loginThrottle.fail(request, login)
+          await throttle.failLogin(ip, login)
           return null
         }
         const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
         await users.recordLogin(user.id, new Date(), rehash)
-        return user
+        return { user: publicUser(user), tokens: await startSession(user.id) }
+      },
+
+      async me(userId) {
+        const user = await users.findById(userId)
+        if (!user || !user.isActive) throw accessTokenNotValid()
+        return publicUser(user)
       },
 
       async refresh(token) {
@@ -173,5 +206,5 @@ export default fp(
     }
     fastify.decorate('accounts', accounts)
   },
-  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'jwt', 'rate-limit'] }
+  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'jwt', 'throttle'] }
 )

@@ -1,12 +1,12 @@
 // Signing and verification of access and refresh tokens with @fastify/jwt, the key set
-// (current key plus old keys kept for verification during a rotation, chosen by `kid`), the
-// JWKS document, and the `authenticate` hook of protected routes.
-import { createHash, createPublicKey, randomBytes, type JsonWebKey } from 'node:crypto'
+// (current key plus old keys kept for verification during a rotation, chosen by `kid`), and the
+// JWKS document. Nothing else: protected routes are guarded by the auth plugin.
+import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto'
 import fastifyJwt from '@fastify/jwt'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { JwtAlgorithm } from '../../src/config.js'
-import { accessTokenNotValid, notAuthenticated } from '../../src/errors.js'
+import type { FastifyInstance } from 'fastify'
+import type { JwtAlgorithm } from './config/index.js'
+import { newId } from './ids.js'
 
 export type TokenType = 'access' | 'refresh'
 
@@ -20,12 +20,6 @@ export interface TokenClaims {
   exp: number
   iss?: string
   aud?: string
-}
-
-export interface AuthContext {
-  userId: string
-  sid: string
-  jti: string
 }
 
 export interface Tokens {
@@ -43,11 +37,6 @@ export interface Tokens {
 declare module 'fastify' {
   interface FastifyInstance {
     tokens: Tokens
-    /** preHandler of protected routes: a valid access token of a live session, or 401. */
-    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-  }
-  interface FastifyRequest {
-    auth: AuthContext | null
   }
 }
 
@@ -62,12 +51,16 @@ function deriveKid(algorithm: JwtAlgorithm, verifyKey: string): string {
   return createHash('sha256').update(JSON.stringify(members)).digest('base64url').slice(0, 16)
 }
 
-function decodeHeader(token: string): { alg?: unknown; kid?: unknown } | null {
-  const dot = token.indexOf('.')
-  if (dot <= 0) return null
+/**
+ * One part of a JWT (0: header, 1: payload) decoded WITHOUT verifying anything: for picking the
+ * key by `kid`, or a throttling bucket. null when it is not a JSON object.
+ */
+export function decodeSegment(token: string, index: 0 | 1): Record<string, unknown> | null {
+  const part = token.split('.', index + 1)[index]
+  if (!part) return null
   try {
-    const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as unknown
-    return typeof header === 'object' && header !== null ? (header as { alg?: unknown; kid?: unknown }) : null
+    const value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null
   } catch {
     return null
   }
@@ -121,12 +114,12 @@ export default fp(
     const extra = { ...(issuer ? { iss: issuer } : {}), ...(audience ? { aud: audience } : {}) }
     const tokens: Tokens = {
       kid,
-      newId: () => randomBytes(16).toString('base64url'),
+      newId,
       signAccess(userId, sid, now) {
         return fastify.jwt.sign({
           token_type: 'access',
           user_id: userId,
-          jti: randomBytes(16).toString('base64url'),
+          jti: newId(),
           sid,
           iat: now,
           exp: now + accessTokenTtl,
@@ -138,7 +131,7 @@ export default fp(
       },
       verify(token) {
         if (typeof token !== 'string' || token.length > 4096) return null
-        const header = decodeHeader(token)
+        const header = decodeSegment(token, 0)
         if (!header || header.alg !== algorithm || typeof header.kid !== 'string') return null
         const verify = verifiers.get(header.kid)
         if (!verify) return null
@@ -160,24 +153,6 @@ export default fp(
       }
     }
     fastify.decorate('tokens', tokens)
-    fastify.decorateRequest('auth', null)
-
-    const store = () => fastify.tokenStore
-    fastify.decorate('authenticate', async function authenticate(request: FastifyRequest) {
-      const header = request.headers.authorization
-      if (!header) throw notAuthenticated()
-      const space = header.indexOf(' ')
-      const scheme = space === -1 ? header : header.slice(0, space)
-      // Another scheme is not ours to judge (DRF: the authenticator steps aside).
-      if (scheme.toLowerCase() !== 'bearer') throw notAuthenticated()
-      const token = space === -1 ? '' : header.slice(space + 1).trim()
-      if (token === '') throw notAuthenticated()
-      const claims = tokens.verify(token)
-      if (!claims || claims.token_type !== 'access') throw accessTokenNotValid()
-      // Immediate revocation: one round trip to the token store per request.
-      if (!(await store().isSessionActive(claims.sid))) throw accessTokenNotValid()
-      request.auth = { userId: claims.user_id, sid: claims.sid, jti: claims.jti }
-    })
   },
-  { name: 'jwt', dependencies: ['config', 'token-store'] }
+  { name: 'jwt', dependencies: ['config'] }
 )

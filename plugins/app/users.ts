@@ -2,8 +2,8 @@
 // is the database's job (unique indexes on username_lower / email_lower, kept here), so two
 // racing registrations cannot both win; the pre-check in `taken` only gives nicer errors.
 import fp from 'fastify-plugin'
-import { Prisma, type PrismaClient } from '../../src/generated/prisma/client.js'
-import type { User as UserRow } from '../../src/generated/prisma/client.js'
+import { Prisma, type PrismaClient, type UserRow } from '../external/prisma/index.js'
+import { isUuid } from './ids.js'
 
 export interface User {
   id: string
@@ -68,8 +68,6 @@ export function normalizeEmail(email: string): string {
 
 const foldUsername = (username: string) => username.toLowerCase()
 const foldEmail = (email: string) => normalizeEmail(email).toLowerCase()
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 // Interactive transactions wait for a connection (on PGlite: for the single connection) and
 // must finish their beforeCommit; Prisma's 2 s / 5 s defaults are tight under load.
@@ -148,7 +146,7 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
     },
 
     async findById(id) {
-      if (!UUID.test(id)) return null
+      if (!isUuid(id)) return null
       const row = await prisma.user.findUnique({ where: { id } })
       return row ? toUser(row) : null
     },
@@ -168,7 +166,7 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
     },
 
     async recordLogin(id, at, newPasswordHash) {
-      if (!UUID.test(id)) return
+      if (!isUuid(id)) return
       await prisma.user.updateMany({
         where: { id },
         data: newPasswordHash === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: newPasswordHash }
@@ -176,7 +174,7 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
     },
 
     async deactivate(id) {
-      if (!UUID.test(id)) return
+      if (!isUuid(id)) return
       await prisma.user.updateMany({ where: { id }, data: { isActive: false } })
     }
   }

@@ -4,6 +4,21 @@
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 
+/**
+ * Every key matching a SCAN pattern, as the server names them. SCAN's MATCH is not prefixed by
+ * ioredis's keyPrefix: the pattern must carry the prefix, and the keys come back with it.
+ */
+export async function scanKeys(redis: Redis, pattern: string, count = 1_000): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', count)
+    cursor = next
+    keys.push(...batch)
+  } while (cursor !== '0')
+  return keys
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis | null

@@ -1,13 +1,20 @@
 // The OpenAPI 3.1 document, built by @fastify/swagger from the routes' TypeBox schemas, served
 // at /openapi.json, with a browsable reference at /docs whose assets ship in the package (it
 // works offline: no CDN, no online validator). openapi.yaml is written from the same document
-// by scripts/openapi.ts.
+// by scripts/openapi.ts. The answers every route can give whatever its handler does (they come
+// from the app's error handling) are the app's to say: passed in as options.
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifySchema } from 'fastify'
+import type { FastifySchema } from 'fastify'
 import { stringify } from 'yaml'
-import { commonResponses, routelessResponses } from '../../src/routes/responses.js'
+
+export interface DocumentOptions {
+  /** Response entries added to every documented route that lacks them, by the route's methods. */
+  commonResponses?: (methods: string[]) => Record<string, unknown>
+  /** Answers no route gives (404, 405), documented under components/responses. */
+  routelessResponses?: Record<string, object>
+}
 
 export const API_DESCRIPTION = `JWT authentication: register, log in, rotate refresh tokens (with a grace interval and reuse
 detection that revokes the whole session), verify, log out. Request and response conventions follow Django REST
@@ -29,8 +36,8 @@ export function documentYaml(document: unknown): string {
   return header + stringify(document, { aliasDuplicateObjects: false, lineWidth: 0 })
 }
 
-export default fp(
-  async (fastify: FastifyInstance) => {
+export default fp<DocumentOptions>(
+  async (fastify, { commonResponses = () => ({}), routelessResponses = {} }) => {
     // Before @fastify/swagger's own onRoute hook, so the document sees the added entries too:
     // every route documents the answers it can give whatever its handler does.
     fastify.addHook('onRoute', (route) => {
@@ -63,7 +70,8 @@ export default fp(
               description: 'An access token: `Authorization: Bearer <access>`. Refused as soon as its session is revoked.'
             }
           },
-          responses: routelessResponses
+          // Response objects as OpenAPI 3.1 writes them (the library's types mix 3.0 and 3.1).
+          responses: routelessResponses as Record<string, never>
         }
       },
       // Shared schemas keep their $id as their name under components/schemas.

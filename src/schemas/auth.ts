@@ -28,8 +28,6 @@ export const PasswordSchema = Type.String({
   examples: ['correct-horse-battery']
 })
 
-export const NameSchema = Type.String({ maxLength: 150, examples: ['John'] })
-
 // Example tokens: real JWT shapes (HS256, SimpleJWT claims) with a placeholder signature.
 export const ACCESS_EXAMPLE =
   'eyJhbGciOiJIUzI1NiIsImtpZCI6ImhzLTdmM2EiLCJ0eXAiOiJKV1QifQ.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwidXNlcl9pZCI6IjU1MGU4NDAwLWUyOWItNDFkNC1hNzE2LTQ0NjY1NTQ0MDAwMCIsImp0aSI6IjJmMWMwYTllNmIzZDRjNThhN2UxZjBiMmMzZDRlNWY2Iiwic2lkIjoiN2M5ZTY2NzktNzQyNS00MGRlLTk0NGItZTA3ZmMxZjkwYWU3IiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDAzMDB9.Zm9yLWRvY3VtZW50YXRpb24tb25seQ'

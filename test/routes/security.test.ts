@@ -2,7 +2,7 @@
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../plugins/app/config/index.js'
 import { build, get, PASSWORD, post, register, TEST_SECRET, uniqueName } from '../helper.js'
 
 t.test('login does the same work whether the user exists, is inactive or the password is wrong', async (t) => {

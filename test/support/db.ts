@@ -11,8 +11,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils'
-import { applyMigrations, readMigrations } from '../../src/db/migrations.js'
-import { openEmbeddedDatabase, pgliteDir } from '../../src/db/pglite.js'
+import { applyMigrations, readMigrations } from '../../plugins/external/prisma/migrations.js'
+import { openEmbeddedDatabase, pgliteDir } from '../../plugins/external/prisma/pglite.js'
 
 const execFileAsync = promisify(execFile)
 

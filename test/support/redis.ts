@@ -2,6 +2,7 @@
 // run in parallel on one Redis, and a cleanup that deletes exactly that prefix's keys.
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
+import { scanKeys } from '../../plugins/external/redis.js'
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -13,16 +14,9 @@ export interface TestRedis {
   cleanup(): Promise<void>
 }
 
-/** Every key (without the prefix) under a prefix. SCAN's MATCH is not prefixed by ioredis. */
+/** Every key (without the prefix) under a prefix. */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = []
-  let cursor = '0'
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    cursor = next
-    for (const k of batch) keys.push(k.slice(prefix.length))
-  } while (cursor !== '0')
-  return keys
+  return (await scanKeys(redis, `${prefix}*`)).map((k) => k.slice(prefix.length))
 }
 
 export async function testRedis(prefix = `test:${randomBytes(6).toString('hex')}:`): Promise<TestRedis> {

@@ -1,12 +1,12 @@
-// /api/auth: register, login, logout, logout-all, me, and two aliases of the refresh route.
+// /api/auth: register, login, logout, logout-all, me. (The refresh aliases under /api/auth/ are
+// declared with the refresh route, in routes/refresh.)
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { accessTokenNotValid, ApiError, TOKEN_INVALID } from '../../errors.js'
+import { ApiError, fieldErrors, TOKEN_INVALID } from '../../../plugins/app/errors.js'
+import type { RegisterInput } from '../../../plugins/app/accounts.js'
 import { validationToFieldErrors } from '../../error-handler.js'
 import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema, refreshTokenOf } from '../../schemas/routes.js'
-import { publicUser } from '../../../plugins/app/accounts.js'
 import { authResponses, bad, badOr, bearer, describe, throttledResponse } from '../responses.js'
-import { registerRefreshRoute } from '../token/refresh.js'
 
 // DRF's CharField trims surrounding white space before validating; passwords are kept as typed.
 const TRIMMED = ['username', 'email', 'first_name', 'last_name'] as const
@@ -39,7 +39,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         for (const f of TRIMMED) if (typeof body[f] === 'string') body[f] = (body[f] as string).trim()
       }
     },
-    onRequest: fastify.routeLimits.register,
+    onRequest: fastify.throttle.registrations,
     handler: async (request, reply) => {
       const body = request.body as Record<string, unknown>
       const errors = request.validationError
@@ -50,16 +50,18 @@ export default async function authRoutes(fastify: FastifyInstance) {
         ;(errors.password ??= []).push("Password fields didn't match.")
       }
       const str = (v: unknown) => (typeof v === 'string' ? v : '')
-      const { user, tokens } = await fastify.accounts.register(
-        {
-          username: str(body.username),
-          email: str(body.email),
-          password: str(body.password),
-          first_name: str(body.first_name),
-          last_name: str(body.last_name)
-        },
-        errors
-      )
+      const input: RegisterInput = {
+        username: str(body.username),
+        email: str(body.email),
+        password: str(body.password),
+        first_name: str(body.first_name),
+        last_name: str(body.last_name)
+      }
+      // Every problem at once: the fields refused here, and what the registration rules say of the others.
+      if (Object.keys(errors).length > 0) {
+        throw fieldErrors({ ...errors, ...(await fastify.accounts.registrationErrors(input, Object.keys(errors))) })
+      }
+      const { user, tokens } = await fastify.accounts.register(input)
       return reply.code(201).send({ ...user, tokens })
     }
   })
@@ -80,13 +82,12 @@ export default async function authRoutes(fastify: FastifyInstance) {
         429: throttledResponse
       }
     },
-    onRequest: fastify.routeLimits.login,
+    onRequest: fastify.throttle.loginAttempts,
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
-      const user = await fastify.accounts.checkCredentials(request, username, password)
-      if (!user) throw new ApiError(401, { detail: 'Invalid credentials' })
-      const pair = await fastify.accounts.startSession(user.id)
-      return { ...pair, user: publicUser(user) }
+      const session = await fastify.accounts.login({ login: username, password, ip: request.ip })
+      if (!session) throw new ApiError(401, { detail: 'Invalid credentials' })
+      return { ...session.tokens, user: session.user }
     }
   })
 
@@ -152,13 +153,6 @@ export default async function authRoutes(fastify: FastifyInstance) {
       response: { 200: describe(Type.Ref('User'), 'The user the access token belongs to.'), ...authResponses }
     },
     onRequest: fastify.authenticate,
-    handler: async (request) => {
-      const user = await fastify.users.findById(request.auth!.userId)
-      if (!user || !user.isActive) throw accessTokenNotValid()
-      return publicUser(user)
-    }
+    handler: async (request) => fastify.accounts.me(request.auth!.userId)
   })
-
-  registerRefreshRoute(fastify, '/token/refresh/', true)
-  registerRefreshRoute(fastify, '/refresh/', true)
 }

@@ -1,10 +1,9 @@
-// SimpleJWT's endpoints: obtain a pair, refresh, verify.
+// SimpleJWT's endpoints: obtain a pair, verify. (Refresh, /api/token/refresh/, is in routes/refresh.)
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
-import { ApiError, tokenNotValid } from '../../errors.js'
+import { ApiError, tokenNotValid } from '../../../plugins/app/errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse, tokenErrorResponse } from '../responses.js'
-import { registerRefreshRoute } from './refresh.js'
 
 export default async function tokenRoutes(fastify: FastifyInstance) {
   fastify.post('/', {
@@ -24,16 +23,14 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
         429: throttledResponse
       }
     },
-    onRequest: fastify.routeLimits.login,
+    onRequest: fastify.throttle.loginAttempts,
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
-      const user = await fastify.accounts.checkCredentials(request, username, password)
-      if (!user) throw new ApiError(401, { detail: 'No active account found with the given credentials' })
-      return fastify.accounts.startSession(user.id)
+      const session = await fastify.accounts.login({ login: username, password, ip: request.ip })
+      if (!session) throw new ApiError(401, { detail: 'No active account found with the given credentials' })
+      return session.tokens
     }
   })
-
-  registerRefreshRoute(fastify, '/refresh/')
 
   fastify.post('/verify/', {
     schema: {

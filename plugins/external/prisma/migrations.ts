@@ -15,7 +15,7 @@ export interface PrismaPaths {
 
 /**
  * Where schema.prisma and the migrations folder are: found by walking up from this file, so
- * it works from src/ (tsx) and from dist/src/ (tsc build) alike.
+ * it works from the source tree (tsx) and from dist/ (tsc build) alike.
  */
 export function prismaPaths(): PrismaPaths {
   let dir = dirname(fileURLToPath(import.meta.url))

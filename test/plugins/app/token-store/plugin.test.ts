@@ -2,12 +2,12 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
 import t from 'tap'
-import configPlugin from '../../plugins/app/config.js'
-import tokenStorePlugin from '../../plugins/app/token-store.js'
-import redisPlugin from '../../plugins/external/redis.js'
-import { loadConfig } from '../../src/config.js'
-import { sessionKey } from '../../src/token-store/index.js'
-import { testRedis, TEST_REDIS_URL } from '../support/redis.js'
+import configPlugin from '../../../../plugins/app/config/index.js'
+import tokenStorePlugin from '../../../../plugins/app/token-store/index.js'
+import redisPlugin from '../../../../plugins/external/redis.js'
+import { loadConfig } from '../../../../plugins/app/config/index.js'
+import { sessionKey } from '../../../../plugins/app/token-store/index.js'
+import { testRedis, TEST_REDIS_URL } from '../../../support/redis.js'
 
 const ENV = {
   NODE_ENV: 'test',

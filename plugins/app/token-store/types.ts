@@ -67,7 +67,7 @@ export interface TokenStore {
   isSessionActive(sid: string): Promise<boolean>
   /** Logout: true if the session was live. */
   revokeSession(sid: string): Promise<boolean>
-  /** Logout-all, password change, deactivation: how many live sessions were revoked. */
+  /** Logout-all: how many live sessions were revoked. */
   revokeUserSessions(userId: string): Promise<number>
   ping(): Promise<void>
   close(): Promise<void>

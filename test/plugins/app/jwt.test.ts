@@ -1,6 +1,6 @@
 import { createHmac, createPublicKey, generateKeyPairSync } from 'node:crypto'
 import t from 'tap'
-import { build, claims, get, header, post, register } from '../helper.js'
+import { build, claims, get, header, post, register } from '../../helper.js'
 
 const pems = (type: 'rsa' | 'ec' | 'ed25519') => {
   const { privateKey, publicKey } =

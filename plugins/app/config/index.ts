@@ -1,7 +1,10 @@
 // Decorates the app with the validated configuration. The app receives it as an option so
-// tests can build apps with their own settings; server.ts loads it from the environment.
+// tests can build apps with their own settings; server.ts loads it from the environment with
+// loadConfig (load.ts), the only code that reads process.env.
 import fp from 'fastify-plugin'
-import type { Config } from '../../src/config.js'
+import type { Config } from './load.js'
+
+export { ConfigError, EnvSchema, loadConfig, type Config, type Env, type JwtAlgorithm } from './load.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -9,13 +9,13 @@ import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import bcrypt from 'bcryptjs'
 import ts from 'typescript'
-import configPlugin from '../../plugins/app/config.js'
-import passwordsPlugin from '../../plugins/app/passwords.js'
-import { loadConfig } from '../../src/config.js'
-import { loadCommonPasswords } from '../../src/passwords/common-passwords.js'
-import { quickRatio } from '../../src/passwords/validators.js'
+import configPlugin from '../../../../plugins/app/config/index.js'
+import passwordsPlugin from '../../../../plugins/app/passwords/index.js'
+import { loadConfig } from '../../../../plugins/app/config/index.js'
+import { loadCommonPasswords } from '../../../../plugins/app/passwords/common-passwords.js'
+import { quickRatio } from '../../../../plugins/app/passwords/validators.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..')
 
 const TOO_SHORT = 'This password is too short. It must contain at least 8 characters.'
 const TOO_COMMON = 'This password is too common.'
@@ -209,10 +209,11 @@ t.test('the event loop keeps running during a cost-12 hash', async (t) => {
 })
 
 t.test('the pool and the list load from compiled JavaScript without tsx', async (t) => {
-  // Lay the modules out as `tsc` does in dist/ (dist/plugins/app, dist/src/passwords) beside a
-  // src/passwords holding only the data file, and run them with plain node (no loader).
+  // Lay the modules out as `tsc` does in dist/ (dist/plugins/app/passwords) beside a
+  // plugins/app/passwords holding only the data file, and run them with plain node (no loader).
   const dir = t.testdir({})
-  const sources = ['plugins/app/passwords.ts', 'src/passwords/worker.ts', 'src/passwords/validators.ts', 'src/passwords/common-passwords.ts']
+  const folder = 'plugins/app/passwords'
+  const sources = ['index.ts', 'worker.ts', 'validators.ts', 'common-passwords.ts'].map((f) => `${folder}/${f}`)
   for (const file of sources) {
     const out = join(dir, 'dist', file.replace(/\.ts$/, '.js'))
     const { outputText } = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
@@ -223,13 +224,13 @@ t.test('the pool and the list load from compiled JavaScript without tsx', async 
     writeFileSync(out, outputText)
   }
   writeFileSync(join(dir, 'dist', 'package.json'), '{"type":"module"}')
-  mkdirSync(join(dir, 'src', 'passwords'), { recursive: true })
-  copyFileSync(join(root, 'src/passwords/common-passwords.txt.gz'), join(dir, 'src/passwords/common-passwords.txt.gz'))
+  mkdirSync(join(dir, folder), { recursive: true })
+  copyFileSync(join(root, folder, 'common-passwords.txt.gz'), join(dir, folder, 'common-passwords.txt.gz'))
   writeFileSync(
     join(dir, 'dist', 'run.js'),
     `import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import passwords from './plugins/app/passwords.js'
+import passwords from './plugins/app/passwords/index.js'
 const app = Fastify()
 await app.register(fp(async (f) => f.decorate('config', { bcryptCost: 4, passwordWorkers: 1 }), { name: 'config' }))
 await app.register(passwords)

@@ -8,9 +8,9 @@ import { pyStrip } from './validators.js'
 
 const FILE = 'common-passwords.txt.gz'
 
-/** Where the list is: beside this module (tsx), or in src/ when running from dist/src/passwords (tsc copies no data files). */
+/** Where the list is: beside this module (tsx), or in the source tree when running from dist/ (tsc copies no data files). */
 export function defaultCommonPasswordsPath(): string {
-  const candidates = [new URL(`./${FILE}`, import.meta.url), new URL(`../../../src/passwords/${FILE}`, import.meta.url)]
+  const candidates = [new URL(`./${FILE}`, import.meta.url), new URL(`../../../../plugins/app/passwords/${FILE}`, import.meta.url)]
   for (const url of candidates) {
     const path = fileURLToPath(url)
     if (existsSync(path)) return path

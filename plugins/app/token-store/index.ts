@@ -3,8 +3,13 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
-import { MemoryTokenStore, RedisTokenStore, type TokenStore, type TokenStoreOptions } from '../../src/token-store/index.js'
-import type { MemorySnapshot } from '../../src/token-store/memory-store.js'
+import { MemoryTokenStore, type MemorySnapshot } from './memory-store.js'
+import { RedisTokenStore } from './redis-store.js'
+import type { TokenStore, TokenStoreOptions } from './types.js'
+
+export type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+export { packUserId, RedisTokenStore, sessionKey, userKey } from './redis-store.js'
+export { MemoryTokenStore, type MemoryTokenStoreOptions } from './memory-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -5,6 +5,7 @@
 // pipeline a session key with the user's index key (different slots); a Cluster client would
 // need those pipelines split per slot. Only a single Redis is tested.
 import type { Redis } from 'ioredis'
+import { isUuid } from '../ids.js'
 import { INDEX, REVOKE, ROTATE } from './lua.js'
 import { firstRefresh } from './types.js'
 import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
@@ -27,15 +28,13 @@ type ScriptPipeline = {
   [K in keyof ScriptCommands]: (...args: [...Parameters<ScriptCommands[K]>, Callback?]) => ScriptPipeline
 } & { exec(): Promise<Array<[Error | null, unknown]> | null> }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 /**
  * The user id as stored (hash field and index key): a UUID as its 16 bytes in base64url, 22
  * characters instead of 36, which keeps a session under 400 bytes. Never decoded: everything is
  * keyed by the packed form. Other ids get a "=" (not in base64url), so packing stays one-to-one.
  */
 export const packUserId = (userId: string) =>
-  UUID.test(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId}`
+  isUuid(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId}`
 export const sessionKey = (sid: string) => `s:{${sid}}`
 /** Takes the user id as given (unpacked). */
 export const userKey = (userId: string) => indexKey(packUserId(userId))

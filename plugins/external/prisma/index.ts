@@ -3,9 +3,12 @@
 // `npm run db:migrate` instead, so several instances never race to migrate at boot.
 import fp from 'fastify-plugin'
 import { PrismaPg } from '@prisma/adapter-pg'
-import { PrismaClient } from '../../src/generated/prisma/client.js'
-import { pendingMigrations } from '../../src/db/migrations.js'
-import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../../src/db/pglite.js'
+import { PrismaClient } from './generated/client.js'
+import { pendingMigrations } from './migrations.js'
+import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from './pglite.js'
+
+export { Prisma, PrismaClient } from './generated/client.js'
+export type { User as UserRow } from './generated/client.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -3,9 +3,9 @@
 // memory per session) and the memory store's expiry with an injected clock.
 import { randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { MemoryTokenStore, packUserId, RedisTokenStore, sessionKey, userKey } from '../../src/token-store/index.js'
-import type { RotateResult, TokenStore, TokenStoreOptions } from '../../src/token-store/index.js'
-import { keysUnder, testRedis } from '../support/redis.js'
+import { MemoryTokenStore, packUserId, RedisTokenStore, sessionKey, userKey } from '../../../../plugins/app/token-store/index.js'
+import type { RotateResult, TokenStore, TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
+import { keysUnder, testRedis } from '../../../support/redis.js'
 
 const DEFAULTS: TokenStoreOptions = { accessTtl: 300, refreshTtl: 86400, sessionMaxAge: 2592000, reuseInterval: 10 }
 const newId = () => randomBytes(16).toString('base64url')

@@ -5,11 +5,11 @@ import { availableParallelism } from 'node:os'
 import fp from 'fastify-plugin'
 import { Piscina } from 'piscina'
 import bcrypt from 'bcryptjs'
-import { loadCommonPasswords } from '../../src/passwords/common-passwords.js'
-import { MAX_BYTES, validatePassword, type UserAttributes } from '../../src/passwords/validators.js'
-import type { PasswordTask } from '../../src/passwords/worker.js'
+import { loadCommonPasswords } from './common-passwords.js'
+import { MAX_BYTES, validatePassword, type UserAttributes } from './validators.js'
+import type { PasswordTask } from './worker.js'
 
-export type { UserAttributes } from '../../src/passwords/validators.js'
+export type { UserAttributes } from './validators.js'
 
 export interface Passwords {
   /** bcrypt at config.bcryptCost, off the event loop. Refuses more than 72 bytes rather than truncating. */
@@ -37,7 +37,7 @@ const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/
 /** The worker module beside the running code: worker.ts under tsx, worker.js once compiled to dist/. */
 function workerFilename(): string {
   const ext = new URL(import.meta.url).pathname.endsWith('.ts') ? '.ts' : '.js'
-  return new URL(`../../src/passwords/worker${ext}`, import.meta.url).href
+  return new URL(`./worker${ext}`, import.meta.url).href
 }
 
 export default fp(

@@ -1,6 +1,6 @@
 // One small error module: every error a route can answer with is an ApiError carrying the exact
-// status, body and headers of API.md. The error handler (src/error-handler.ts) sends them as they
-// are and turns everything else into DRF-style bodies or a bare 500.
+// status, body and headers of the HTTP contract. The app's error handler sends them as they are
+// and turns everything else into DRF-style bodies or a bare 500.
 
 export type ErrorBody = Record<string, unknown>
 

@@ -1,0 +1,63 @@
+// The benchmark's settings: flags, else environment variables, else defaults (see run.ts).
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+export const here = dirname(fileURLToPath(import.meta.url))
+// dist/bench -> dist (compiled scripts) and the repository root (results folder).
+export const distRoot = resolve(here, '..')
+export const resultsDir = join(resolve(distRoot, '..'), 'bench', 'results')
+
+export const SCENARIOS = ['protected', 'verify', 'refresh', 'login', 'mixed'] as const
+export type Scenario = (typeof SCENARIOS)[number]
+
+const { values: flags } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    duration: { type: 'string' },
+    'refresh-duration': { type: 'string' },
+    connections: { type: 'string' },
+    'login-connections': { type: 'string' },
+    warmup: { type: 'string' },
+    rounds: { type: 'string' },
+    sessions: { type: 'string' },
+    only: { type: 'string' },
+    'skip-memory': { type: 'boolean', default: false },
+    'skip-probe': { type: 'boolean', default: false },
+    'log-level': { type: 'string' },
+    'database-url': { type: 'string' },
+    'redis-url': { type: 'string' },
+    help: { type: 'boolean', short: 'h' }
+  }
+})
+if (flags.help) {
+  console.log('usage: npm run bench -- [--url URL] [--duration S] [--refresh-duration S] [--connections N] [--login-connections N]\n' +
+    '       [--warmup S] [--sessions N] [--only protected,verify,refresh,login,mixed] [--skip-memory] [--skip-probe] [--log-level L]')
+  process.exit(0)
+}
+
+function num(flag: string | undefined, env: string, def: number): number {
+  const raw = flag ?? process.env[env]
+  if (raw === undefined || raw === '') return def
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${env}: not a number (${raw})`)
+  return n
+}
+
+export const opts = {
+  url: flags.url ?? process.env.BENCH_URL ?? null,
+  duration: num(flags.duration, 'BENCH_DURATION', 10),
+  refreshDuration: num(flags['refresh-duration'], 'BENCH_REFRESH_DURATION', 60),
+  connections: num(flags.connections, 'BENCH_CONNECTIONS', 32),
+  loginConnections: num(flags['login-connections'], 'BENCH_LOGIN_CONNECTIONS', 8),
+  warmup: num(flags.warmup, 'BENCH_WARMUP', 2),
+  rounds: Math.max(1, Math.round(num(flags.rounds, 'BENCH_ROUNDS', 4))),
+  sessions: num(flags.sessions, 'BENCH_SESSIONS', 100_000),
+  only: new Set((flags.only ?? process.env.BENCH_ONLY ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()) as Scenario[]),
+  skipMemory: flags['skip-memory'] || process.env.BENCH_SKIP_MEMORY === '1',
+  skipProbe: flags['skip-probe'] || process.env.BENCH_SKIP_PROBE === '1',
+  logLevel: flags['log-level'] ?? process.env.BENCH_LOG_LEVEL ?? 'info',
+  databaseUrl: flags['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/auth_bench',
+  redisUrl: flags['redis-url'] ?? process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+}
+for (const s of opts.only) if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s}`)

@@ -1,0 +1,100 @@
+// What is throttled, keyed by what it protects: request limits (login attempts and registrations
+// per IP, and any limit a route declares with `perRequest`), and the login-failure policy, which
+// counts failures, not requests, per (IP, account) and per account. The counters live in
+// @fastify/rate-limit's store (plugins/external/rate-limit.ts): Redis when configured.
+import { createHash } from 'node:crypto'
+import fp from 'fastify-plugin'
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import { throttled } from './errors.js'
+
+/** Hooks that count one request against a limit (none when limits are off); onRequest or preHandler. */
+export type RequestLimit = onRequestAsyncHookHandler[]
+
+export interface RequestLimitSpec {
+  /** Requests allowed per window. */
+  max: number
+  /** ms */
+  timeWindow: number
+  /** The bucket a request counts in; prefix it with the limit's name. */
+  key: (request: FastifyRequest) => string
+}
+
+export interface Throttle {
+  /** A request limit of its own, shared by every route that uses the returned hooks. */
+  perRequest(spec: RequestLimitSpec): RequestLimit
+  /** Login and token obtain together: attempts per IP per minute. */
+  loginAttempts: RequestLimit
+  /** Registrations per IP per hour. */
+  registrations: RequestLimit
+  /** Throws a 429 ApiError when a failure limit for (ip, account) or for the account is reached. */
+  checkLogin(ip: string, account: string): Promise<void>
+  /** Counts one failed login for (ip, account) and for the account. */
+  failLogin(ip: string, account: string): Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    throttle: Throttle
+  }
+}
+
+// Long names are hashed so an attacker cannot make the counters' keys large.
+const accountKey = (account: string) => {
+  const n = account.trim().toLowerCase()
+  return n.length <= 64 ? n : createHash('sha256').update(n).digest('base64url')
+}
+
+// createRateLimit's limiters take a request and read its key from the keyGenerator; the failure
+// limits are keyed by explicit arguments instead, so they get a stand-in carrying the key.
+const KEY = Symbol('throttle key')
+type KeyCarrier = FastifyRequest & { [KEY]: string }
+const carrying = (key: string) => ({ routeOptions: { config: {} }, [KEY]: key }) as unknown as KeyCarrier
+const carriedKey = (request: FastifyRequest) => (request as KeyCarrier)[KEY]
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
+
+export default fp(
+  async (fastify) => {
+    const limits = fastify.config.rateLimit
+    if (!limits.enabled) {
+      fastify.decorate('throttle', {
+        perRequest: () => [],
+        loginAttempts: [],
+        registrations: [],
+        checkLogin: async () => {},
+        failLogin: async () => {}
+      } satisfies Throttle)
+      return
+    }
+
+    const perRequest = ({ max, timeWindow, key }: RequestLimitSpec): RequestLimit => [
+      fastify.rateLimit({ max, timeWindow, keyGenerator: key }) as onRequestAsyncHookHandler
+    ]
+    // Keys carry the account name given (not the account found), so unknown and known names
+    // behave the same and the limits reveal nothing.
+    const perIpAccount = fastify.createRateLimit({ max: limits.loginFailuresPerUserIp, timeWindow: 15 * 60 * 1000, keyGenerator: carriedKey })
+    const perAccount = fastify.createRateLimit({ max: limits.loginFailuresPerAccount, timeWindow: 60 * 60 * 1000, keyGenerator: carriedKey })
+    const buckets = (ip: string, account: string) => {
+      const name = accountKey(account)
+      return [carrying(`lf:${ip}|${name}`), carrying(`la:${name}`)] as const
+    }
+
+    fastify.decorate('throttle', {
+      perRequest,
+      loginAttempts: perRequest({ max: limits.loginAttemptsPerIp, timeWindow: 60_000, key: (req) => `login:${req.ip}` }),
+      registrations: perRequest({ max: limits.registrationsPerIp, timeWindow: 3_600_000, key: (req) => `register:${req.ip}` }),
+      async checkLogin(ip, account) {
+        const [a, b] = buckets(ip, account)
+        const states = await Promise.all([perIpAccount(a, { increment: false }), perAccount(b, { increment: false })])
+        // `read` reports the current count; a further failure would exceed it.
+        const blocked = states.filter((s) => !s.isAllowed && (s.isExceeded || s.remaining <= 0))
+        if (blocked.length > 0) throw throttled(seconds(Math.max(...blocked.map((s) => (s.isAllowed ? 0 : s.ttl)))))
+      },
+      async failLogin(ip, account) {
+        const [a, b] = buckets(ip, account)
+        await Promise.all([perIpAccount(a), perAccount(b)])
+      }
+    } satisfies Throttle)
+  },
+  { name: 'throttle', dependencies: ['config', 'rate-limit'] }
+)

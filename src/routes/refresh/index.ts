@@ -1,0 +1,62 @@
+// The refresh route (SimpleJWT's /api/token/refresh/) and its two aliases under /api/auth/, with
+// their one limiter: refreshes per session per minute, shared by the three URLs.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import Type from 'typebox'
+import { fieldErrors, REQUIRED } from '../../../plugins/app/errors.js'
+import { decodeSegment } from '../../../plugins/app/jwt.js'
+import { RefreshBodySchema, refreshTokenOf } from '../../schemas/routes.js'
+import { bad, describe, throttledResponse, tokenErrorResponse } from '../responses.js'
+
+const MAIN = '/token/refresh/'
+// Under the /api prefix. The aliases come first: the OpenAPI document lists the /api/auth paths together.
+const URLS = [
+  { url: '/auth/token/refresh/', operationId: 'apiAuthTokenRefresh' },
+  { url: '/auth/refresh/', operationId: 'apiAuthRefresh' },
+  { url: MAIN, operationId: 'refreshToken' }
+]
+
+/** The session a refresh request names, read without verification: it only picks a bucket. */
+function unverifiedSid(request: FastifyRequest): string | null {
+  const token = refreshTokenOf(request.body)
+  const sid = typeof token === 'string' ? decodeSegment(token, 1)?.sid : undefined
+  return typeof sid === 'string' && sid.length <= 64 ? sid : null
+}
+
+export default async function refreshRoutes(fastify: FastifyInstance) {
+  // A preHandler (it reads the body), counting the three URLs together.
+  const limit = fastify.throttle.perRequest({
+    max: fastify.config.rateLimit.refreshesPerSession,
+    timeWindow: 60_000,
+    key: (request) => {
+      const sid = unverifiedSid(request)
+      return sid ? `refresh:s:${sid}` : `refresh:ip:${request.ip}`
+    }
+  })
+
+  for (const { url, operationId } of URLS) {
+    fastify.post(url, {
+      schema: {
+        tags: ['tokens'],
+        summary: url === MAIN ? 'Rotate a refresh token' : 'Rotate a refresh token (alias of /api/token/refresh/)',
+        operationId,
+        description:
+          'Exchanges the current refresh token of a session for a new access + refresh pair and blacklists the old one. ' +
+          'Within the grace interval (default 10 s) the same old token gets a new access token and the same new refresh token; ' +
+          'after it, a non-current token of the session is reuse: the whole session is revoked and the answer is `Token is blacklisted`.',
+        body: RefreshBodySchema,
+        response: {
+          200: describe(Type.Ref('TokenPair'), 'A new access token and the new current refresh token.'),
+          400: bad('No refresh token in the body, or a malformed body.', { refresh: ['This field is required.'] }),
+          401: tokenErrorResponse('Invalid, expired or access-type token; or a rotated (outside the grace interval) or revoked one: blacklisted.'),
+          429: throttledResponse
+        }
+      },
+      preHandler: limit,
+      handler: async (request) => {
+        const token = refreshTokenOf(request.body) as string | undefined
+        if (token === undefined) throw fieldErrors({ refresh: [REQUIRED] })
+        return fastify.accounts.refresh(token)
+      }
+    })
+  }
+}
