@@ -17,8 +17,7 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { PrismaPg } from '@prisma/adapter-pg'
-import { applyMigrations, createMigration, diffMigrationsToSchema, prismaPaths } from '../plugins/external/prisma/migrations.js'
+import { applyMigrations, createMigration, diffMigrationsToSchema, postgresAdapterFactory, prismaPaths } from '../plugins/external/prisma/migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../plugins/external/prisma/pglite.js'
 
 const { values } = parseArgs({
@@ -56,7 +55,7 @@ async function main(): Promise<number> {
 
   const url = process.env.DATABASE_URL
   if (url) {
-    const applied = await applyMigrations(new PrismaPg({ connectionString: url, connectionTimeoutMillis: 10_000 }))
+    const applied = await applyMigrations(postgresAdapterFactory({ connectionString: url, connectionTimeoutMillis: 10_000 }))
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
     return 0
   }

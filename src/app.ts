@@ -1,6 +1,7 @@
 // The app as a plugin: every plugin, the error handling and the routes. server.ts only
 // starts and stops it; tests build the same app (buildApp) and use inject or a real socket.
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import Fastify, { LogController, type FastifyHttpOptions, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { DestinationStream } from 'pino'
 import sjson from 'secure-json-parse'
@@ -10,6 +11,7 @@ import { authSchemas } from './schemas/auth.js'
 import { commonResponses, routelessResponses } from './routes/responses.js'
 import configPlugin, { type Config } from '../plugins/app/config/index.js'
 import { ApiError } from '../plugins/app/errors.js'
+import outagesPlugin from '../plugins/app/outages.js'
 import corsPlugin from '../plugins/external/cors.js'
 import redisPlugin from '../plugins/external/redis.js'
 import prismaPlugin from '../plugins/external/prisma/index.js'
@@ -29,11 +31,15 @@ import protectedRoutes from './routes/protected-endpoint/index.js'
 import healthRoutes from './routes/health/index.js'
 import wellKnownRoutes from './routes/well-known/index.js'
 
+export type ServerOptions = FastifyHttpOptions<Server>
+
 export interface AppOptions {
   config: Config
 }
 
 const BODY_LIMIT = 32 * 1024
+/** How long a closing server keeps listening so busy kept-alive connections close by themselves. */
+const DRAIN_LINGER_MS = 500
 
 /**
  * One access-log line per request with plain fields, instead of Fastify's two lines built with
@@ -50,7 +56,7 @@ class AccessLog extends LogController {
 }
 
 /** Fastify's own options for this app (logger, proxy trust, validation, routing). */
-export function serverOptions(config: Config, overrides: FastifyServerOptions = {}, logStream?: DestinationStream): FastifyServerOptions {
+export function serverOptions(config: Config, overrides: ServerOptions = {}, logStream?: DestinationStream): ServerOptions {
   return {
     logger: {
       level: config.logLevel,
@@ -59,9 +65,19 @@ export function serverOptions(config: Config, overrides: FastifyServerOptions = 
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password', 'req.body.password2'], censor: '[redacted]' }
     },
     // A hop count is accepted by Fastify (proxy-addr) although its types omit it.
-    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    trustProxy: config.trustProxy as ServerOptions['trustProxy'],
     logController: new AccessLog(),
     bodyLimit: BODY_LIMIT,
+    // A client that sends its request too slowly is cut off with a 408 (Node checks its open
+    // connections every connectionsCheckingInterval; headers have to arrive within the same time).
+    requestTimeout: config.timeouts.request,
+    http: {
+      connectionsCheckingInterval: Math.min(1_000, config.timeouts.request),
+      headersTimeout: Math.min(60_000, config.timeouts.request)
+    },
+    // While draining (SIGTERM), requests that reach the service are answered, not refused with a
+    // 503; their responses carry Connection: close.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
       customOptions: {
@@ -99,6 +115,16 @@ export const app = fp<AppOptions>(
     })
     installErrorHandling(fastify)
 
+    // Graceful shutdown. From close() on, Fastify answers every request with Connection: close,
+    // so a kept-alive client takes its answer and sends nothing more on that socket. Before the
+    // listener stops (which also closes the idle sockets), a short linger lets the connections
+    // that are busy right now take their last answer and close by themselves: none is cut
+    // between two requests.
+    fastify.addHook('preClose', async () => {
+      if (fastify.server.listening) await new Promise((resolve) => setTimeout(resolve, DRAIN_LINGER_MS))
+    })
+
+    await fastify.register(outagesPlugin)
     await fastify.register(corsPlugin)
     await fastify.register(redisPlugin)
     await fastify.register(prismaPlugin)
@@ -140,9 +166,15 @@ export const app = fp<AppOptions>(
 )
 
 /** Builds a ready app from a config (tests, benchmark, server). */
-export async function buildApp(config: Config, overrides: FastifyServerOptions = {}, logStream?: DestinationStream): Promise<FastifyInstance> {
+export async function buildApp(config: Config, overrides: ServerOptions = {}, logStream?: DestinationStream): Promise<FastifyInstance> {
   const fastify = Fastify(serverOptions(config, overrides, logStream))
-  await fastify.register(app, { config })
-  await fastify.ready()
+  try {
+    await fastify.register(app, { config })
+    await fastify.ready()
+  } catch (err) {
+    // A refusal at start (an evicting Redis, a data folder in use): release what did open.
+    await fastify.close().catch(() => {})
+    throw err
+  }
   return fastify
 }

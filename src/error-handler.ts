@@ -2,7 +2,7 @@
 // field-keyed messages, Fastify's client errors to DRF's wording, anything else to a bare 500
 // whose details only reach the log (with the request id).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ApiError, REQUIRED } from '../plugins/app/errors.js'
+import { ApiError, DependencyError, REQUIRED, serviceUnavailable } from '../plugins/app/errors.js'
 
 interface AjvError {
   keyword: string
@@ -79,6 +79,11 @@ export function installErrorHandling(fastify: FastifyInstance): void {
 
   fastify.setErrorHandler(function errorHandler(error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) {
     if (error instanceof ApiError) return send(reply, error.statusCode, error.body, error.headers)
+    // Reported (and logged, throttled) by the outages guard where it was made.
+    if (error instanceof DependencyError) {
+      const unavailable = serviceUnavailable()
+      return send(reply, unavailable.statusCode, unavailable.body, unavailable.headers)
+    }
     const validation = (error as FastifyError).validation
     if (validation && (error as FastifyError).validationContext === 'body') {
       return send(reply, 400, validationToFieldErrors(validation as AjvError[], request.body))

@@ -1,9 +1,10 @@
 // Starts the service and stops it cleanly on SIGINT/SIGTERM. Everything else is in app.ts.
 import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig } from '../plugins/app/config/index.js'
+import { ConfigError, loadConfig, type Config } from '../plugins/app/config/index.js'
 
-let config
+let config: Config
 try {
   config = loadConfig()
 } catch (err) {
@@ -14,9 +15,21 @@ try {
   throw err
 }
 
-const app = await buildApp(config)
-closeWithGrace({ delay: 10_000 }, async ({ err }) => {
+let app: FastifyInstance
+try {
+  app = await buildApp(config)
+} catch (err) {
+  // A refusal at start (an evicting Redis, a data folder in use): the reason, not a stack.
+  console.error(`Could not start: ${(err as Error).message}`)
+  process.exit(1)
+}
+
+// SIGTERM / SIGINT: stop accepting, answer what is in flight (Connection: close), close idle
+// sockets, run the plugins' onClose hooks, exit 0. After SHUTDOWN_TIMEOUT the process exits 1
+// whatever is left.
+closeWithGrace({ delay: config.timeouts.shutdown }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing because of an error')
+  else app.log.info({ signal }, 'shutting down: draining requests in flight')
   await app.close()
 })
 
@@ -29,6 +42,7 @@ try {
 const address = app.server.address()
 const port = typeof address === 'object' && address ? address.port : config.port
 const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
-const mode = `${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`}, ${config.redisUrl ? 'Redis token store' : 'in-process token store'}`
+const database = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`
+const mode = `${database}, sessions in ${config.tokenStore === 'redis' ? 'Redis' : 'the database'}`
 // Printed plainly (not only as a log line) so a person starting it sees where to go.
 console.log(`\nAuth service listening on ${base}  (${mode})\n  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n`)

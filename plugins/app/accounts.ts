@@ -1,7 +1,8 @@
 // The account flows behind the routes: register, login, the current user, and sessions with
 // their tokens (rotate, verify, logout). Each route maps HTTP to one call here and back.
+import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
-import { accessTokenNotValid, ApiError, fieldErrors, TOKEN_BLACKLISTED, TOKEN_INVALID, tokenNotValid } from './errors.js'
+import { accessTokenNotValid, ApiError, DependencyError, fieldErrors, TOKEN_BLACKLISTED, TOKEN_INVALID, tokenNotValid } from './errors.js'
 import type { User } from './users.js'
 import { UniqueViolationError } from './users.js'
 
@@ -50,7 +51,10 @@ export interface Accounts {
    * same work and answer for all). A 429 ApiError when the failure limits are reached.
    */
   login(input: LoginInput): Promise<{ user: PublicUser; tokens: TokenPair } | null>
-  /** The user of a protected request; 401 (as for a bad token) when it is gone or inactive. */
+  /**
+   * The user of a protected request; 401 (as for a bad token) when it is gone or inactive. While
+   * the database is unavailable, the copy this instance saw last (at login, register or /me).
+   */
   me(userId: string): Promise<PublicUser>
   refresh(token: string): Promise<TokenPair>
   verify(token: string): Promise<boolean>
@@ -72,6 +76,9 @@ export const publicUser = (u: User): PublicUser => ({
   last_name: u.lastName
 })
 
+/** Users remembered for me() while the database is down: the most recently seen, per instance. */
+const RECENT_USERS = 10_000
+
 const UNIQUE_MESSAGES = {
   username: 'A user with that username already exists.',
   email: 'A user with that email already exists.'
@@ -82,11 +89,24 @@ export default fp(
     const { users, passwords, tokens, throttle, log } = fastify
     const store = fastify.tokenStore
 
+    const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+    // Stale-if-error for me(): a protected route should not need the database, and the session
+    // check that guards it does not. Bounded; the oldest seen goes first.
+    const recent = new Map<string, PublicUser>()
+    const remember = (user: PublicUser) => {
+      recent.delete(user.id)
+      recent.set(user.id, user)
+      if (recent.size > RECENT_USERS) recent.delete(recent.keys().next().value!)
+      return user
+    }
+
+    // Session records take their times from the store's clock; access tokens, checked against
+    // each instance's own clock, from this one.
     async function startSession(userId: string): Promise<TokenPair> {
-      const now = Date.now()
       const sid = tokens.newId()
-      const refresh = await store.createSession({ sid, userId, jti: tokens.newId(), now })
-      return { access: tokens.signAccess(userId, sid, Math.floor(now / 1000)), refresh: tokens.signRefresh(userId, sid, refresh) }
+      const refresh = await store.createSession({ sid, userId, jti: tokens.newId() })
+      return { access: tokens.signAccess(userId, sid, nowSeconds()), refresh: tokens.signRefresh(userId, sid, refresh) }
     }
 
     async function registrationErrors(input: RegisterInput, skip: Iterable<string> = []): Promise<FieldErrors> {
@@ -119,28 +139,23 @@ export default fp(
         if (Object.keys(errors).length > 0) throw fieldErrors(errors)
 
         const passwordHash = await passwords.hash(input.password)
-        let pair: TokenPair | undefined
+        // The session first, for an id made here: if the store fails, nothing was written; if the
+        // user's insert fails, the session belongs to nobody and its tokens were never handed out
+        // (it is revoked all the same). So a failed registration never leaves a user behind.
+        const id = randomUUID()
+        const pair = await startSession(id)
         let user: User
         try {
-          // The session is created inside the user's transaction: if it fails, no user is left.
-          user = await users.create(
-            { username: input.username, email: input.email, passwordHash, firstName: input.first_name, lastName: input.last_name },
-            async (created) => {
-              pair = await startSession(created.id)
-            }
-          )
+          user = await users.create({ id, username: input.username, email: input.email, passwordHash, firstName: input.first_name, lastName: input.last_name })
         } catch (err) {
-          if (pair) {
-            // The commit failed after the session was made: take the session back.
-            const sid = tokens.verify(pair.refresh)?.sid
-            if (sid) await store.revokeSession(sid).catch(() => {})
-          }
+          const sid = tokens.verify(pair.refresh)?.sid
+          if (sid) await store.revokeSession(sid).catch(() => {})
           if (err instanceof UniqueViolationError) {
             throw fieldErrors(Object.fromEntries(err.fields.map((f) => [f, [UNIQUE_MESSAGES[f]]])))
           }
           throw err
         }
-        return { user: publicUser(user), tokens: pair! }
+        return { user: remember(publicUser(user)), tokens: pair }
       },
 
       async login({ login, password, ip }) {
@@ -154,25 +169,34 @@ export default fp(
         }
         const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
         await users.recordLogin(user.id, new Date(), rehash)
-        return { user: publicUser(user), tokens: await startSession(user.id) }
+        return { user: remember(publicUser(user)), tokens: await startSession(user.id) }
       },
 
       async me(userId) {
-        const user = await users.findById(userId)
-        if (!user || !user.isActive) throw accessTokenNotValid()
-        return publicUser(user)
+        let user: User | null
+        try {
+          user = await users.findById(userId)
+        } catch (err) {
+          const copy = recent.get(userId)
+          if (err instanceof DependencyError && copy) return copy
+          throw err
+        }
+        if (!user || !user.isActive) {
+          recent.delete(userId)
+          throw accessTokenNotValid()
+        }
+        return remember(publicUser(user))
       },
 
       async refresh(token) {
         const claims = tokens.verify(token)
         if (!claims || claims.token_type !== 'refresh') throw tokenNotValid()
-        const now = Date.now()
-        const result = await store.rotate({ sid: claims.sid, userId: claims.user_id, jti: claims.jti, newJti: tokens.newId(), now })
+        const result = await store.rotate({ sid: claims.sid, userId: claims.user_id, jti: claims.jti, newJti: tokens.newId() })
         switch (result.status) {
           case 'rotated':
           case 'grace':
             return {
-              access: tokens.signAccess(claims.user_id, claims.sid, Math.floor(now / 1000)),
+              access: tokens.signAccess(claims.user_id, claims.sid, nowSeconds()),
               refresh: tokens.signRefresh(claims.user_id, claims.sid, result.refresh)
             }
           case 'reused':

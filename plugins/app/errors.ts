@@ -49,3 +49,28 @@ export const throttled = (seconds: number) =>
     { detail: `Request was throttled. Expected available in ${seconds} second${seconds === 1 ? '' : 's'}.` },
     { 'retry-after': String(seconds) }
   )
+
+export type Dependency = 'database' | 'token store'
+
+/**
+ * A dependency is down, slow past DEPENDENCY_TIMEOUT, or refusing writes (made by the outages
+ * guard from the client's error, its `cause`). Answered with serviceUnavailable(), never a 500.
+ */
+export class DependencyError extends Error {
+  constructor(
+    readonly dependency: Dependency,
+    /** A short, stable name of what went wrong: down, timeout, oom, readonly... */
+    readonly kind: string,
+    options?: { cause?: unknown }
+  ) {
+    super(`${dependency} unavailable (${kind})`, options)
+    this.name = 'DependencyError'
+  }
+}
+
+/** Seconds a client is asked to wait after a 503. */
+export const RETRY_AFTER_UNAVAILABLE = 5
+
+/** 503 while the database or the token store is unavailable. */
+export const serviceUnavailable = () =>
+  new ApiError(503, { detail: 'Service temporarily unavailable.' }, { 'retry-after': String(RETRY_AFTER_UNAVAILABLE) })

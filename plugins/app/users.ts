@@ -4,6 +4,7 @@
 import fp from 'fastify-plugin'
 import { Prisma, type PrismaClient, type UserRow } from '../external/prisma/index.js'
 import { isUuid } from './ids.js'
+import { databaseOutage } from './outages.js'
 
 export interface User {
   id: string
@@ -28,6 +29,8 @@ export class UniqueViolationError extends Error {
 }
 
 export interface NewUser {
+  /** Given by the caller (accounts starts the session first); default: made by the database. */
+  id?: string
   username: string
   email: string
   passwordHash: string
@@ -36,13 +39,8 @@ export interface NewUser {
 }
 
 export interface UserRepository {
-  /**
-   * Inserts the user in an interactive transaction and runs beforeCommit(user) inside it;
-   * commits only if that resolves, so a failure anywhere leaves no user. Throws
-   * UniqueViolationError when the database's unique constraint fires. beforeCommit must not
-   * query the database outside the transaction: on PGlite that would wait for itself.
-   */
-  create(input: NewUser, beforeCommit?: (user: User) => Promise<void>): Promise<User>
+  /** Inserts the user (one statement). Throws UniqueViolationError when the database's unique constraint fires. */
+  create(input: NewUser): Promise<User>
   /** By username ignoring case, else by email ignoring case; one query. */
   findByLogin(login: string): Promise<User | null>
   findById(id: string): Promise<User | null>
@@ -68,10 +66,6 @@ export function normalizeEmail(email: string): string {
 
 const foldUsername = (username: string) => username.toLowerCase()
 const foldEmail = (email: string) => normalizeEmail(email).toLowerCase()
-
-// Interactive transactions wait for a connection (on PGlite: for the single connection) and
-// must finish their beforeCommit; Prisma's 2 s / 5 s defaults are tight under load.
-const TX_OPTIONS = { maxWait: 10_000, timeout: 15_000 }
 
 function toUser(row: UserRow): User {
   return {
@@ -106,25 +100,22 @@ function uniqueFields(err: Prisma.PrismaClientKnownRequestError): UniqueField[] 
 
 export function createUserRepository(prisma: PrismaClient): UserRepository {
   return {
-    async create(input, beforeCommit) {
+    async create(input) {
       const email = normalizeEmail(input.email)
       try {
-        return await prisma.$transaction(async (tx) => {
-          const row = await tx.user.create({
-            data: {
-              username: input.username,
-              usernameLower: foldUsername(input.username),
-              email,
-              emailLower: foldEmail(email),
-              passwordHash: input.passwordHash,
-              firstName: input.firstName ?? '',
-              lastName: input.lastName ?? ''
-            }
-          })
-          const user = toUser(row)
-          if (beforeCommit) await beforeCommit(user)
-          return user
-        }, TX_OPTIONS)
+        const row = await prisma.user.create({
+          data: {
+            ...(input.id ? { id: input.id } : {}),
+            username: input.username,
+            usernameLower: foldUsername(input.username),
+            email,
+            emailLower: foldEmail(email),
+            passwordHash: input.passwordHash,
+            firstName: input.firstName ?? '',
+            lastName: input.lastName ?? ''
+          }
+        })
+        return toUser(row)
       } catch (err) {
         if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
           const fields = uniqueFields(err)
@@ -182,7 +173,7 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
 
 export default fp(
   async (fastify) => {
-    fastify.decorate('users', createUserRepository(fastify.prisma))
+    fastify.decorate('users', fastify.outages.guard(createUserRepository(fastify.prisma), 'database', databaseOutage))
   },
-  { name: 'users', dependencies: ['prisma'] }
+  { name: 'users', dependencies: ['outages', 'prisma'] }
 )

@@ -70,6 +70,14 @@ export const throttledResponse = describe(
   retryAfter
 )
 
+/** 503: the database or the token store is down, slow or refusing writes (a route that needs it). */
+export const unavailableResponse = describe(
+  Type.Ref('DetailError'),
+  'A dependency this route needs (the database or the token store) is down, slower than DEPENDENCY_TIMEOUT or refusing writes. Nothing was changed; retry after the Retry-After seconds.',
+  { unavailable: { summary: 'Dependency unavailable', value: { detail: 'Service temporarily unavailable.' } } },
+  { 'Retry-After': { type: 'string' as const, description: 'Seconds to wait before retrying.' } }
+)
+
 const wwwAuthenticate = { 'WWW-Authenticate': { type: 'string' as const, description: 'Always `Bearer realm="api"`.' } }
 export const authResponses = {
   401: describe(

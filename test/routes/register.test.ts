@@ -122,22 +122,47 @@ for (const mode of MODES) {
       t.same(res.json(), { non_field_errors: ['Invalid data. Expected a dictionary, but got list.'] })
     })
 
-    t.test('a failure part-way (token store down) leaves no user behind', async (t) => {
+    t.test('the token store down: 503, and no user behind', async (t) => {
       const username = uniqueName('halfway')
       const original = app.tokenStore.createSession
       app.tokenStore.createSession = async () => {
-        throw new Error('token store unreachable')
+        // What either store's client throws when its server is gone.
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })
       }
       t.teardown(() => {
         app.tokenStore.createSession = original
       })
       const res = await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
-      t.equal(res.statusCode, 500)
-      t.same(res.json(), { detail: 'Internal server error' })
-      t.equal(await app.users.findByLogin(username), null, 'the user was rolled back')
+      t.equal(res.statusCode, 503)
+      t.same(res.json(), { detail: 'Service temporarily unavailable.' })
+      t.equal(res.headers['retry-after'], '5')
+      t.equal(await app.users.findByLogin(username), null, 'no user was written')
       app.tokenStore.createSession = original
       // The same registration goes through once the store is back.
       t.equal((await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })).statusCode, 201)
+    })
+
+    t.test("the user's insert failing after the session was made: no user, and the session is revoked", async (t) => {
+      const username = uniqueName('late')
+      const createSession = app.tokenStore.createSession.bind(app.tokenStore)
+      const create = app.users.create.bind(app.users)
+      let sid: string | undefined
+      app.tokenStore.createSession = async (s) => {
+        sid = s.sid
+        return createSession(s)
+      }
+      app.users.create = async () => {
+        throw new Error('insert failed')
+      }
+      t.teardown(() => {
+        app.tokenStore.createSession = createSession
+        app.users.create = create
+      })
+      const res = await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
+      t.equal(res.statusCode, 500)
+      t.equal(await app.users.findByLogin(username), null)
+      t.ok(sid, 'a session had been started')
+      t.equal(await app.tokenStore.isSessionActive(sid!), false, 'and was revoked')
     })
 
     t.test('two racing registrations of the same name: one 201, one 400', async (t) => {

@@ -11,8 +11,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils'
-import { applyMigrations, readMigrations } from '../../plugins/external/prisma/migrations.js'
-import { openEmbeddedDatabase, pgliteDir } from '../../plugins/external/prisma/pglite.js'
+import { PrismaClient } from '../../plugins/external/prisma/index.js'
+import { applyMigrations, postgresAdapterFactory, readMigrations } from '../../plugins/external/prisma/migrations.js'
+import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../../plugins/external/prisma/pglite.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -64,7 +65,7 @@ async function ensureTemplate(admin: SqlDriverAdapter, template: string): Promis
   const building = template + '_building'
   await admin.executeScript(`DROP DATABASE IF EXISTS ${ident(building)} WITH (FORCE)`)
   await admin.executeScript(`CREATE DATABASE ${ident(building)}`)
-  await applyMigrations(new PrismaPg({ connectionString: databaseUrl(building), max: 1 }))
+  await applyMigrations(postgresAdapterFactory({ connectionString: databaseUrl(building), max: 1 }))
   for (let attempt = 0; ; attempt++) {
     try {
       // The migration's connection may still be closing on the server side.
@@ -141,4 +142,49 @@ export async function createTestDataDir(options: { empty?: boolean } = {}): Prom
     await execFileAsync('cp', ['-R', template, pgliteDir(dir)]).catch(() => cp(template, pgliteDir(dir), { recursive: true }))
   }
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) }
+}
+
+export type DatabaseKind = 'postgres' | 'pglite'
+
+export interface TestPrisma {
+  prisma: PrismaClient
+  /** Another client on the same database (a second instance); PostgreSQL only. */
+  another(): PrismaClient
+  /** Disconnects every client and removes the database. */
+  cleanup(): Promise<void>
+}
+
+/** A PrismaClient on a fresh, migrated database of the caller's own: PostgreSQL or PGlite. */
+export async function createTestPrisma(kind: DatabaseKind): Promise<TestPrisma> {
+  const clients: PrismaClient[] = []
+  if (kind === 'postgres') {
+    const db = await createTestDatabase()
+    const make = () => {
+      const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) })
+      clients.push(client)
+      return client
+    }
+    return {
+      prisma: make(),
+      another: make,
+      async cleanup() {
+        for (const c of clients) await c.$disconnect()
+        await db.drop()
+      }
+    }
+  }
+  const data = await createTestDataDir()
+  const embedded = await openEmbeddedDatabase(data.dir)
+  const prisma = new PrismaClient({ adapter: pgliteAdapterFactory(embedded.db) })
+  return {
+    prisma,
+    another: () => {
+      throw new Error('PGlite is single-process: one client only')
+    },
+    async cleanup() {
+      await prisma.$disconnect()
+      await embedded.close()
+      await data.cleanup()
+    }
+  }
 }

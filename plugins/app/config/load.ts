@@ -21,6 +21,10 @@ export const EnvSchema = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_KEY_PREFIX: Type.String({ default: 'auth:' }),
+  TOKEN_STORE: Type.Optional(Type.Union([Type.Literal('redis'), Type.Literal('database')])),
+  DEPENDENCY_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 1 }),
+  REQUEST_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30 }),
+  SHUTDOWN_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 10 }),
 
   JWT_ALGORITHM: Type.Union(['HS256', 'RS256', 'ES256', 'EdDSA'].map((a) => Type.Literal(a)), { default: 'HS256' }),
   JWT_SECRET: Type.Optional(Type.String()),
@@ -63,6 +67,18 @@ export interface Config {
   dataDir: string
   redisUrl: string | null
   redisKeyPrefix: string
+  /** Where sessions live: Redis (shared, fast) or the database (no Redis needed). */
+  tokenStore: 'redis' | 'database'
+  /** No Redis and no DATABASE_URL: PGlite in DATA_DIR, one instance, a generated dev secret. */
+  embedded: boolean
+  timeouts: {
+    /** The longest wait on the database or Redis before a 503, ms. */
+    dependency: number
+    /** A request whose body has not fully arrived by then is answered 408, ms. */
+    request: number
+    /** How long a SIGTERM drains requests in flight before the process exits anyway, ms. */
+    shutdown: number
+  }
   jwt: {
     algorithm: JwtAlgorithm
     /** HS256: the shared secret. Others: the PEM private key. */
@@ -150,12 +166,22 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const env = converted as Env
   const production = env.NODE_ENV === 'production'
   const dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR)
+  const tokenStore = env.TOKEN_STORE ?? (env.REDIS_URL ? 'redis' : 'database')
+  if (tokenStore === 'redis' && !env.REDIS_URL) throw new ConfigError('TOKEN_STORE: "redis" needs REDIS_URL')
+  const embedded = !env.DATABASE_URL && !env.REDIS_URL
 
   let signingKey: string
   let verifyKey: string
   if (env.JWT_ALGORITHM === 'HS256') {
     if (env.JWT_SECRET === undefined) {
       if (production) throw new ConfigError('JWT_SECRET: required in production (at least 32 bytes)')
+      // Instances that share a database or Redis must share the key: each would invent its own
+      // and refuse the others' tokens. Only the single-instance embedded default may make one.
+      if (!embedded) {
+        throw new ConfigError(
+          'JWT_SECRET: required with DATABASE_URL or REDIS_URL (at least 32 bytes): instances sharing a store must sign with the same key'
+        )
+      }
       signingKey = devSecret(dataDir)
     } else {
       if (Buffer.byteLength(env.JWT_SECRET) < MIN_SECRET_BYTES) {
@@ -197,6 +223,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dataDir,
     redisUrl: env.REDIS_URL ?? null,
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    tokenStore,
+    embedded,
+    timeouts: {
+      dependency: Math.round(env.DEPENDENCY_TIMEOUT * 1000),
+      request: Math.round(env.REQUEST_TIMEOUT * 1000),
+      shutdown: Math.round(env.SHUTDOWN_TIMEOUT * 1000)
+    },
     jwt: {
       algorithm: env.JWT_ALGORITHM as JwtAlgorithm,
       signingKey,

@@ -1,15 +1,17 @@
-// Sessions and refresh-token rotation: on Redis when the app has a client (shared by every
-// instance), else in this process, which is only correct for a single instance.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+// Sessions and refresh-token rotation, on the store the configuration names (TOKEN_STORE):
+// Redis (shared by every instance, one round trip per operation) or the database the users live
+// in (PostgreSQL, or the embedded PGlite). Both keep every record durable within their server's
+// persistence; nothing is held only in this process.
 import fp from 'fastify-plugin'
-import { MemoryTokenStore, type MemorySnapshot } from './memory-store.js'
+import { databaseOutage, redisOutage } from '../outages.js'
+import { DatabaseTokenStore } from './database-store.js'
+import { checkRedis } from './redis-check.js'
 import { RedisTokenStore } from './redis-store.js'
 import type { TokenStore, TokenStoreOptions } from './types.js'
 
 export type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
 export { packUserId, RedisTokenStore, sessionKey, userKey } from './redis-store.js'
-export { MemoryTokenStore, type MemoryTokenStoreOptions } from './memory-store.js'
+export { DatabaseTokenStore } from './database-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,7 +21,7 @@ declare module 'fastify' {
 
 export default fp(
   async (fastify) => {
-    const { config, redis } = fastify
+    const { config, redis, prisma } = fastify
     const options: TokenStoreOptions = {
       accessTtl: config.accessTokenTtl,
       refreshTtl: config.refreshTokenTtl,
@@ -27,28 +29,39 @@ export default fp(
       reuseInterval: config.refreshReuseInterval
     }
     let store: TokenStore
-    if (redis) {
+    if (config.tokenStore === 'redis') {
+      if (!redis) throw new Error('token store: TOKEN_STORE=redis without a Redis client')
       store = new RedisTokenStore(redis, options)
+      const judge = async () => {
+        const { refusal, warning } = await checkRedis(redis)
+        if (warning) fastify.log.warn(warning)
+        return refusal
+      }
+      if (redis.status === 'ready') {
+        const refusal = await judge()
+        if (refusal) throw new Error(refusal)
+      } else {
+        // Redis was down at boot: judge it when it comes. A refused one stops the service.
+        redis.once('ready', () => {
+          judge().then(
+            (refusal) => {
+              if (!refusal) return
+              fastify.log.fatal(refusal)
+              process.exitCode = 1
+              void fastify.close()
+            },
+            (err: Error) => fastify.log.warn({ err: { message: err.message } }, 'could not check Redis for the token store')
+          )
+        })
+      }
     } else {
-      const memory = new MemoryTokenStore(options)
-      // Kept in the data folder across restarts, like the embedded database and the dev secret,
-      // so a restart does not log everybody out.
-      const file = join(config.dataDir, 'token-store.json')
-      try {
-        memory.restore(JSON.parse(await readFile(file, 'utf8')) as MemorySnapshot)
-      } catch {}
-      fastify.addHook('onClose', async () => {
-        await mkdir(config.dataDir, { recursive: true })
-        await writeFile(`${file}.tmp`, JSON.stringify(memory.snapshot()), { mode: 0o600 })
-        await rename(`${file}.tmp`, file)
-      })
-      store = memory
-      fastify.log.warn('token store: in-process (REDIS_URL is unset); sessions are not shared, run a single instance only')
+      store = new DatabaseTokenStore(prisma, options)
     }
-    fastify.decorate('tokenStore', store)
+    fastify.log.info({ tokenStore: store.kind }, 'token store')
+    fastify.decorate('tokenStore', fastify.outages.guard(store, 'token store', store.kind === 'redis' ? redisOutage : databaseOutage))
     fastify.addHook('onClose', async () => {
       await store.close()
     })
   },
-  { name: 'token-store', dependencies: ['config', 'redis'] }
+  { name: 'token-store', dependencies: ['config', 'outages', 'redis', 'prisma'] }
 )

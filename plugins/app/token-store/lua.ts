@@ -7,14 +7,40 @@
 //   x "1" once revoked: then the only field, a tombstone that keeps the key's TTL, so a revoked
 //   token answers "blacklisted" (not "unknown") until it would have expired.
 // Numbers travel as decimal strings; Lua 5.1 formats numbers with %.14g, exact for ms timestamps.
+// Time is Redis's own (TIME), so instances whose clocks differ still agree on the grace interval
+// and on expiry; a caller may pass a time instead (tests). Scripts that call TIME before writing
+// replicate their effects, which Redis does by default since 5.0.
 
-/** KEYS[1] s:{sid}. ARGV: userId, jti, newJti, nowMs, refreshTtl (s), reuseInterval (ms), accessTtl (ms). */
-export const ROTATE = `
+/** The time in ms: the argument when one is given, else the server's clock. */
+const NOW = `
+local function nowMs(arg)
+  if arg ~= '' then return tonumber(arg) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`
+
+/**
+ * KEYS[1] s:{sid}. ARGV: userId, jti, nowMs or '', refreshTtl (s), sessionMaxAge (s), accessTtl (ms).
+ * A new session whose first refresh token is jti; returns {iat, exp}.
+ */
+export const CREATE = `${NOW}
+local now = nowMs(ARGV[3])
+local iat = math.floor(now / 1000)
+local m = iat + tonumber(ARGV[5])
+local e = math.min(iat + tonumber(ARGV[4]), m)
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 'j', ARGV[2], 'e', e, 'm', m)
+redis.call('PEXPIREAT', KEYS[1], math.max(e * 1000, now + tonumber(ARGV[6])))
+return {iat, e}
+`
+
+/** KEYS[1] s:{sid}. ARGV: userId, jti, newJti, nowMs or '', refreshTtl (s), reuseInterval (ms), accessTtl (ms). */
+export const ROTATE = `${NOW}
 local k = KEYS[1]
 local h = redis.call('HMGET', k, 'u', 'j', 'e', 'p', 'r', 'm', 'x')
 if h[7] then return {'revoked'} end
 if not h[1] or h[1] ~= ARGV[1] then return {'unknown'} end
-local now = tonumber(ARGV[4])
+local now = nowMs(ARGV[4])
 local nowS = math.floor(now / 1000)
 local e = tonumber(h[3])
 local m = tonumber(h[6])
@@ -50,22 +76,24 @@ return u
 `
 
 /**
- * KEYS[1] u:{userId}, a ZSET sid -> ms time its session record expires. ARGV: sid, score (ms), nowMs,
- * onlyRaise ("1": update an existing member to a later score only), slack (ms).
- * Trims expired members and keeps the key alive until its latest member expires (+ slack for clock
- * skew between instances), never shortening it: PTTL is compared here because EXPIRE GT needs Redis 7.
+ * KEYS[1] u:{userId}, a ZSET sid -> ms time its session record expires at the latest. ARGV: sid,
+ * nowMs or '', onlyRaise ("1": update an existing member to a later score only), slack (ms),
+ * refreshTtl (s), accessTtl (ms). The score is the latest a record touched now can expire:
+ * max(refresh token's end, last access token's end). Trims expired members and keeps the key alive
+ * until its latest member expires (+ slack), never shortening it: PTTL is compared here because
+ * EXPIRE GT needs Redis 7.
  */
-export const INDEX = `
+export const INDEX = `${NOW}
 local k = KEYS[1]
-local score = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-if ARGV[4] == '1' then
+local now = nowMs(ARGV[2])
+local score = math.max((math.floor(now / 1000) + tonumber(ARGV[5])) * 1000, now + tonumber(ARGV[6]))
+if ARGV[3] == '1' then
   local cur = redis.call('ZSCORE', k, ARGV[1])
   if not cur or tonumber(cur) >= score then return 0 end
 end
 redis.call('ZADD', k, score, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
-local want = score - now + tonumber(ARGV[5])
+local want = score - now + tonumber(ARGV[4])
 if want > 0 and redis.call('PTTL', k) < want then redis.call('PEXPIRE', k, want) end
 return 1
 `

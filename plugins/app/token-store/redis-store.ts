@@ -6,11 +6,11 @@
 // need those pipelines split per slot. Only a single Redis is tested.
 import type { Redis } from 'ioredis'
 import { isUuid } from '../ids.js'
-import { INDEX, REVOKE, ROTATE } from './lua.js'
-import { firstRefresh } from './types.js'
+import { CREATE, INDEX, REVOKE, ROTATE } from './lua.js'
 import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
 
 // Command names on the shared client: specific enough not to collide with other users of it.
+const CMD_CREATE = 'tokenStoreCreate'
 const CMD_ROTATE = 'tokenStoreRotate'
 const CMD_REVOKE = 'tokenStoreRevoke'
 const CMD_INDEX = 'tokenStoreIndex'
@@ -20,6 +20,7 @@ const INDEX_SLACK_MS = 60_000
 
 type Callback = (err: Error | null, res?: unknown) => void
 interface ScriptCommands {
+  tokenStoreCreate(key: string, ...args: Array<string | number>): Promise<[number, number]>
   tokenStoreRotate(key: string, ...args: Array<string | number>): Promise<Array<string | number>>
   tokenStoreRevoke(key: string): Promise<string | null>
   tokenStoreIndex(key: string, ...args: Array<string | number>): Promise<number>
@@ -49,7 +50,7 @@ export class RedisTokenStore implements TokenStore {
   constructor(redis: Redis, options: TokenStoreOptions) {
     this.#opts = options
     // defineCommand: EVALSHA with a transparent EVAL on NOSCRIPT (e.g. after a Redis restart).
-    for (const [name, lua] of [[CMD_ROTATE, ROTATE], [CMD_REVOKE, REVOKE], [CMD_INDEX, INDEX]] as const) {
+    for (const [name, lua] of [[CMD_CREATE, CREATE], [CMD_ROTATE, ROTATE], [CMD_REVOKE, REVOKE], [CMD_INDEX, INDEX]] as const) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua })
     }
     this.#redis = redis as Redis & ScriptCommands
@@ -60,28 +61,28 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
-    const { iat, exp, end, expiresAt } = firstRefresh(this.#opts, jti, now)
-    const key = sessionKey(sid)
+    const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
     const user = packUserId(userId)
     // One round trip (not atomic across the two keys, which may live on different Cluster slots).
-    const p = this.#pipeline() as ScriptPipeline & ReturnType<Redis['pipeline']>
-    p.hset(key, { u: user, j: jti, e: exp, m: end })
-    p.pexpireat(key, expiresAt)
-    p.tokenStoreIndex(indexKey(user), sid, expiresAt, now, '0', INDEX_SLACK_MS)
-    throwFirst(await p.exec())
-    return { jti, iat, exp }
+    const [created] = throwFirst(
+      await this.#pipeline()
+        .tokenStoreCreate(sessionKey(sid), user, jti, now ?? '', refreshTtl, sessionMaxAge, accessTtl * 1000)
+        .tokenStoreIndex(indexKey(user), sid, now ?? '', '0', INDEX_SLACK_MS, refreshTtl, accessTtl * 1000)
+        .exec()
+    ) as [[number, number]]
+    return { jti, iat: Number(created[0]), exp: Number(created[1]) }
   }
 
   async rotate({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
     const { refreshTtl, accessTtl, reuseInterval } = this.#opts
-    // The index bump rides in the same round trip; it is an upper bound of the new expiry and only
-    // raises the score of a member that is still indexed, so it is harmless when nothing rotated.
-    const indexScore = Math.max((Math.floor(now / 1000) + refreshTtl) * 1000, now + accessTtl * 1000)
+    // The index bump rides in the same round trip; it raises the score of a member that is still
+    // indexed to the latest its record can now expire, so it is harmless when nothing rotated.
     const user = packUserId(userId)
+    const at = now ?? ''
     const results = throwFirst(
       await this.#pipeline()
-        .tokenStoreRotate(sessionKey(sid), user, jti, newJti, now, refreshTtl, reuseInterval * 1000, accessTtl * 1000)
-        .tokenStoreIndex(indexKey(user), sid, indexScore, now, '1', INDEX_SLACK_MS)
+        .tokenStoreRotate(sessionKey(sid), user, jti, newJti, at, refreshTtl, reuseInterval * 1000, accessTtl * 1000)
+        .tokenStoreIndex(indexKey(user), sid, at, '1', INDEX_SLACK_MS, refreshTtl, accessTtl * 1000)
         .exec()
     )
     const reply = results[0] as Array<string | number>

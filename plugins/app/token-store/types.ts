@@ -1,5 +1,7 @@
-// The token store's contract, shared by the Redis and the in-process implementation.
-// Times: `now` arguments are milliseconds since the epoch; iat/exp are seconds (JWT claims).
+// The token store's contract, shared by the Redis and the database implementation.
+// Times: `now` arguments are milliseconds since the epoch; iat/exp are seconds (JWT claims). The
+// service passes no `now`: each store then takes the time from its server (Redis TIME, the
+// database's clock), so instances whose clocks differ agree. Tests pass one to move in time.
 
 export interface TokenStoreOptions {
   /** Access token lifetime, seconds: a session's record outlives its last access token. */
@@ -37,8 +39,8 @@ export interface NewSession {
   userId: string
   /** The first refresh token's jti. */
   jti: string
-  /** ms since the epoch */
-  now: number
+  /** ms since the epoch; default: the store's clock */
+  now?: number
 }
 
 export interface Rotation {
@@ -48,12 +50,12 @@ export interface Rotation {
   jti: string
   /** The jti of the token to issue if this one is current. */
   newJti: string
-  /** ms since the epoch */
-  now: number
+  /** ms since the epoch; default: the store's clock */
+  now?: number
 }
 
 export interface TokenStore {
-  readonly kind: 'redis' | 'memory'
+  readonly kind: 'redis' | 'database'
   /** Starts a session whose first refresh token is jti. exp = min(now + refreshTtl, start + sessionMaxAge). */
   createSession(s: NewSession): Promise<IssuedRefresh>
   /** Atomic: under any concurrency a token is rotated at most once. The new token's iat = floor(now / 1000). */
@@ -71,12 +73,4 @@ export interface TokenStore {
   revokeUserSessions(userId: string): Promise<number>
   ping(): Promise<void>
   close(): Promise<void>
-}
-
-/** The first refresh token of a session started at `now` (ms), and when its record may go (ms). */
-export function firstRefresh(opts: TokenStoreOptions, jti: string, now: number): IssuedRefresh & { end: number; expiresAt: number } {
-  const iat = Math.floor(now / 1000)
-  const end = iat + opts.sessionMaxAge
-  const exp = Math.min(iat + opts.refreshTtl, end)
-  return { jti, iat, exp, end, expiresAt: Math.max(exp * 1000, now + opts.accessTtl * 1000) }
 }

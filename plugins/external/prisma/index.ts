@@ -3,6 +3,7 @@
 // `npm run db:migrate` instead, so several instances never race to migrate at boot.
 import fp from 'fastify-plugin'
 import { PrismaPg } from '@prisma/adapter-pg'
+import { throttledWarnings } from '../../app/outages.js'
 import { PrismaClient } from './generated/client.js'
 import { pendingMigrations } from './migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from './pglite.js'
@@ -25,12 +26,20 @@ export default fp(
     let closeDatabase: () => Promise<void> = async () => {}
 
     if (databaseUrl) {
+      const timeout = fastify.config.timeouts.dependency
+      const warn = throttledWarnings(fastify.log)
       prisma = new PrismaClient({
         adapter: new PrismaPg(
-          // Fail a request (and the readiness probe) within seconds when PostgreSQL is away,
-          // instead of queueing on the pool forever.
-          { connectionString: databaseUrl, connectionTimeoutMillis: 5_000 },
-          { onPoolError: (err) => fastify.log.warn({ err: { message: err.message } }, 'postgres pool error') }
+          {
+            connectionString: databaseUrl,
+            // Every wait on PostgreSQL is bounded: getting a connection, and each query (on the
+            // client when the server hangs, and on the server, which cancels the statement).
+            connectionTimeoutMillis: timeout,
+            query_timeout: timeout,
+            statement_timeout: timeout,
+            keepAlive: true
+          },
+          { onPoolError: (err) => warn(`pool:${err.message}`, { err: { message: err.message } }, 'postgres pool error') }
         )
       })
       // Migrating is a deploy step here (npm run db:migrate); say so early when it was skipped.

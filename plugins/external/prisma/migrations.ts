@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
+import { PrismaPg } from '@prisma/adapter-pg'
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
 import { withSchemaEngine, type EngineOptions, type MigrationList } from './schema-engine.js'
 
 export interface PrismaPaths {
@@ -25,6 +26,32 @@ export function prismaPaths(): PrismaPaths {
     const parent = dirname(dir)
     if (parent === dir) throw new Error('prisma/schema.prisma not found above ' + fileURLToPath(import.meta.url))
     dir = parent
+  }
+}
+
+/**
+ * PrismaPg for migrating. Its executeScript splits a script on every ";" and sends the pieces one
+ * by one, which breaks a function body (PL/pgSQL is full of them); these adapters send the script
+ * whole, as one simple query, as Prisma's native engine does.
+ */
+export function postgresAdapterFactory(config: ConstructorParameters<typeof PrismaPg>[0]): SqlMigrationAwareDriverAdapterFactory {
+  const base = new PrismaPg(config)
+  const whole = (adapter: SqlDriverAdapter) => {
+    const inner = adapter as SqlDriverAdapter & { client: { query(sql: string): Promise<unknown> }; onError(e: unknown): never }
+    adapter.executeScript = async (script: string) => {
+      try {
+        await inner.client.query(script)
+      } catch (err) {
+        inner.onError(err)
+      }
+    }
+    return adapter
+  }
+  return {
+    provider: base.provider,
+    adapterName: base.adapterName,
+    connect: async () => whole(await base.connect()),
+    connectToShadowDb: async () => whole(await base.connectToShadowDb())
   }
 }
 

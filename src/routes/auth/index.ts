@@ -6,7 +6,7 @@ import { ApiError, fieldErrors, TOKEN_INVALID } from '../../../plugins/app/error
 import type { RegisterInput } from '../../../plugins/app/accounts.js'
 import { validationToFieldErrors } from '../../error-handler.js'
 import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema, refreshTokenOf } from '../../schemas/routes.js'
-import { authResponses, bad, badOr, bearer, describe, throttledResponse } from '../responses.js'
+import { authResponses, bad, badOr, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
 
 // DRF's CharField trims surrounding white space before validating; passwords are kept as typed.
 const TRIMMED = ['username', 'email', 'first_name', 'last_name'] as const
@@ -27,7 +27,8 @@ export default async function authRoutes(fastify: FastifyInstance) {
           email: ['A user with that email already exists.'],
           password: ["Password fields didn't match."]
         }),
-        429: throttledResponse
+        429: throttledResponse,
+        503: unavailableResponse
       }
     },
     // Validation errors reach the handler, so schema problems and uniqueness/password problems
@@ -79,7 +80,8 @@ export default async function authRoutes(fastify: FastifyInstance) {
         401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
           invalid: { summary: 'Wrong credentials', value: { detail: 'Invalid credentials' } }
         }),
-        429: throttledResponse
+        429: throttledResponse,
+        503: unavailableResponse
       }
     },
     onRequest: fastify.throttle.loginAttempts,
@@ -109,7 +111,8 @@ export default async function authRoutes(fastify: FastifyInstance) {
         ...authResponses,
         403: describe(Type.Ref('MessageError'), 'The refresh token belongs to another user.', {
           foreign: { value: { error: 'Token does not belong to user' } }
-        })
+        }),
+        503: unavailableResponse
       }
     },
     // Checked before the body is parsed, as DRF authenticates before it reads request.data.
@@ -134,7 +137,8 @@ export default async function authRoutes(fastify: FastifyInstance) {
       security: bearer,
       response: {
         200: describe(MessageSchema, 'Every session of the user is revoked.', { ok: { value: { message: 'Successfully logged out of all sessions' } } }),
-        ...authResponses
+        ...authResponses,
+        503: unavailableResponse
       }
     },
     onRequest: fastify.authenticate,
@@ -150,7 +154,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
       summary: 'The current user',
       operationId: 'me',
       security: bearer,
-      response: { 200: describe(Type.Ref('User'), 'The user the access token belongs to.'), ...authResponses }
+      response: { 200: describe(Type.Ref('User'), 'The user the access token belongs to.'), ...authResponses, 503: unavailableResponse }
     },
     onRequest: fastify.authenticate,
     handler: async (request) => fastify.accounts.me(request.auth!.userId)

@@ -33,7 +33,7 @@ export default async function healthRoutes(fastify: FastifyInstance) {
     },
     handler: async (request, reply) => {
       const probe = (p: Promise<unknown>) =>
-        Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]).then(
+        Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), fastify.config.timeouts.dependency).unref())]).then(
           () => 'ok' as const,
           (err: Error) => {
             request.log.warn({ err: { message: err.message } }, 'readiness check failed')

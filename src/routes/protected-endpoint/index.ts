@@ -1,7 +1,7 @@
 // A small protected route for clients to check their wiring.
 import type { FastifyInstance } from 'fastify'
 import { MessageSchema } from '../../schemas/routes.js'
-import { authResponses, bearer, describe } from '../responses.js'
+import { authResponses, bearer, describe, unavailableResponse } from '../responses.js'
 
 export default async function protectedRoutes(fastify: FastifyInstance) {
   fastify.get('/', {
@@ -15,7 +15,8 @@ export default async function protectedRoutes(fastify: FastifyInstance) {
         200: describe(MessageSchema, 'The access token is valid and its session alive.', {
           ok: { value: { message: 'You have accessed a protected route!' } }
         }),
-        ...authResponses
+        ...authResponses,
+        503: unavailableResponse
       }
     },
     onRequest: fastify.authenticate,

@@ -5,7 +5,7 @@ import Type from 'typebox'
 import { fieldErrors, REQUIRED } from '../../../plugins/app/errors.js'
 import { decodeSegment } from '../../../plugins/app/jwt.js'
 import { RefreshBodySchema, refreshTokenOf } from '../../schemas/routes.js'
-import { bad, describe, throttledResponse, tokenErrorResponse } from '../responses.js'
+import { bad, describe, throttledResponse, tokenErrorResponse, unavailableResponse } from '../responses.js'
 
 const MAIN = '/token/refresh/'
 // Under the /api prefix. The aliases come first: the OpenAPI document lists the /api/auth paths together.
@@ -48,7 +48,8 @@ export default async function refreshRoutes(fastify: FastifyInstance) {
           200: describe(Type.Ref('TokenPair'), 'A new access token and the new current refresh token.'),
           400: bad('No refresh token in the body, or a malformed body.', { refresh: ['This field is required.'] }),
           401: tokenErrorResponse('Invalid, expired or access-type token; or a rotated (outside the grace interval) or revoked one: blacklisted.'),
-          429: throttledResponse
+          429: throttledResponse,
+          503: unavailableResponse
         }
       },
       preHandler: limit,

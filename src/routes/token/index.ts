@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { ApiError, tokenNotValid } from '../../../plugins/app/errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
-import { bad, describe, throttledResponse, tokenErrorResponse } from '../responses.js'
+import { bad, describe, throttledResponse, tokenErrorResponse, unavailableResponse } from '../responses.js'
 
 export default async function tokenRoutes(fastify: FastifyInstance) {
   fastify.post('/', {
@@ -20,7 +20,8 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
         401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
           invalid: { summary: 'Wrong credentials', value: { detail: 'No active account found with the given credentials' } }
         }),
-        429: throttledResponse
+        429: throttledResponse,
+        503: unavailableResponse
       }
     },
     onRequest: fastify.throttle.loginAttempts,
@@ -42,7 +43,8 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
       response: {
         200: describe(EmptySchema, 'The token is valid.'),
         400: bad('No token in the body, or a malformed body.', { token: ['This field is required.'] }),
-        401: tokenErrorResponse('The token is invalid or expired, or its session is revoked.')
+        401: tokenErrorResponse('The token is invalid or expired, or its session is revoked.'),
+        503: unavailableResponse
       }
     },
     handler: async (request) => {

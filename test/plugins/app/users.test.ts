@@ -136,43 +136,11 @@ for (const mode of ['postgres', 'embedded'] as const) {
       t.equal(stored[0]!.id, won[0]!.value.id)
     })
 
-    t.test('a racing create waits for the first transaction and fails once it commits', async (t) => {
-      // The first insert holds its unique key while beforeCommit runs; the second must not
-      // slip in between (PostgreSQL blocks it on the key, PGlite on the connection).
-      let release!: () => void
-      const gate = new Promise<void>((r) => (release = r))
-      let inserted!: () => void
-      const first = app.users.create({ username: 'Slow', email: 'slow@example.com', passwordHash: 'h' }, async () => {
-        inserted()
-        await gate
-      })
-      await new Promise<void>((r) => (inserted = r))
-      const second = app.users.create({ username: 'SLOW', email: 'slow2@example.com', passwordHash: 'h' }).catch((e: unknown) => e)
-      setTimeout(release, 50)
-      const winner = await first
-      const loser = await second
-      t.type(loser, UniqueViolationError)
-      t.same((await rows({ usernameLower: 'slow' })).map((r) => r.id), [winner.id])
-    })
-
-    t.test('beforeCommit runs inside the transaction; if it throws, no user is left', async (t) => {
-      let seen: User | undefined
-      const ok = await app.users.create({ username: 'kept', email: 'kept@example.com', passwordHash: 'h' }, async (user) => {
-        seen = user
-      })
-      t.equal(seen?.id, ok.id, 'beforeCommit got the new user')
-
-      const err = await app.users
-        .create({ username: 'Ghost', email: 'ghost@example.com', passwordHash: 'h' }, async (user) => {
-          t.match(user, { username: 'Ghost' })
-          throw new Error('session store down')
-        })
-        .catch((e: unknown) => e)
-      t.match(err, { message: 'session store down' })
-      t.same((await rows()).map((r) => r.username), ['kept'], 'the user was rolled back')
-      t.equal(await app.users.findByLogin('ghost'), null)
-      // The name is free again.
-      t.equal((await app.users.create({ username: 'ghost', email: 'ghost@example.com', passwordHash: 'h' })).username, 'ghost')
+    t.test('create takes an id made by the caller', async (t) => {
+      const id = '0b9c2a57-3f2e-4e0a-9d61-0f6d2c1e8a44'
+      const user = await app.users.create({ id, username: 'given', email: 'given@example.com', passwordHash: 'h' })
+      t.equal(user.id, id)
+      t.equal((await app.users.findById(id))?.username, 'given')
     })
 
     t.test('recordLogin sets last_login and optionally the new hash; deactivate', async (t) => {

@@ -1,10 +1,12 @@
-// One contract suite, run against the Redis store (real Redis, a key prefix of this run's own)
-// and the in-process store; then the Redis-only facts (TTLs, key contents, two clients racing,
-// memory per session) and the memory store's expiry with an injected clock.
+// One contract suite, run against every store: Redis (real Redis, a key prefix of this run's own)
+// and the database store on PostgreSQL and on PGlite (a database of this run's own); then what
+// each store does beyond the contract (Redis TTLs, key contents and memory; database rows and
+// their deletion), the store's own clock, and two clients racing on one token.
 import { randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { MemoryTokenStore, packUserId, RedisTokenStore, sessionKey, userKey } from '../../../../plugins/app/token-store/index.js'
+import { DatabaseTokenStore, packUserId, RedisTokenStore, sessionKey, userKey } from '../../../../plugins/app/token-store/index.js'
 import type { RotateResult, TokenStore, TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
+import { createTestPrisma, type DatabaseKind } from '../../../support/db.js'
 import { keysUnder, testRedis } from '../../../support/redis.js'
 
 const DEFAULTS: TokenStoreOptions = { accessTtl: 300, refreshTtl: 86400, sessionMaxAge: 2592000, reuseInterval: 10 }
@@ -181,6 +183,40 @@ function contract(t: Test, h: Harness) {
     t.equal(await store.revokeSession(sid), false)
   })
 
+  t.test('a session lives as long as its last access token', async (t) => {
+    const store = h.make({ accessTtl: 300, refreshTtl: 40 })
+    // Started 100 s ago: the refresh token has expired, its access token (5 minutes) has not.
+    const a = await start(store, Date.now() - 100_000)
+    t.equal(await store.refreshStatus(a.sid, a.jti), 'unknown', 'the refresh token has expired')
+    t.equal(await store.isSessionActive(a.sid), true, 'its access token has not')
+    const b = await start(store, Date.now() - 301_000)
+    t.equal(await store.isSessionActive(b.sid), false, 'both expired')
+  })
+
+  t.test('a tombstone answers "blacklisted" as long as the tokens would have lived', async (t) => {
+    const store = h.make({ accessTtl: 5, refreshTtl: 40 })
+    const a = await start(store, Date.now() - 30_000)
+    t.equal(await store.revokeSession(a.sid), true)
+    t.equal(await store.refreshStatus(a.sid, a.jti), 'blacklisted')
+    const old = await start(store, Date.now() - 45_000)
+    t.equal(await store.revokeSession(old.sid), false, 'an expired session is not revoked')
+    t.equal(await store.refreshStatus(old.sid, old.jti), 'unknown')
+  })
+
+  t.test("the store's own clock when no time is given", async (t) => {
+    const store = h.make()
+    const sid = newId()
+    const jti = newId()
+    const userId = randomUUID()
+    const first = await store.createSession({ sid, userId, jti })
+    const nowS = Math.floor(Date.now() / 1000)
+    t.ok(Math.abs(first.iat - nowS) <= 2, `iat ${first.iat} is the server's time (here ${nowS})`)
+    t.equal(first.exp, first.iat + DEFAULTS.refreshTtl)
+    const r = await store.rotate({ sid, userId, jti, newJti: newId() })
+    t.equal(r.status, 'rotated')
+    t.same(await store.rotate({ sid, userId, jti, newJti: newId() }), { status: 'grace', refresh: (r as { refresh: unknown }).refresh })
+  })
+
   t.test('revokeSession: that session only, immediately', async (t) => {
     const store = h.make()
     const now = Date.now()
@@ -235,56 +271,76 @@ function contract(t: Test, h: Harness) {
   })
 }
 
-t.test('memory store', async (t) => {
-  const stores: MemoryTokenStore[] = []
-  t.teardown(async () => {
-    for (const s of stores) await s.close()
-  })
-  contract(t, {
-    make(options) {
-      const s = new MemoryTokenStore({ ...DEFAULTS, ...options })
-      stores.push(s)
-      return s
-    }
-  })
-})
-
 t.test('redis store', async (t) => {
   const tr = await testRedis()
   t.teardown(() => tr.cleanup())
   contract(t, { make: (options) => new RedisTokenStore(tr.redis, { ...DEFAULTS, ...options }) })
 })
 
-t.test('memory store: expiry and sweep with an injected clock', async (t) => {
-  let clock = Date.now()
-  const store = new MemoryTokenStore({ ...DEFAULTS, accessTtl: 5, refreshTtl: 40 }, { clock: () => clock, sweepInterval: 0 })
-  t.teardown(() => store.close())
-  const userId = randomUUID()
-  const a = await start(store, clock, userId)
-  const b = await start(store, clock, userId)
-  t.equal(await store.revokeSession(b.sid), true)
-  t.equal(store.size, 2, 'a session and a tombstone')
-  clock += 39_000
-  t.equal(await store.refreshStatus(b.sid, b.jti), 'blacklisted', 'the tombstone lasts as long as the tokens')
-  t.equal(store.sweep(), 0)
-  clock += 1_000
-  t.equal(store.sweep(), 2, 'both records go when their tokens expire')
-  t.equal(store.size, 0)
-  t.equal(await store.isSessionActive(a.sid), false)
-  t.equal(await store.refreshStatus(a.sid, a.jti), 'unknown')
-  t.equal(await store.revokeUserSessions(userId), 0)
-})
+for (const kind of ['postgres', 'pglite'] as DatabaseKind[]) {
+  t.test(`database store (${kind})`, async (t) => {
+    const db = await createTestPrisma(kind)
+    t.teardown(() => db.cleanup())
+    contract(t, { make: (options) => new DatabaseTokenStore(db.prisma, { ...DEFAULTS, ...options }) })
+  })
 
-t.test('memory store: a session lives as long as its last access token', async (t) => {
-  let clock = Date.now()
-  const store = new MemoryTokenStore({ ...DEFAULTS, accessTtl: 300, refreshTtl: 40 }, { clock: () => clock, sweepInterval: 0 })
-  t.teardown(() => store.close())
-  const a = await start(store, clock)
-  clock += 100_000
-  t.equal(await store.refreshStatus(a.sid, a.jti), 'unknown', 'the refresh token has expired')
-  t.equal(await store.isSessionActive(a.sid), true, 'its access token has not')
-  clock += 200_000
-  t.equal(await store.isSessionActive(a.sid), false)
+  t.test(`database store (${kind}): rows, tombstones, and expired rows deleted by new sessions`, async (t) => {
+    const db = await createTestPrisma(kind)
+    t.teardown(() => db.cleanup())
+    const store = new DatabaseTokenStore(db.prisma, { ...DEFAULTS, accessTtl: 5, refreshTtl: 40 })
+    const rows = () => db.prisma.session.findMany({ orderBy: { sid: 'asc' } })
+    const now = Date.now()
+    const nowS = Math.floor(now / 1000)
+    const a = await start(store, now)
+    t.match(await db.prisma.session.findUnique({ where: { sid: a.sid } }), {
+      userId: a.userId,
+      jti: a.jti,
+      exp: nowS + 40,
+      ends: nowS + DEFAULTS.sessionMaxAge,
+      prevJti: null,
+      revoked: false,
+      expiresAt: BigInt((nowS + 40) * 1000)
+    })
+    const j1 = newId()
+    t.equal((await store.rotate({ sid: a.sid, userId: a.userId, jti: a.jti, newJti: j1, now: now + 1000 })).status, 'rotated')
+    t.match(await db.prisma.session.findUnique({ where: { sid: a.sid } }), { jti: j1, prevJti: a.jti, rotatedAt: BigInt(now + 1000) })
+    t.equal(await store.revokeSession(a.sid), true)
+    t.match(await db.prisma.session.findUnique({ where: { sid: a.sid } }), { revoked: true, jti: null, prevJti: null })
+
+    // Expired records (sessions and tombstones): deleted a few at a time as new sessions start.
+    await db.prisma.session.createMany({
+      data: Array.from({ length: 6 }, (_, i) => ({
+        sid: newId(),
+        userId: randomUUID(),
+        jti: i % 2 ? newId() : null,
+        revoked: i % 2 === 0,
+        exp: nowS - 60,
+        ends: nowS,
+        expiresAt: BigInt(now - 20_000)
+      }))
+    })
+    t.equal((await rows()).length, 7, 'six expired rows (sessions and tombstones) wait for deletion')
+    await start(store, now)
+    t.equal((await rows()).length, 4, 'a new session deleted four of them')
+    await start(store, now)
+    const left = await rows()
+    t.equal(left.length, 3, 'and the next the rest: only live records remain')
+    t.ok(left.every((r) => r.expiresAt > BigInt(Date.now())))
+  })
+}
+
+t.test('database store: two clients racing on one token rotate it once', async (t) => {
+  const db = await createTestPrisma('postgres')
+  t.teardown(() => db.cleanup())
+  const s1 = new DatabaseTokenStore(db.prisma, DEFAULTS)
+  const s2 = new DatabaseTokenStore(db.another(), DEFAULTS)
+  const { sid, userId, jti } = await start(s1, Date.now())
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? s1 : s2).rotate({ sid, userId, jti, newJti: newId() })))
+  t.equal(results.filter((r) => r.status === 'rotated').length, 1)
+  t.equal(results.filter((r) => r.status === 'grace').length, 19)
+  const jtis = new Set(results.map((r) => (r as Extract<RotateResult, { refresh: unknown }>).refresh.jti))
+  t.equal(jtis.size, 1, 'every caller got the same new token')
+  t.equal(await s2.refreshStatus(sid, [...jtis][0]!), 'current')
 })
 
 t.test('redis store: keys, contents and TTLs', async (t) => {

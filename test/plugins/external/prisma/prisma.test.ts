@@ -12,7 +12,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { loadConfig } from '../../../../plugins/app/config/index.js'
 import configPlugin from '../../../../plugins/app/config/index.js'
 import prismaPlugin from '../../../../plugins/external/prisma/index.js'
-import { applyMigrations, diffMigrationsToSchema, prismaPaths, readMigrations } from '../../../../plugins/external/prisma/migrations.js'
+import { applyMigrations, diffMigrationsToSchema, postgresAdapterFactory, prismaPaths, readMigrations } from '../../../../plugins/external/prisma/migrations.js'
 import { pgliteAdapterFactory } from '../../../../plugins/external/prisma/pglite.js'
 import { createTestDatabase, createTestDataDir, TEST_PG_URL } from '../../../support/db.js'
 
@@ -83,8 +83,8 @@ t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', 
   await pg.executeScript('DROP TABLE users; DROP TABLE _prisma_migrations')
   const names = (await readMigrations()).migrationDirectories.map((m) => m.path)
 
-  t.same(await applyMigrations(new PrismaPg(db.url)), names, 'every migration applied')
-  t.same(await applyMigrations(new PrismaPg(db.url)), [], 'a second run applies nothing')
+  t.same(await applyMigrations(postgresAdapterFactory(db.url)), names, 'every migration applied')
+  t.same(await applyMigrations(postgresAdapterFactory(db.url)), [], 'a second run applies nothing')
   const recorded = await pg.queryRaw({
     sql: 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name',
     args: [],

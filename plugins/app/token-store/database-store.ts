@@ -1,0 +1,89 @@
+// The token store on the database (PostgreSQL or the embedded PGlite), through Prisma: one row
+// per session in `sessions`, the same contract as the Redis store. Creation and rotation are
+// PL/pgSQL functions (prisma/migrations/*_sessions), each one statement, so one round trip: the
+// rotation locks its row (SELECT ... FOR UPDATE) and decides exactly as the Redis Lua script does.
+// Times come from the database's clock unless the caller passes `now` (tests). A revoked session
+// stays as a tombstone (revoked, no jti) until its tokens would have expired, so its tokens answer
+// "blacklisted"; expired rows are deleted a few at a time by each new session (no cron).
+import type { PrismaClient } from '../../external/prisma/index.js'
+import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+
+/** Expired rows deleted per new session: more than one, so the table never falls behind. */
+const SWEEP = 4
+
+type Status = RotateResult['status']
+
+export class DatabaseTokenStore implements TokenStore {
+  readonly kind = 'database' as const
+  readonly #db: PrismaClient
+  readonly #opts: TokenStoreOptions
+
+  /** `prisma` is owned by the caller and is not closed by close(). */
+  constructor(prisma: PrismaClient, options: TokenStoreOptions) {
+    this.#db = prisma
+    this.#opts = options
+  }
+
+  async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
+    const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
+    const [row] = await this.#db.$queryRaw<Array<{ iat: number; exp: number }>>`
+      SELECT iat, exp FROM auth_session_create(${sid}::text, ${userId}::text, ${jti}::text, ${refreshTtl}::int,
+        ${sessionMaxAge}::int, ${accessTtl}::int, ${now ?? null}::bigint, ${SWEEP}::int)`
+    if (!row) throw new Error('token store: auth_session_create returned nothing')
+    return { jti, iat: Number(row.iat), exp: Number(row.exp) }
+  }
+
+  async rotate({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
+    const { refreshTtl, reuseInterval, accessTtl } = this.#opts
+    const [row] = await this.#db.$queryRaw<Array<{ status: Status; jti: string | null; iat: number | null; exp: number | null }>>`
+      SELECT status, jti, iat, exp FROM auth_session_rotate(${sid}::text, ${userId}::text, ${jti}::text, ${newJti}::text,
+        ${refreshTtl}::int, ${reuseInterval * 1000}::bigint, ${accessTtl}::int, ${now ?? null}::bigint)`
+    switch (row?.status) {
+      case 'rotated':
+      case 'grace':
+        return { status: row.status, refresh: { jti: row.jti!, iat: Number(row.iat), exp: Number(row.exp) } }
+      case 'reused':
+      case 'revoked':
+      case 'unknown':
+        return { status: row.status }
+      default:
+        throw new Error(`token store: unexpected rotate reply ${JSON.stringify(row)}`)
+    }
+  }
+
+  async refreshStatus(sid: string, jti: string): Promise<RefreshStatus> {
+    const [row] = await this.#db.$queryRaw<Array<{ status: RefreshStatus }>>`
+      SELECT CASE WHEN revoked OR jti IS DISTINCT FROM ${jti}::text THEN 'blacklisted'
+                  WHEN exp::bigint * 1000 > auth_now_ms() THEN 'current' ELSE 'unknown' END AS status
+      FROM sessions WHERE sid = ${sid}::text AND expires_at > auth_now_ms()`
+    return row?.status ?? 'unknown'
+  }
+
+  async isSessionActive(sid: string): Promise<boolean> {
+    const rows = await this.#db.$queryRaw<unknown[]>`
+      SELECT 1 FROM sessions WHERE sid = ${sid}::text AND NOT revoked AND expires_at > auth_now_ms()`
+    return rows.length > 0
+  }
+
+  // A revocation turns a live session into a tombstone that keeps its expiry.
+  async revokeSession(sid: string): Promise<boolean> {
+    const count = await this.#db.$executeRaw`
+      UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL
+      WHERE sid = ${sid}::text AND NOT revoked AND expires_at > auth_now_ms()`
+    return count > 0
+  }
+
+  async revokeUserSessions(userId: string): Promise<number> {
+    return this.#db.$executeRaw`
+      UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL
+      WHERE user_id = ${userId}::text AND NOT revoked AND expires_at > auth_now_ms()`
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.$queryRaw`SELECT 1`
+  }
+
+  async close(): Promise<void> {
+    // The client belongs to whoever passed it in (the prisma plugin closes it).
+  }
+}
