@@ -1,13 +1,16 @@
-// The plugin picks the store from the app's Redis client and passes the configured lifetimes on.
+// The plugin picks the store from TOKEN_STORE (default: Redis when REDIS_URL is set, else the
+// database), passes the configured lifetimes on, and refuses a Redis that may evict sessions.
 import { randomBytes, randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
 import t from 'tap'
-import configPlugin from '../../../../plugins/app/config/index.js'
-import tokenStorePlugin from '../../../../plugins/app/token-store/index.js'
+import configPlugin, { loadConfig } from '../../../../plugins/app/config/index.js'
+import outagesPlugin from '../../../../plugins/app/outages.js'
+import tokenStorePlugin, { sessionKey } from '../../../../plugins/app/token-store/index.js'
+import prismaPlugin from '../../../../plugins/external/prisma/index.js'
 import redisPlugin from '../../../../plugins/external/redis.js'
-import { loadConfig } from '../../../../plugins/app/config/index.js'
-import { sessionKey } from '../../../../plugins/app/token-store/index.js'
+import { createTestDatabase, createTestDataDir } from '../../../support/db.js'
 import { testRedis, TEST_REDIS_URL } from '../../../support/redis.js'
+import { startRedis } from '../../../support/servers.js'
 
 const ENV = {
   NODE_ENV: 'test',
@@ -19,36 +22,88 @@ const ENV = {
 }
 
 async function app(env: Record<string, string>) {
-  const logs: string[] = []
+  const logs: Array<{ level: number; msg: string }> = []
   const fastify = Fastify({
-    logger: { level: 'info', stream: { write: (line: string) => void logs.push(JSON.parse(line).msg) } }
+    logger: { level: 'info', stream: { write: (line: string) => void logs.push(JSON.parse(line)) } }
   })
-  await fastify.register(configPlugin, { config: loadConfig({ ...ENV, ...env }) })
-  await fastify.register(redisPlugin)
-  await fastify.register(tokenStorePlugin)
-  await fastify.ready()
+  try {
+    await fastify.register(configPlugin, { config: loadConfig({ ...ENV, ...env }) })
+    await fastify.register(outagesPlugin)
+    await fastify.register(redisPlugin)
+    await fastify.register(prismaPlugin)
+    await fastify.register(tokenStorePlugin)
+    await fastify.ready()
+  } catch (err) {
+    // A refused start releases what did open (the Redis client, the embedded database).
+    await fastify.close().catch(() => {})
+    throw err
+  }
   return { fastify, logs }
 }
 
-for (const mode of ['memory', 'redis'] as const) {
+const session = () => ({ sid: randomBytes(16).toString('base64url'), userId: randomUUID(), jti: randomBytes(16).toString('base64url') })
+
+for (const mode of ['embedded', 'postgres', 'redis', 'postgres + TOKEN_STORE=database'] as const) {
   t.test(`${mode}: the store and its options come from config`, async (t) => {
-    const tr = mode === 'redis' ? await testRedis() : null
-    t.teardown(async () => tr?.cleanup())
-    const { fastify, logs } = await app(tr ? { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: tr.prefix } : {})
+    const env: Record<string, string> = {}
+    if (mode === 'embedded') {
+      const data = await createTestDataDir()
+      t.teardown(() => data.cleanup())
+      env.DATA_DIR = data.dir
+    } else {
+      const db = await createTestDatabase()
+      t.teardown(() => db.drop())
+      const tr = await testRedis()
+      t.teardown(() => tr.cleanup())
+      Object.assign(env, { DATABASE_URL: db.url, REDIS_KEY_PREFIX: tr.prefix })
+      if (mode !== 'postgres') env.REDIS_URL = TEST_REDIS_URL
+      if (mode === 'postgres + TOKEN_STORE=database') env.TOKEN_STORE = 'database'
+    }
+    const { fastify } = await app(env)
     t.teardown(() => fastify.close())
     const store = fastify.tokenStore
-    t.equal(store.kind, mode)
-    t.equal(logs.some((l) => /single instance/.test(l)), mode === 'memory', 'the single-instance warning only without Redis')
+    t.equal(store.kind, mode === 'redis' ? 'redis' : 'database')
 
     const now = Date.now()
     const iat = Math.floor(now / 1000)
-    const sid = randomBytes(16).toString('base64url')
-    const userId = randomUUID()
-    const jti = randomBytes(16).toString('base64url')
-    t.same(await store.createSession({ sid, userId, jti, now }), { jti, iat, exp: iat + 77 }, 'REFRESH_TOKEN_TTL')
-    t.equal((await store.rotate({ sid, userId, jti, newJti: 'x', now })).status, 'rotated')
-    t.same(await store.rotate({ sid, userId, jti, newJti: 'y', now }), { status: 'reused' }, 'REFRESH_REUSE_INTERVAL=0: no grace')
+    const s = session()
+    t.same(await store.createSession({ ...s, now }), { jti: s.jti, iat, exp: iat + 77 }, 'REFRESH_TOKEN_TTL')
+    t.equal((await store.rotate({ ...s, newJti: 'x', now })).status, 'rotated')
+    t.same(await store.rotate({ ...s, newJti: 'y', now }), { status: 'reused' }, 'REFRESH_REUSE_INTERVAL=0: no grace')
     await t.resolves(store.ping())
-    if (tr) t.same(await tr.redis.hgetall(sessionKey(sid)), { x: '1' }, "the app's prefix is used")
+    if (mode === 'redis') t.same(await fastify.redis!.hgetall(sessionKey(s.sid)), { x: '1' }, "the app's prefix is used")
+    else t.match(await fastify.prisma.session.findUnique({ where: { sid: s.sid } }), { revoked: true })
   })
 }
+
+t.test('TOKEN_STORE=redis needs REDIS_URL', async (t) => {
+  t.throws(() => loadConfig({ ...ENV, TOKEN_STORE: 'redis' }), /TOKEN_STORE: "redis" needs REDIS_URL/)
+  t.throws(() => loadConfig({ ...ENV, TOKEN_STORE: 'memory' }), /TOKEN_STORE/)
+})
+
+t.test('a Redis that may evict keys is refused, naming its policy', async (t) => {
+  for (const policy of ['allkeys-lru', 'volatile-ttl']) {
+    const redis = await startRedis(['--maxmemory-policy', policy])
+    t.teardown(() => redis.destroy())
+    const data = await createTestDataDir()
+    t.teardown(() => data.cleanup())
+    const err = await app({ DATA_DIR: data.dir, REDIS_URL: redis.url }).catch((e: unknown) => e)
+    t.match(err, { message: new RegExp(`maxmemory-policy is "${policy}".*noeviction`) }, policy)
+  }
+})
+
+t.test('a Redis that keeps nothing on disk: a warning that a restart logs everyone out', async (t) => {
+  const bare = await startRedis(['--appendonly', 'no', '--save', ''])
+  t.teardown(() => bare.destroy())
+  const durable = await startRedis()
+  t.teardown(() => durable.destroy())
+  const data = await createTestDataDir()
+  t.teardown(() => data.cleanup())
+  for (const [redis, warned] of [[bare, true], [durable, false]] as const) {
+    const { fastify, logs } = await app({ DATA_DIR: data.dir, REDIS_URL: redis.url })
+    await fastify.close()
+    const warning = logs.find((l) => /restart would log every user out/.test(l.msg))
+    t.equal(Boolean(warning), warned, warned ? 'no AOF, no RDB: warned' : 'appendonly yes: no warning')
+    if (warning) t.equal(warning.level, 40, 'a warning')
+  }
+})

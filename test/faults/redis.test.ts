@@ -1,0 +1,136 @@
+// Redis failing under the service, on a redis-server of this test's own (never the shared one):
+// killed and restarted (AOF) under refresh load, frozen (SIGSTOP), and down at boot. The
+// service answers 503 within DEPENDENCY_TIMEOUT while Redis is away, never a 500 or a hang, and
+// carries on by itself when it returns; every refresh chain survives.
+import t from 'tap'
+import { build, claims, get, login, post, register } from '../helper.js'
+import { startRedis } from '../support/servers.js'
+
+const TIMEOUT_MS = 500
+/** What "answered within the timeout" allows for scheduling on a busy 2-core machine. */
+const SLACK_MS = 400
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+interface Chain {
+  refresh: string
+  access: string
+  ok: number
+  okAfter: number
+}
+
+t.test('Redis killed and restarted (AOF) under refresh load: 503s while it is away, every chain continues', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.destroy())
+  const { app } = await build(t, 'postgres', { REDIS_URL: redis.url, DEPENDENCY_TIMEOUT: String(TIMEOUT_MS / 1000) })
+  const user = await register(app)
+  const chains: Chain[] = []
+  for (let i = 0; i < 8; i++) chains.push({ ...(await login(app, user.username)), ok: 0, okAfter: 0 })
+
+  const statuses = new Map<number, number>()
+  const slow503: number[] = []
+  let outage: 'before' | 'during' | 'after' = 'before'
+  let stop = false
+  const drive = async (chain: Chain) => {
+    while (!stop) {
+      const started = Date.now()
+      const res = await post(app, '/api/token/refresh/', { refresh: chain.refresh })
+      const took = Date.now() - started
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
+      if (res.statusCode === 200) {
+        const pair = res.json() as { access: string; refresh: string }
+        chain.refresh = pair.refresh
+        chain.access = pair.access
+        chain.ok++
+        if (outage === 'after') chain.okAfter++
+      } else if (res.statusCode === 503) {
+        t.equal(res.headers['retry-after'], '5')
+        if (took > TIMEOUT_MS + SLACK_MS) slow503.push(took)
+        await sleep(20)
+      } else {
+        t.fail(`refresh answered ${res.statusCode} ${res.body}`)
+        return
+      }
+    }
+  }
+  const load = Promise.all(chains.map(drive))
+  await sleep(500)
+  outage = 'during'
+  await redis.kill()
+  await sleep(1_500)
+  await redis.start()
+  outage = 'after'
+  const end = Date.now() + 10_000
+  while (chains.some((c) => c.okAfter < 3) && Date.now() < end) await sleep(100)
+  stop = true
+  await load
+
+  t.comment(`statuses: ${JSON.stringify(Object.fromEntries(statuses))}`)
+  t.same([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], 'only 200 and 503')
+  t.ok((statuses.get(503) ?? 0) > 0, 'the outage was seen')
+  t.same(slow503, [], `every 503 within ${TIMEOUT_MS} ms (+ ${SLACK_MS} ms of scheduling)`)
+  for (const [i, c] of chains.entries()) t.ok(c.okAfter >= 3, `chain ${i} continued after the restart (${c.ok} rotations in all)`)
+  // Every token handed out was stored: the newest of each chain is current, its access token live.
+  for (const c of chains) {
+    t.equal((await post(app, '/api/token/verify/', { token: c.refresh })).statusCode, 200)
+    t.equal((await get(app, '/api/protected-endpoint/', c.access)).statusCode, 200)
+  }
+  t.equal((await get(app, '/health/ready')).statusCode, 200, 'ready again')
+})
+
+t.test('a frozen Redis (SIGSTOP): 503 within the timeout, not a hang; fine again once thawed', async (t) => {
+  const redis = await startRedis()
+  t.teardown(async () => {
+    redis.thaw()
+    await redis.destroy()
+  })
+  const { app } = await build(t, 'postgres', { REDIS_URL: redis.url, DEPENDENCY_TIMEOUT: String(TIMEOUT_MS / 1000) })
+  const user = await register(app)
+  redis.freeze()
+  for (const [what, call] of [
+    ['refresh', () => post(app, '/api/token/refresh/', { refresh: user.refresh })],
+    ['protected', () => get(app, '/api/protected-endpoint/', user.access)],
+    ['login', () => post(app, '/api/auth/login/', { username: user.username, password: user.password })]
+  ] as const) {
+    const started = Date.now()
+    const res = await call()
+    const took = Date.now() - started
+    t.equal(res.statusCode, 503, what)
+    t.same(res.json(), { detail: 'Service temporarily unavailable.' })
+    t.ok(took < TIMEOUT_MS + SLACK_MS, `${what} answered in ${took} ms`)
+  }
+  const ready = await get(app, '/health/ready')
+  t.equal(ready.statusCode, 503)
+  t.match(ready.json(), { token_store: 'unavailable', database: 'ok' })
+  redis.thaw()
+  let res = await post(app, '/api/token/refresh/', { refresh: user.refresh })
+  for (let i = 0; i < 20 && res.statusCode === 503; i++) {
+    await sleep(100)
+    res = await post(app, '/api/token/refresh/', { refresh: user.refresh })
+  }
+  t.equal(res.statusCode, 200, 'the same refresh token works once Redis answers (a rotation applied late is within the grace interval)')
+})
+
+t.test('Redis down at boot: the service starts, not ready, and recovers by itself', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.destroy())
+  await redis.kill()
+  const started = Date.now()
+  const { app } = await build(t, 'postgres', { REDIS_URL: redis.url, DEPENDENCY_TIMEOUT: String(TIMEOUT_MS / 1000) })
+  t.ok(Date.now() - started < 10_000, 'it started')
+  t.equal((await get(app, '/health/live')).statusCode, 200)
+  t.match((await get(app, '/health/ready')).json(), { status: 'unavailable', token_store: 'unavailable', database: 'ok' })
+  const reg = await post(app, '/api/auth/register/', { username: 'bootless', email: 'bootless@example.com', password: 'Str0ng-Passphrase!' })
+  t.equal(reg.statusCode, 503, 'register needs the token store')
+  t.equal(await app.users.findByLogin('bootless'), null, 'and left no user behind')
+
+  await redis.start()
+  let ready = await get(app, '/health/ready')
+  for (let i = 0; i < 50 && ready.statusCode !== 200; i++) {
+    await sleep(100)
+    ready = await get(app, '/health/ready')
+  }
+  t.equal(ready.statusCode, 200, 'ready once Redis is up')
+  const user = await register(app)
+  t.equal(claims(user.access).user_id, user.id)
+  t.equal((await post(app, '/api/token/refresh/', { refresh: user.refresh })).statusCode, 200)
+})

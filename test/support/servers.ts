@@ -1,0 +1,180 @@
+// Servers of a test's own, for fault tests: a redis-server or a PostgreSQL cluster on a spare
+// port, started as child processes of the test, stopped, frozen (SIGSTOP) and restarted by their
+// pid only. The shared PostgreSQL and Redis of the machine are never touched. Every server is
+// killed when the test ends, and when the process exits, even after a failure.
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { chown, mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+/** A TCP port nobody listens on right now. */
+export function sparePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const live = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await ok().catch(() => false)) return
+    await sleep(50)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+/** A server process of the test's own. */
+export interface OwnServer {
+  port: number
+  url: string
+  /** The process's pid (changes on restart). */
+  readonly pid: number | undefined
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>
+  /** Starts it again on the same port and data. */
+  start(): Promise<void>
+  /** SIGSTOP / SIGCONT: a server that hangs without closing its connections. */
+  freeze(): void
+  thaw(): void
+  /** Stops it for good and removes its data. */
+  destroy(): Promise<void>
+}
+
+function ownServer(opts: {
+  port: number
+  url: string
+  dir: string
+  spawn(): ChildProcess
+  ready(): Promise<boolean>
+  /** A clean stop (the process's own signal). */
+  stopSignal?: NodeJS.Signals
+}): OwnServer {
+  let child: ChildProcess | undefined
+  const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())))
+  const server: OwnServer = {
+    port: opts.port,
+    url: opts.url,
+    get pid() {
+      return child?.pid
+    },
+    async start() {
+      const c = opts.spawn()
+      child = c
+      live.add(c)
+      c.once('exit', () => live.delete(c))
+      await until(`the server on port ${opts.port}`, async () => {
+        if (c.exitCode !== null) throw new Error(`server on port ${opts.port} exited with ${c.exitCode}`)
+        return opts.ready()
+      })
+    },
+    async kill() {
+      const c = child
+      if (!c) return
+      c.kill('SIGCONT')
+      c.kill('SIGKILL')
+      await exited(c)
+    },
+    freeze() {
+      child?.kill('SIGSTOP')
+    },
+    thaw() {
+      child?.kill('SIGCONT')
+    },
+    async destroy() {
+      const c = child
+      if (c && c.exitCode === null && c.signalCode === null) {
+        c.kill('SIGCONT')
+        c.kill(opts.stopSignal ?? 'SIGTERM')
+        await Promise.race([exited(c), sleep(5_000)])
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+        await exited(c)
+      }
+      await rm(opts.dir, { recursive: true, force: true })
+    }
+  }
+  return server
+}
+
+/**
+ * A redis-server of the test's own on a spare port, appendonly (everysec) in a temp dir unless
+ * `args` say otherwise. `args` are redis-server options, e.g. ['--maxmemory-policy', 'allkeys-lru'].
+ */
+export async function startRedis(args: string[] = []): Promise<OwnServer> {
+  const port = await sparePort()
+  const dir = await mkdtemp(join(tmpdir(), 'auth-test-redis-'))
+  const cli = (...a: string[]) => run('redis-cli', ['-p', String(port), ...a], { timeout: 2_000 })
+  const server = ownServer({
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    spawn: () =>
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', ...args],
+        { stdio: 'ignore' }
+      ),
+    ready: async () => (await cli('ping')).stdout.trim() === 'PONG' && !(await cli('info', 'persistence')).stdout.includes('loading:1')
+  })
+  await server.start()
+  return server
+}
+
+/** The PostgreSQL server binaries (Debian keeps them per major version). */
+function pgBin(name: string): string {
+  const base = '/usr/lib/postgresql'
+  const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : []
+  for (const v of versions) if (existsSync(join(base, v, 'bin', name))) return join(base, v, 'bin', name)
+  return name
+}
+
+/**
+ * A PostgreSQL cluster of the test's own: initdb into a temp dir (trust auth, user postgres), the
+ * postmaster on a spare port as the `postgres` system user (it refuses to run as root), and a
+ * database `test`. `url` names that database.
+ */
+export async function startPostgres(): Promise<OwnServer> {
+  const port = await sparePort()
+  const dir = await mkdtemp(join(tmpdir(), 'auth-test-pg-'))
+  const { stdout: ids } = await run('id', ['-u', 'postgres']).then(async (u) => ({ stdout: `${u.stdout.trim()}:${(await run('id', ['-g', 'postgres'])).stdout.trim()}` }))
+  const [uid, gid] = ids.split(':').map(Number) as [number, number]
+  await chown(dir, uid, gid)
+  const data = join(dir, 'data')
+  const asPostgres = { uid, gid, env: { ...process.env, LC_ALL: 'C' } }
+  await run(pgBin('initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], asPostgres)
+  const psql = (sql: string, db = 'postgres') =>
+    run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-Atc', sql], { timeout: 3_000 })
+  const server = ownServer({
+    port,
+    url: `postgresql://postgres@127.0.0.1:${port}/test`,
+    dir,
+    spawn: () =>
+      spawn(pgBin('postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'], {
+        ...asPostgres,
+        stdio: 'ignore'
+      }),
+    ready: async () => (await psql('SELECT 1')).stdout.trim() === '1',
+    // SIGINT: PostgreSQL's fast shutdown.
+    stopSignal: 'SIGINT'
+  })
+  await server.start()
+  await psql('CREATE DATABASE test')
+  return server
+}
