@@ -1,6 +1,7 @@
 // The app as a plugin: every plugin, the error handling and the routes. server.ts only
 // starts and stops it; tests build the same app (buildApp) and use inject or a real socket.
 import type { Server } from 'node:http'
+import { Server as NetServer } from 'node:net'
 import Fastify, { LogController, type FastifyHttpOptions, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { DestinationStream } from 'pino'
@@ -38,8 +39,12 @@ export interface AppOptions {
 }
 
 const BODY_LIMIT = 32 * 1024
-/** How long a closing server keeps listening so busy kept-alive connections close by themselves. */
+/** How long a closing server leaves idle kept-alive connections open for a request on its way. */
 const DRAIN_LINGER_MS = 500
+const netServerClose = NetServer.prototype.close
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const openConnections = (server: Server) =>
+  new Promise<number>((resolve) => server.getConnections((err, count) => resolve(err ? 0 : count)))
 
 /**
  * One access-log line per request with plain fields, instead of Fastify's two lines built with
@@ -115,13 +120,21 @@ export const app = fp<AppOptions>(
     })
     installErrorHandling(fastify)
 
-    // Graceful shutdown. From close() on, Fastify answers every request with Connection: close,
-    // so a kept-alive client takes its answer and sends nothing more on that socket. Before the
-    // listener stops (which also closes the idle sockets), a short linger lets the connections
-    // that are busy right now take their last answer and close by themselves: none is cut
-    // between two requests.
+    // Graceful shutdown, before Fastify closes the server and runs the plugins' onClose hooks.
+    // From close() on, Fastify answers every request with Connection: close. Here the listener
+    // stops first (net.Server's close: http.Server's would also cut every idle socket at once,
+    // including connections whose request is on its way); the connections that are busy take
+    // their last answer and close by themselves; those still idle after a short linger are
+    // closed; and the hook returns when every request in flight has been answered.
     fastify.addHook('preClose', async () => {
-      if (fastify.server.listening) await new Promise((resolve) => setTimeout(resolve, DRAIN_LINGER_MS))
+      const server = fastify.server
+      if (!server.listening) return
+      netServerClose.call(server)
+      await sleep(DRAIN_LINGER_MS)
+      while ((await openConnections(server)) > 0) {
+        server.closeIdleConnections()
+        await sleep(25)
+      }
     })
 
     await fastify.register(outagesPlugin)

@@ -1,25 +1,10 @@
 // The process as users start it: configuration refusals, and a real socket.
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../plugins/app/config/index.js'
-
-const root = new URL('..', import.meta.url).pathname
-
-function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let out = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (out += d))
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return { child, output: () => out, exited }
-}
+import { startService as start } from './support/service.js'
 
 t.test('production refuses a missing or weak JWT_SECRET', async (t) => {
   for (const [env, expected] of [
@@ -35,6 +20,20 @@ t.test('production refuses a missing or weak JWT_SECRET', async (t) => {
   }
 })
 
+t.test('outside the embedded default, a missing JWT_SECRET stops the process: instances must share the key', async (t) => {
+  for (const env of [{ DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/postgres' }, { REDIS_URL: 'redis://127.0.0.1:6379' }] as Array<Record<string, string>>) {
+    const dir = mkdtempSync(join(tmpdir(), 'auth-shared-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const proc = start({ DATA_DIR: dir, PORT: '0', ...env })
+    t.equal(await proc.exited, 1, Object.keys(env)[0])
+    t.match(proc.output(), /JWT_SECRET: required with DATABASE_URL or REDIS_URL.*same key/)
+  }
+  t.throws(() => loadConfig({ DATABASE_URL: 'postgresql://x@127.0.0.1/db' }), /JWT_SECRET/)
+  const dir = mkdtempSync(join(tmpdir(), 'auth-dev-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  t.doesNotThrow(() => loadConfig({ DATA_DIR: dir }), 'the embedded default makes one')
+})
+
 t.test('a bad value names its variable', async (t) => {
   t.throws(() => loadConfig({ PORT: 'eighty' }), /PORT/)
   t.throws(() => loadConfig({ ACCESS_TOKEN_TTL: '0' }), /ACCESS_TOKEN_TTL/)
@@ -43,6 +42,9 @@ t.test('a bad value names its variable', async (t) => {
   t.throws(() => loadConfig({ JWT_ALGORITHM: 'HS512' }), /JWT_ALGORITHM/)
   t.throws(() => loadConfig({ JWT_ALGORITHM: 'RS256' }), /JWT_PRIVATE_KEY/)
   t.throws(() => loadConfig({ JWT_PREVIOUS_KEYS: 'not json' }), /JWT_PREVIOUS_KEYS/)
+  t.throws(() => loadConfig({ DEPENDENCY_TIMEOUT: '0' }), /DEPENDENCY_TIMEOUT/)
+  t.throws(() => loadConfig({ REQUEST_TIMEOUT: 'soon' }), /REQUEST_TIMEOUT/)
+  t.throws(() => loadConfig({ SHUTDOWN_TIMEOUT: '-1' }), /SHUTDOWN_TIMEOUT/)
 })
 
 t.test('outside production a secret is generated once and kept', async (t) => {
@@ -55,31 +57,15 @@ t.test('outside production a secret is generated once and kept', async (t) => {
   t.equal(readFileSync(join(dir, 'jwt-secret'), 'utf8').trim(), a.jwt.signingKey)
 })
 
-async function listening(proc: ReturnType<typeof start>): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /listening on (http:\/\/\S+)/.exec(proc.output())
-      if (m) {
-        clearInterval(timer)
-        resolve(m[1]!)
-      }
-    }, 50)
-    proc.exited.then((code) => {
-      clearInterval(timer)
-      reject(new Error(`exited ${code}: ${proc.output()}`))
-    })
-  })
-}
-
 t.test('the server starts on embedded defaults, prints its URLs, serves a real socket, stops on SIGTERM, keeps tokens across a restart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'auth-srv-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const env = { DATA_DIR: dir, PORT: '0', BCRYPT_COST: '4', LOG_LEVEL: 'warn' }
   const proc = start(env)
   t.teardown(() => proc.child.kill('SIGKILL'))
-  const base = await listening(proc)
+  const base = await proc.listening()
   t.match(proc.output(), /API docs: http:\/\/\S+\/docs/)
-  t.match(proc.output(), /in-process token store/)
+  t.match(proc.output(), /sessions in the database/)
   const username = `sock_${process.pid}`
   const reg = await fetch(`${base}/api/auth/register/`, {
     method: 'POST',
@@ -98,7 +84,7 @@ t.test('the server starts on embedded defaults, prints its URLs, serves a real s
   // Same data folder: same secret, same users, same sessions.
   const again = start(env)
   t.teardown(() => again.child.kill('SIGKILL'))
-  const base2 = await listening(again)
+  const base2 = await again.listening()
   const me2 = await fetch(`${base2}/api/auth/me/`, { headers: { authorization: `Bearer ${tokens.access}` } })
   t.equal(me2.status, 200, 'the access token survives the restart')
   const refreshed = await fetch(`${base2}/api/token/refresh/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh: tokens.refresh }) })
