@@ -2,7 +2,7 @@
 // port, started as child processes of the test, stopped, frozen (SIGSTOP) and restarted by their
 // pid only. The shared PostgreSQL and Redis of the machine are never touched. Every server is
 // killed when the test ends, and when the process exits, even after a failure.
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { chown, mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -25,9 +25,30 @@ export function sparePort(): Promise<number> {
   })
 }
 
+// A signal goes to the server and every process it started: PostgreSQL serves each connection
+// from a process of its own, so freezing the postmaster alone would freeze nothing in use.
 const live = new Set<ChildProcess>()
+function family(pid: number): number[] {
+  let children: number[] = []
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number)
+  } catch {
+    // no children (pgrep exits 1)
+  }
+  return [pid, ...children.flatMap(family)]
+}
+const signal = (child: ChildProcess | undefined, sig: NodeJS.Signals) => {
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return
+  for (const pid of family(child.pid)) {
+    try {
+      process.kill(pid, sig)
+    } catch {
+      // already gone
+    }
+  }
+}
 process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL')
+  for (const child of live) signal(child, 'SIGKILL')
 })
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -49,6 +70,8 @@ export interface OwnServer {
   readonly pid: number | undefined
   /** SIGKILL: a crash. */
   kill(): Promise<void>
+  /** A clean stop (its own shutdown signal), keeping the data. */
+  stop(): Promise<void>
   /** Starts it again on the same port and data. */
   start(): Promise<void>
   /** SIGSTOP / SIGCONT: a server that hangs without closing its connections. */
@@ -88,23 +111,28 @@ function ownServer(opts: {
     async kill() {
       const c = child
       if (!c) return
-      c.kill('SIGCONT')
-      c.kill('SIGKILL')
+      signal(c, 'SIGCONT')
+      signal(c, 'SIGKILL')
+      await exited(c)
+    },
+    async stop() {
+      const c = child
+      if (!c || c.exitCode !== null || c.signalCode !== null) return
+      signal(c, 'SIGCONT')
+      c.kill(opts.stopSignal ?? 'SIGTERM')
       await exited(c)
     },
     freeze() {
-      child?.kill('SIGSTOP')
+      signal(child, 'SIGSTOP')
     },
     thaw() {
-      child?.kill('SIGCONT')
+      signal(child, 'SIGCONT')
     },
     async destroy() {
       const c = child
       if (c && c.exitCode === null && c.signalCode === null) {
-        c.kill('SIGCONT')
-        c.kill(opts.stopSignal ?? 'SIGTERM')
-        await Promise.race([exited(c), sleep(5_000)])
-        if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+        await Promise.race([server.stop(), sleep(5_000)])
+        if (c.exitCode === null && c.signalCode === null) signal(c, 'SIGKILL')
         await exited(c)
       }
       await rm(opts.dir, { recursive: true, force: true })
