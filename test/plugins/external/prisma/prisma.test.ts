@@ -80,7 +80,7 @@ t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', 
   t.teardown(() => db.drop())
   const pg = await new PrismaPg(db.url).connect()
   t.teardown(() => pg.dispose())
-  await pg.executeScript('DROP TABLE users; DROP TABLE _prisma_migrations')
+  await pg.executeScript('DROP SCHEMA public CASCADE; CREATE SCHEMA public')
   const names = (await readMigrations()).migrationDirectories.map((m) => m.path)
 
   t.same(await applyMigrations(postgresAdapterFactory(db.url)), names, 'every migration applied')
@@ -106,7 +106,7 @@ t.test('PostgreSQL mode warns at start when migrations are pending', async (t) =
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
   const pg = await new PrismaPg(db.url).connect()
-  await pg.executeScript('DROP TABLE users; DROP TABLE _prisma_migrations')
+  await pg.executeScript('DROP SCHEMA public CASCADE; CREATE SCHEMA public')
   await pg.dispose()
   const lines: Array<Record<string, unknown>> = []
   const app = Fastify({
