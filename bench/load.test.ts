@@ -66,7 +66,7 @@ function report(scenarios: Report['scenarios']): Report {
     settings: { connections: 32, loginConnections: 8, duration: 10, refreshDuration: 60, logLevel: 'info' },
     bcrypt: { compareMs: 250, loginBound: 8, poolRate: 7.8 },
     scenarios,
-    probe: null,
+    probes: [],
     memory: null
   }
 }

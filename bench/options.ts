@@ -8,7 +8,7 @@ export const here = dirname(fileURLToPath(import.meta.url))
 export const distRoot = resolve(here, '..')
 export const resultsDir = join(resolve(distRoot, '..'), 'bench', 'results')
 
-export const SCENARIOS = ['protected', 'verify', 'refresh', 'login', 'mixed'] as const
+export const SCENARIOS = ['protected', 'verify', 'refresh', 'login', 'mixed', 'protected-db', 'refresh-db'] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 const { values: flags } = parseArgs({

@@ -7,10 +7,12 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import type { Child } from './processes.js'
 
 export interface ProbeResult {
+  /** Where the probed instance keeps its sessions. */
+  tokenStore: 'redis' | 'database'
   requests: number
   /** Per route: the most round trips any single request made. */
   routes: Record<string, { redis: number; database: number; status: number }>
-  targets: { refreshRedis: number; refreshDatabase: number; protectedRedis: number }
+  targets: { refreshRedis: number; refreshDatabase: number; protectedRedis: number; protectedDatabase: number }
   pass: boolean
 }
 
@@ -53,6 +55,7 @@ async function countingProxy(upstream: URL): Promise<Counter> {
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30))
 
 export async function probeRoundTrips(args: {
+  tokenStore: 'redis' | 'database'
   start: (env: NodeJS.ProcessEnv) => Promise<Child>
   redisUrl: string
   databaseUrl: string
@@ -71,7 +74,7 @@ export async function probeRoundTrips(args: {
   let child: Child | null = null
   const N = 10
   try {
-    child = await args.start({ REDIS_URL: redisUrl.toString(), DATABASE_URL: databaseUrl.toString() })
+    child = await args.start({ REDIS_URL: redisUrl.toString(), DATABASE_URL: databaseUrl.toString(), TOKEN_STORE: args.tokenStore })
     const base = child.url
     const call = async (method: string, path: string, body?: unknown, token?: string) => {
       const res = await fetch(base + path, {
@@ -110,14 +113,18 @@ export async function probeRoundTrips(args: {
       return res
     })
     await measure('login', login, 2)
-    const targets = { refreshRedis: 1, refreshDatabase: 0, protectedRedis: 1 }
+    // Redis store: a refresh is one Redis round trip and no query, a protected request one Redis
+    // round trip. Database store: one statement each, and Redis not at all.
+    const onRedis = args.tokenStore === 'redis'
+    const targets = { refreshRedis: onRedis ? 1 : 0, refreshDatabase: onRedis ? 0 : 1, protectedRedis: onRedis ? 1 : 0, protectedDatabase: onRedis ? 0 : 1 }
     const pass =
       routes.refresh!.status === 200 &&
       routes.protected!.status === 200 &&
       routes.refresh!.redis === targets.refreshRedis &&
       routes.refresh!.database === targets.refreshDatabase &&
-      routes.protected!.redis <= targets.protectedRedis
-    return { requests: N, routes, targets, pass }
+      routes.protected!.redis <= targets.protectedRedis &&
+      routes.protected!.database <= targets.protectedDatabase
+    return { tokenStore: args.tokenStore, requests: N, routes, targets, pass }
   } finally {
     await child?.stop()
     await redis.close()

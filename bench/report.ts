@@ -7,6 +7,8 @@ import type { ProbeResult } from './probe.js'
 type Mixed = { refresh: LoadResult; login: LoadResult }
 export type ScenarioReport =
   | { name: 'protected' | 'verify' | 'refresh' | 'login'; service: LoadResult; baseline: LoadResult; loadAverage: number; otherCpu: number | null }
+  /** The same scenarios with sessions in PostgreSQL (TOKEN_STORE=database); `baseline` is the Redis store's run. */
+  | { name: 'protected-db' | 'refresh-db'; service: LoadResult; baseline: LoadResult | null; loadAverage: number; otherCpu: number | null }
   | { name: 'mixed'; service: Mixed; baseline: Mixed; loadAverage: number; otherCpu: number | null }
 
 export interface Report {
@@ -14,7 +16,7 @@ export interface Report {
   settings: { connections: number; loginConnections: number; duration: number; refreshDuration: number; logLevel: string }
   bcrypt: { compareMs: number; loginBound: number; poolRate: number }
   scenarios: ScenarioReport[]
-  probe: ProbeResult | null
+  probes: ProbeResult[]
   memory: MemoryResult | null
 }
 
@@ -69,26 +71,32 @@ export function evaluate(report: Report): { rows: Row[]; passed: boolean } {
       rows.push(row('mixed: login', sc.otherCpu, login, sc.baseline.login, `${f(login.rps / report.bcrypt.loginBound, 2)} of bound`, null))
       continue
     }
+    if (sc.name === 'protected-db' || sc.name === 'refresh-db') {
+      const label = `${sc.name.replace('-db', '')}: database store`
+      rows.push(row(label, sc.otherCpu, sc.service, sc.baseline, 'vs Redis store; 0 non-2xx', check(clean(sc.service))))
+      continue
+    }
     // A baseline that served nothing makes the run worthless, not a pass.
-    const ratio = sc.baseline.rps > 0 ? sc.service.rps / sc.baseline.rps : 0
+    const baseline = sc.baseline as LoadResult
+    const ratio = baseline.rps > 0 ? sc.service.rps / baseline.rps : 0
     switch (sc.name) {
       case 'protected':
       case 'verify':
-        rows.push(row(sc.name, sc.otherCpu, sc.service, sc.baseline, '>= 0.75', check(ratio >= 0.75 && clean(sc.service))))
+        rows.push(row(sc.name, sc.otherCpu, sc.service, baseline, '>= 0.75', check(ratio >= 0.75 && clean(sc.service))))
         break
       case 'refresh': {
         const full = report.settings.refreshDuration >= 60
-        rows.push(row(sc.name, sc.otherCpu, sc.service, sc.baseline, `>= 0.60, 0 non-2xx${full ? '' : ' (short run)'}`, check(ratio >= 0.6 && clean(sc.service))))
+        rows.push(row(sc.name, sc.otherCpu, sc.service, baseline, `>= 0.60, 0 non-2xx${full ? '' : ' (short run)'}`, check(ratio >= 0.6 && clean(sc.service))))
         break
       }
       case 'login': {
         const bound = 0.85 * report.bcrypt.loginBound
-        rows.push(row(sc.name, sc.otherCpu, sc.service, sc.baseline, `>= ${f(bound, 1)}/s`, check(sc.service.rps >= bound && clean(sc.service))))
+        rows.push(row(sc.name, sc.otherCpu, sc.service, baseline, `>= ${f(bound, 1)}/s`, check(sc.service.rps >= bound && clean(sc.service))))
         break
       }
     }
   }
-  if (report.probe) passed &&= report.probe.pass
+  for (const probe of report.probes) passed &&= probe.pass
   if (report.memory) passed &&= report.memory.pass
   return { rows, passed }
 }
@@ -117,13 +125,13 @@ export function printReport(report: Report): { passed: boolean; text: string } {
     const all = sc.name === 'mixed' ? [sc.service.refresh, sc.service.login] : [sc.service]
     for (const r of all) for (const s of r.samples) out.push(`  ${sc.name}: ${s.status} ${s.body}`)
   }
-  if (report.probe) {
-    const p = report.probe
+  for (const p of report.probes) {
+    const target = p.tokenStore === 'redis' ? 'refresh: 1 Redis, 0 db; protected: <= 1 Redis' : 'refresh: 1 db, 0 Redis; protected: <= 1 db'
     out.push('')
     out.push(
-      `round trips per request (on the wire, most of ${p.requests}): ` +
+      `round trips per request, sessions in ${p.tokenStore === 'redis' ? 'Redis' : 'PostgreSQL'} (on the wire, most of ${p.requests}): ` +
         Object.entries(p.routes).map(([k, v]) => `${k} redis ${v.redis} db ${v.database}`).join(' · ') +
-        ` -> ${p.pass ? 'pass' : 'FAIL'} (refresh: 1 Redis, 0 db; protected: <= 1 Redis)`
+        ` -> ${p.pass ? 'pass' : 'FAIL'} (${target})`
     )
   }
   if (report.memory) {

@@ -129,7 +129,7 @@ async function main(): Promise<number> {
   const children: Child[] = []
   const results: ScenarioReport[] = []
   let memory: MemoryResult | null = null
-  let probe: ProbeResult | null = null
+  const probes: ProbeResult[] = []
   try {
     await ensureDatabase(opts.databaseUrl)
     let serviceUrl = opts.url
@@ -187,8 +187,31 @@ async function main(): Promise<number> {
     info.disconnect()
     const pids = [process.pid, redisPid, ...children.map((c) => c.pid)].filter((p) => p > 0)
 
+    // The same service with its sessions in PostgreSQL (TOKEN_STORE=database, no Redis at all),
+    // started when a database-store scenario first needs it.
+    let dbService: Target | null = null
+    const databaseStore = async (): Promise<Target> => {
+      if (dbService) return dbService
+      const child = await startService(`${PREFIX}db:`, { TOKEN_STORE: 'database', REDIS_URL: '' })
+      children.push(child)
+      say(`service with sessions in PostgreSQL ${child.url}`)
+      dbService = { ...service, url: child.url, session: (u) => post<Pair>(child.url, '/api/auth/login/', { username: u.username, password: u.password }) }
+      return dbService
+    }
+
     for (const name of SCENARIOS) {
       if (!opts.only.has(name)) continue
+      if (name === 'protected-db' || name === 'refresh-db') {
+        const kind = name === 'protected-db' ? 'protected' : 'refresh'
+        const load = Number(loadavg()[0]!.toFixed(2))
+        const target = await databaseStore()
+        say(`${kind}: service with sessions in PostgreSQL...`)
+        const s = (await scenario(kind, target, users, opts.duration)) as LoadResult
+        // Next to the Redis store's figure of this run, when it ran.
+        const onRedis = results.find((r) => r.name === kind)?.service as LoadResult | undefined
+        results.push({ name, service: s, baseline: onRedis ?? null, loadAverage: load, otherCpu: null })
+        continue
+      }
       const load = Number(loadavg()[0]!.toFixed(2))
       const mark = cpuMark(pids)
       const other = () => {
@@ -216,8 +239,12 @@ async function main(): Promise<number> {
     }
 
     if (!opts.skipProbe && !opts.url) {
-      say('probe: Redis round trips and database queries per request (a second service behind counting proxies)...')
-      probe = await probeRoundTrips({ start: (extra) => startService(`${PREFIX}probe:`, extra), redisUrl: opts.redisUrl, databaseUrl: opts.databaseUrl, users })
+      for (const tokenStore of ['redis', 'database'] as const) {
+        say(`probe: Redis round trips and database queries per request, sessions in ${tokenStore} (a second service behind counting proxies)...`)
+        probes.push(
+          await probeRoundTrips({ tokenStore, start: (extra) => startService(`${PREFIX}probe:`, extra), redisUrl: opts.redisUrl, databaseUrl: opts.databaseUrl, users })
+        )
+      }
     }
   } finally {
     for (const child of children.reverse()) await child.stop()
@@ -242,7 +269,7 @@ async function main(): Promise<number> {
     settings: { ...opts, only: [...opts.only], bcryptCost: BCRYPT_COST, url: opts.url, logLevel: opts.url ? 'as given' : opts.logLevel },
     bcrypt: { compareMs, loginBound, poolRate },
     scenarios: results,
-    probe,
+    probes,
     memory
   }
   const { passed, text } = printReport(report)

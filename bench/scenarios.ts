@@ -1,7 +1,7 @@
 // The load scenarios, run by autocannon against either target (the service or the baseline),
 // and the HTTP helpers that set them up.
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
-import { opts, type Scenario } from './options.js'
+import { opts } from './options.js'
 
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers (setup only; the load itself is autocannon)
@@ -87,7 +87,12 @@ export function merge(runs: LoadResult[]): LoadResult {
   }
 }
 
-export async function scenario(name: Scenario, target: Target, users: BenchUser[], duration = opts.duration): Promise<LoadResult | { refresh: LoadResult; login: LoadResult }> {
+export async function scenario(
+  name: 'protected' | 'verify' | 'refresh' | 'login' | 'mixed',
+  target: Target,
+  users: BenchUser[],
+  duration = name === 'refresh' ? opts.refreshDuration : opts.duration
+): Promise<LoadResult | { refresh: LoadResult; login: LoadResult }> {
   const C = opts.connections
   const user = (i: number) => users[i % users.length]!
   // Fresh sessions right before each scenario: access tokens never expire mid-run.
@@ -142,7 +147,7 @@ export async function scenario(name: Scenario, target: Target, users: BenchUser[
       )
     }
     case 'refresh':
-      return timed(refreshSpec(await sessions(), C), opts.refreshDuration)
+      return timed(refreshSpec(await sessions(), C), duration)
     case 'login':
       return timed(loginSpec(C), opts.duration, C)
     case 'mixed': {
