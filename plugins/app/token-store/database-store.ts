@@ -26,7 +26,7 @@ export class DatabaseTokenStore implements TokenStore {
 
   async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
-    const [row] = await this.#db.$queryRaw<Array<{ iat: number; exp: number }>>`
+    const [row] = await this.#db.$queryRaw<Array<{ iat: bigint; exp: bigint }>>`
       SELECT iat, exp FROM auth_session_create(${sid}::text, ${userId}::text, ${jti}::text, ${refreshTtl}::int,
         ${sessionMaxAge}::int, ${accessTtl}::int, ${now ?? null}::bigint, ${SWEEP}::int)`
     if (!row) throw new Error('token store: auth_session_create returned nothing')
@@ -35,7 +35,7 @@ export class DatabaseTokenStore implements TokenStore {
 
   async rotate({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
     const { refreshTtl, reuseInterval, accessTtl } = this.#opts
-    const [row] = await this.#db.$queryRaw<Array<{ status: Status; jti: string | null; iat: number | null; exp: number | null }>>`
+    const [row] = await this.#db.$queryRaw<Array<{ status: Status; jti: string | null; iat: bigint | null; exp: bigint | null }>>`
       SELECT status, jti, iat, exp FROM auth_session_rotate(${sid}::text, ${userId}::text, ${jti}::text, ${newJti}::text,
         ${refreshTtl}::int, ${reuseInterval * 1000}::bigint, ${accessTtl}::int, ${now ?? null}::bigint)`
     switch (row?.status) {
@@ -54,7 +54,7 @@ export class DatabaseTokenStore implements TokenStore {
   async refreshStatus(sid: string, jti: string): Promise<RefreshStatus> {
     const [row] = await this.#db.$queryRaw<Array<{ status: RefreshStatus }>>`
       SELECT CASE WHEN revoked OR jti IS DISTINCT FROM ${jti}::text THEN 'blacklisted'
-                  WHEN exp::bigint * 1000 > auth_now_ms() THEN 'current' ELSE 'unknown' END AS status
+                  WHEN exp * 1000 > auth_now_ms() THEN 'current' ELSE 'unknown' END AS status
       FROM sessions WHERE sid = ${sid}::text AND expires_at > auth_now_ms()`
     return row?.status ?? 'unknown'
   }

@@ -295,8 +295,8 @@ for (const kind of ['postgres', 'pglite'] as DatabaseKind[]) {
     t.match(await db.prisma.session.findUnique({ where: { sid: a.sid } }), {
       userId: a.userId,
       jti: a.jti,
-      exp: nowS + 40,
-      ends: nowS + DEFAULTS.sessionMaxAge,
+      exp: BigInt(nowS + 40),
+      ends: BigInt(nowS + DEFAULTS.sessionMaxAge),
       prevJti: null,
       revoked: false,
       expiresAt: BigInt((nowS + 40) * 1000)
@@ -314,8 +314,8 @@ for (const kind of ['postgres', 'pglite'] as DatabaseKind[]) {
         userId: randomUUID(),
         jti: i % 2 ? newId() : null,
         revoked: i % 2 === 0,
-        exp: nowS - 60,
-        ends: nowS,
+        exp: BigInt(nowS - 60),
+        ends: BigInt(nowS),
         expiresAt: BigInt(now - 20_000)
       }))
     })
