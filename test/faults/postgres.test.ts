@@ -89,3 +89,23 @@ t.test('a frozen PostgreSQL (SIGSTOP): 503 within the timeout, not a hang', asyn
   }
   t.equal(ok.statusCode, 200, 'fine once thawed')
 })
+
+t.test('PostgreSQL down at boot: the service starts, not ready, and recovers by itself', async (t) => {
+  const pg = await ownDatabase(t)
+  await pg.stop()
+  const { app } = await build(t, 'postgres', { DATABASE_URL: pg.url, DEPENDENCY_TIMEOUT: String(TIMEOUT_MS / 1000) })
+  t.equal((await get(app, '/health/live')).statusCode, 200)
+  t.match((await get(app, '/health/ready')).json(), { status: 'unavailable', database: 'unavailable', token_store: 'ok' })
+  const [res, took] = await timed(() => post(app, '/api/auth/login/', { username: 'nobody', password: 'Str0ng-Passphrase!' }))
+  t.equal(res.statusCode, 503)
+  t.ok(took < TIMEOUT_MS + SLACK_MS, `login answered in ${took} ms`)
+  await pg.start()
+  let ready = await get(app, '/health/ready')
+  for (let i = 0; i < 40 && ready.statusCode !== 200; i++) {
+    await sleep(100)
+    ready = await get(app, '/health/ready')
+  }
+  t.equal(ready.statusCode, 200, 'ready once PostgreSQL is up')
+  const user = await register(app)
+  t.equal((await post(app, '/api/auth/login/', { username: user.username, password: user.password })).statusCode, 200)
+})

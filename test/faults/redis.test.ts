@@ -2,6 +2,7 @@
 // killed and restarted (AOF) under refresh load, frozen (SIGSTOP), and down at boot. The
 // service answers 503 within DEPENDENCY_TIMEOUT while Redis is away, never a 500 or a hang, and
 // carries on by itself when it returns; every refresh chain survives.
+import { Redis } from 'ioredis'
 import t from 'tap'
 import { build, claims, get, login, post, register } from '../helper.js'
 import { startRedis } from '../support/servers.js'
@@ -134,4 +135,31 @@ t.test('Redis down at boot: the service starts, not ready, and recovers by itsel
   const user = await register(app)
   t.equal(claims(user.access).user_id, user.id)
   t.equal((await post(app, '/api/token/refresh/', { refresh: user.refresh })).statusCode, 200)
+})
+
+t.test('a Redis refusing writes (OOM under noeviction): refresh 503, reads still served, fine once memory is freed', async (t) => {
+  const redis = await startRedis(['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'])
+  t.teardown(() => redis.destroy())
+  const { app } = await build(t, 'postgres', { REDIS_URL: redis.url, DEPENDENCY_TIMEOUT: String(TIMEOUT_MS / 1000) })
+  const user = await register(app)
+  // Fill it past maxmemory with keys of this test's own (outside the app's prefix).
+  const filler = new Redis(redis.url)
+  t.teardown(() => filler.quit())
+  const fillers: string[] = []
+  for (let i = 0; i < 64; i++) {
+    const ok = await filler.setrange(`filler:${i}`, 100_000, 'x').then(() => true, () => false)
+    if (!ok) break
+    fillers.push(`filler:${i}`)
+  }
+  t.ok(fillers.length > 0 && fillers.length < 64, `Redis refused a write after ${fillers.length} fillers`)
+  const [res, took] = await (async () => {
+    const started = Date.now()
+    const r = await post(app, '/api/token/refresh/', { refresh: user.refresh })
+    return [r, Date.now() - started] as const
+  })()
+  t.equal(res.statusCode, 503, 'a rotation is a write: refused')
+  t.ok(took < TIMEOUT_MS, `at once (${took} ms)`)
+  t.equal((await get(app, '/api/protected-endpoint/', user.access)).statusCode, 200, 'the session check is a read: served')
+  await filler.del(...fillers)
+  t.equal((await post(app, '/api/token/refresh/', { refresh: user.refresh })).statusCode, 200, 'the same token rotates once memory is back')
 })
