@@ -40,6 +40,9 @@ declare module 'fastify' {
   }
 }
 
+/** How far in the future a token's iat may lie (clocks of different machines disagree a little). */
+export const IAT_SKEW_SECONDS = 30
+
 function deriveKid(algorithm: JwtAlgorithm, verifyKey: string): string {
   if (algorithm === 'HS256') {
     // A fingerprint of a >= 32 byte random secret reveals nothing useful about it.
@@ -91,7 +94,9 @@ export default fp(
       algorithms: [algorithm],
       ...(issuer ? { allowedIss: issuer } : {}),
       ...(audience ? { allowedAud: audience } : {}),
-      requiredClaims: ['exp', 'iat', 'jti']
+      // A configured issuer or audience is required, not only checked when present: a token
+      // without the claim is refused like one with a wrong value.
+      requiredClaims: ['exp', 'iat', 'jti', ...(issuer ? ['iss'] : []), ...(audience ? ['aud'] : [])]
     }
     await fastify.register(fastifyJwt, {
       secret: algorithm === 'HS256' ? jwtConfig.signingKey : { private: jwtConfig.signingKey, public: jwtConfig.verifyKey },
@@ -137,7 +142,8 @@ export default fp(
         if (!verify) return null
         try {
           const payload = verify(token)
-          return isClaims(payload) ? payload : null
+          // Issued in the future (beyond the clock skew allowed between machines): not ours to trust.
+          return isClaims(payload) && payload.iat <= Date.now() / 1000 + IAT_SKEW_SECONDS ? payload : null
         } catch {
           return null
         }
