@@ -2,6 +2,7 @@
 // starts and stops it; tests build the same app (buildApp) and use inject or a real socket.
 import type { Server } from 'node:http'
 import { Server as NetServer } from 'node:net'
+import type { Duplex } from 'node:stream'
 import Fastify, { LogController, type FastifyHttpOptions, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { DestinationStream } from 'pino'
@@ -39,6 +40,7 @@ export interface AppOptions {
 }
 
 const BODY_LIMIT = 32 * 1024
+const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', pragma: 'no-cache' }
 /** How long a closing server leaves idle kept-alive connections open for a request on its way. */
 const DRAIN_LINGER_MS = 500
 const netServerClose = NetServer.prototype.close
@@ -53,11 +55,42 @@ const openConnections = (server: Server) =>
 class AccessLog extends LogController {
   override incomingRequest(): void {}
   override requestCompleted(_error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    // The path only: a query string may carry a token (?access_token=...), which must not be logged.
+    const query = request.url.indexOf('?')
     request.log.info(
-      { method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 100) / 100 },
+      {
+        method: request.method,
+        url: query === -1 ? request.url : request.url.slice(0, query),
+        statusCode: reply.statusCode,
+        responseTime: Math.round(reply.elapsedTime * 100) / 100
+      },
       'request completed'
     )
   }
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'Request timeout: the request was not received in time.'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'Request header fields too large.']
+}
+
+/**
+ * Requests Node refuses before any route sees them (malformed HTTP, headers too large, a body
+ * that trickles in past REQUEST_TIMEOUT) answered in the API's error shape instead of Node's or
+ * Fastify's own bodies; the socket is closed afterwards, as Node does.
+ */
+function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, reason, detail] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'Bad request: the request is not valid HTTP.']
+  this.log.debug({ code: err.code, status }, 'client error')
+  if (socket.writable) {
+    const body = JSON.stringify({ detail })
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`
+    )
+  }
+  socket.destroy(err)
 }
 
 /** Fastify's own options for this app (logger, proxy trust, validation, routing). */
@@ -83,6 +116,7 @@ export function serverOptions(config: Config, overrides: ServerOptions = {}, log
     // While draining (SIGTERM), requests that reach the service are answered, not refused with a
     // 503; their responses carry Connection: close.
     return503OnClosing: false,
+    clientErrorHandler,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
       customOptions: {
@@ -119,6 +153,12 @@ export const app = fp<AppOptions>(
       if (request.body === undefined && request.method === 'POST') request.body = {}
     })
     installErrorHandling(fastify)
+
+    // Every answer: never sniffed as another type, never stored by a cache (tokens and user data,
+    // RFC 6749 5.1; a route that publishes something cacheable, the JWKS, says so itself).
+    fastify.addHook('onRequest', async (_request, reply) => {
+      reply.headers(SECURITY_HEADERS)
+    })
 
     // Graceful shutdown, before Fastify closes the server and runs the plugins' onClose hooks.
     // From close() on, Fastify answers every request with Connection: close. Here the listener

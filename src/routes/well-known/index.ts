@@ -30,7 +30,8 @@ export default async function wellKnownRoutes(fastify: FastifyInstance) {
       }
     },
     handler: async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=300')
+      // Public keys are meant to be cached (every other answer is no-store).
+      reply.header('cache-control', 'public, max-age=300').removeHeader('pragma')
       return fastify.tokens.jwks()
     }
   })

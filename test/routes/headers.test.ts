@@ -1,0 +1,86 @@
+// Headers of every answer: no-store and nosniff (tokens and user data are never cached or
+// sniffed), the public keys cacheable; the access log without query strings; and the requests
+// Node refuses itself (malformed, headers too large) answered in the API's error shape.
+import { connect } from 'node:net'
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../plugins/app/config/index.js'
+import { createTestDataDir } from '../support/db.js'
+import { build, get, post, register, TEST_SECRET } from '../helper.js'
+
+t.test('no-store and nosniff on token, user and error answers; the JWKS cacheable', async (t) => {
+  const { app } = await build(t, 'embedded')
+  const user = await register(app)
+  const answers = {
+    register: await post(app, '/api/auth/register/', { username: `${user.username}x`, email: `x${user.email}`, password: user.password }),
+    login: await post(app, '/api/auth/login/', { username: user.username, password: user.password }),
+    obtain: await post(app, '/api/token/', { username: user.username, password: user.password }),
+    refresh: await post(app, '/api/token/refresh/', { refresh: user.refresh }),
+    me: await get(app, '/api/auth/me/', user.access),
+    'bad login (401)': await post(app, '/api/auth/login/', { username: user.username, password: 'wrong-password' }),
+    'field errors (400)': await post(app, '/api/auth/register/', {}),
+    'no credentials (401)': await get(app, '/api/auth/me/'),
+    'unknown path (404)': await get(app, '/nowhere'),
+    'wrong method (405)': await get(app, '/api/auth/login/'),
+    health: await get(app, '/health/live')
+  }
+  for (const [what, res] of Object.entries(answers)) {
+    t.equal(res.headers['cache-control'], 'no-store', `${what}: Cache-Control`)
+    t.equal(res.headers.pragma, 'no-cache', `${what}: Pragma`)
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${what}: nosniff`)
+  }
+  const jwks = await get(app, '/.well-known/jwks.json')
+  t.equal(jwks.headers['cache-control'], 'public, max-age=300')
+  t.equal(jwks.headers.pragma, undefined)
+  t.equal(jwks.headers['x-content-type-options'], 'nosniff')
+})
+
+t.test('the access log writes the path, never the query string', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>)
+      done()
+    }
+  })
+  const data = await createTestDataDir()
+  t.teardown(() => data.cleanup())
+  const app = await buildApp(loadConfig({ DATA_DIR: data.dir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', BCRYPT_COST: '4', PASSWORD_WORKERS: '1' }), {}, stream)
+  t.teardown(() => app.close())
+  await app.inject({ method: 'GET', url: '/api/protected-endpoint/?access_token=eyJ.secret.token&x=1' })
+  await app.inject({ method: 'GET', url: '/health/live?probe=1' })
+  const completed = lines.filter((l) => l.msg === 'request completed')
+  t.same(completed.map((l) => l.url), ['/api/protected-endpoint/', '/health/live'])
+  t.notMatch(JSON.stringify(lines), /secret|access_token/, 'the token reached no log line')
+})
+
+/** What the server answers to raw bytes on a fresh connection (until it closes it). */
+async function raw(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes))
+    let got = ''
+    socket.on('data', (d) => (got += d))
+    socket.on('close', () => resolve(got))
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(got) : reject(err)))
+    setTimeout(() => socket.destroy(), 5_000).unref()
+  })
+}
+
+t.test("requests Node refuses itself get the API's error shape", async (t) => {
+  const { app } = await build(t, 'embedded')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  for (const [what, bytes, status, detail] of [
+    ['malformed request line', 'GARBAGE / NOPE\r\n\r\n', 400, /^Bad request/],
+    ['an invalid header', 'GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n', 400, /^Bad request/],
+    ['headers too large', `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, /too large/]
+  ] as const) {
+    const answer = await raw(port, bytes)
+    const [head, body] = answer.split('\r\n\r\n')
+    t.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), what)
+    t.match(head, /content-type: application\/json/i)
+    t.match(head, /x-content-type-options: nosniff/i)
+    t.match(JSON.parse(body ?? '{}'), { detail }, `${what}: {"detail": ...}`)
+  }
+})
