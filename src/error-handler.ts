@@ -25,6 +25,16 @@ const FORMAT_MESSAGES: Record<string, string> = {
   uuid: 'Must be a valid UUID.'
 }
 
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+
+/** DRF's message for a string no database text can hold (a NUL, a lone surrogate), or null. */
+function textProblem(value: unknown): string | null {
+  if (typeof value !== 'string') return null
+  if (value.includes('\0')) return 'Null characters are not allowed.'
+  const surrogate = LONE_SURROGATE.exec(value)?.[0]
+  return surrogate ? `Surrogate characters are not allowed: U+${surrogate.charCodeAt(0).toString(16).toUpperCase()}.` : null
+}
+
 /** DRF's field-keyed messages for a list of Ajv errors over `body`. */
 export function validationToFieldErrors(errors: readonly AjvError[], body: unknown): Record<string, string[]> {
   const out: Record<string, string[]> = {}
@@ -53,7 +63,7 @@ export function validationToFieldErrors(errors: readonly AjvError[], body: unkno
         add(field, `Ensure this field has no more than ${String(e.params.limit)} characters.`)
         break
       case 'pattern':
-        add(field, PATTERN_MESSAGES[field] ?? 'Enter a valid value.')
+        add(field, textProblem(value) ?? PATTERN_MESSAGES[field] ?? 'Enter a valid value.')
         break
       case 'format':
         add(field, FORMAT_MESSAGES[String(e.params.format)] ?? 'Enter a valid value.')

@@ -121,7 +121,8 @@ export default fp(
       }
       // Uniqueness is reported for the fields that are otherwise valid, like DRF's validators.
       if (checked('username') || checked('email')) {
-        const taken = await users.taken(input.username, input.email)
+        // A refused value never reaches the database (it may hold what its text type cannot).
+        const taken = await users.taken(checked('username') ? input.username : '', checked('email') ? input.email : '')
         if (taken.username && checked('username')) add('username', UNIQUE_MESSAGES.username)
         if (taken.email && checked('email')) add('email', UNIQUE_MESSAGES.email)
       }

@@ -1,6 +1,15 @@
 // Building blocks of the auth endpoints, composed per route. Each has an $id so the OpenAPI
 // document names it. Field rules follow Django's User model and SimpleJWT.
-import Type from 'typebox'
+import Type, { type TStringOptions } from 'typebox'
+
+/**
+ * Text a client sends that may reach the database. PostgreSQL's text type refuses a NUL byte,
+ * and a lone surrogate has no UTF-8 form: both are a 400 here (DRF refuses them on every
+ * CharField), never a database error. The pattern is compiled with Unicode semantics, where
+ * [\uD800-\uDFFF] matches only a surrogate that is not half of a pair.
+ */
+export const TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$'
+export const Text = (options: TStringOptions = {}) => Type.String({ pattern: TEXT_PATTERN, ...options })
 
 export const UsernameSchema = Type.String({
   $id: 'Username',
@@ -11,7 +20,7 @@ export const UsernameSchema = Type.String({
   examples: ['john_doe']
 })
 
-export const EmailSchema = Type.String({
+export const EmailSchema = Text({
   $id: 'Email',
   minLength: 1,
   maxLength: 254,
@@ -20,7 +29,7 @@ export const EmailSchema = Type.String({
   examples: ['john@example.com']
 })
 
-export const PasswordSchema = Type.String({
+export const PasswordSchema = Text({
   $id: 'Password',
   minLength: 1,
   description:

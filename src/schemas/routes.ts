@@ -1,6 +1,6 @@
 // Per-route request bodies and response bodies, composed from the building blocks.
 import Type from 'typebox'
-import { ACCESS_EXAMPLE, REFRESH_EXAMPLE, USER_EXAMPLE } from './auth.js'
+import { ACCESS_EXAMPLE, REFRESH_EXAMPLE, Text, USER_EXAMPLE } from './auth.js'
 
 const ref = (id: string) => Type.Ref(id)
 
@@ -9,9 +9,9 @@ export const RegisterBodySchema = Type.Object(
     username: ref('Username'),
     email: ref('Email'),
     password: ref('Password'),
-    password2: Type.Optional(Type.String({ description: 'When sent, must equal password.' })),
-    first_name: Type.Optional(Type.String({ maxLength: 150, examples: ['John'] })),
-    last_name: Type.Optional(Type.String({ maxLength: 150, examples: ['Doe'] }))
+    password2: Type.Optional(Text({ description: 'When sent, must equal password.' })),
+    first_name: Type.Optional(Text({ maxLength: 150, examples: ['John'] })),
+    last_name: Type.Optional(Text({ maxLength: 150, examples: ['Doe'] }))
   },
   {
     description: 'Unknown fields are ignored (DRF).',
@@ -23,8 +23,8 @@ export const RegisterBodySchema = Type.Object(
 
 export const CredentialsBodySchema = Type.Object(
   {
-    username: Type.String({ minLength: 1, description: 'The username, or the email address of the account.', examples: ['john_doe'] }),
-    password: Type.String({ minLength: 1, examples: ['correct-horse-battery'] })
+    username: Text({ minLength: 1, description: 'The username, or the email address of the account.', examples: ['john_doe'] }),
+    password: Text({ minLength: 1, examples: ['correct-horse-battery'] })
   },
   { examples: [{ username: 'john_doe', password: 'correct-horse-battery' }] }
 )
