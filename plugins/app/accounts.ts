@@ -160,12 +160,15 @@ export default fp(
       },
 
       async login({ login, password, ip }) {
-        await throttle.checkLogin(ip, login)
         const user = await users.findByLogin(login)
+        // The failure limits count per account, whichever way it was named (username in any
+        // case, or its email); a name that designates nobody is its own bucket.
+        const account = user ? `user:${user.id}` : `name:${login}`
+        await throttle.checkLogin(ip, account)
         // Always one bcrypt compare: an unknown user costs the same as a wrong password.
         const ok = await passwords.verify(password, user?.passwordHash ?? null)
         if (!user || !ok || !user.isActive) {
-          await throttle.failLogin(ip, login)
+          await throttle.failLogin(ip, account)
           return null
         }
         const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined

@@ -26,7 +26,12 @@ export interface Throttle {
   loginAttempts: RequestLimit
   /** Registrations per IP per hour. */
   registrations: RequestLimit
-  /** Throws a 429 ApiError when a failure limit for (ip, account) or for the account is reached. */
+  /**
+   * Throws a 429 ApiError when this IP has used up its failures on the account, or when the
+   * account has used up its failures from all IPs together and this IP failed on it too. An IP
+   * with no recent failure on the account may still try (the owner, while someone else guesses):
+   * that is what keeps the account cap from locking the owner out.
+   */
   checkLogin(ip: string, account: string): Promise<void>
   /** Counts one failed login for (ip, account) and for the account. */
   failLogin(ip: string, account: string): Promise<void>
@@ -38,7 +43,8 @@ declare module 'fastify' {
   }
 }
 
-// Long names are hashed so an attacker cannot make the counters' keys large.
+// `account` is what the limit protects: the account's id when the name designates one, else the
+// name itself (its own bucket). Long keys are hashed so an attacker cannot make them large.
 const accountKey = (account: string) => {
   const n = account.trim().toLowerCase()
   return n.length <= 64 ? n : createHash('sha256').update(n).digest('base64url')
@@ -85,9 +91,11 @@ export default fp(
       registrations: perRequest({ max: limits.registrationsPerIp, timeWindow: 3_600_000, key: (req) => `register:${req.ip}` }),
       async checkLogin(ip, account) {
         const [a, b] = buckets(ip, account)
-        const states = await Promise.all([perIpAccount(a, { increment: false }), perAccount(b, { increment: false })])
-        // `read` reports the current count; a further failure would exceed it.
-        const blocked = states.filter((s) => !s.isAllowed && (s.isExceeded || s.remaining <= 0))
+        const [fromIp, overall] = await Promise.all([perIpAccount(a, { increment: false }), perAccount(b, { increment: false })])
+        // `read` reports the current count: no remaining attempt means a further failure would exceed it.
+        const exhausted = (s: typeof fromIp) => !s.isAllowed && (s.isExceeded || s.remaining <= 0)
+        const failedHere = !fromIp.isAllowed && fromIp.remaining < fromIp.max
+        const blocked = [...(exhausted(fromIp) ? [fromIp] : []), ...(exhausted(overall) && failedHere ? [overall] : [])]
         if (blocked.length > 0) throw throttled(seconds(Math.max(...blocked.map((s) => (s.isAllowed ? 0 : s.ttl)))))
       },
       async failLogin(ip, account) {

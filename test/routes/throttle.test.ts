@@ -29,15 +29,28 @@ for (const mode of MODES) {
       t.equal((await post(app, '/api/auth/login/', { username: ghost, password: 'x' })).statusCode, 429)
     })
 
-    t.test('login: failures per account from all IPs together', async (t) => {
+    t.test('login: failures per account from all IPs together; the owner from a clean IP still gets in', async (t) => {
       const { app } = await build(t, mode, { RATE_LIMIT_ENABLED: 'true', LOGIN_FAILURES_PER_ACCOUNT: '3' })
       const user = await register(app)
-      for (let i = 0; i < 3; i++) {
-        const res = await app.inject({ method: 'POST', url: '/api/auth/login/', remoteAddress: `10.0.0.${i + 1}`, payload: { username: user.username, password: 'bad' } })
-        t.equal(res.statusCode, 401)
+      const from = (ip: string, password: string, username = user.username) =>
+        app.inject({ method: 'POST', url: '/api/auth/login/', remoteAddress: ip, payload: { username, password } })
+      // The guesses name the account three ways: all count for it.
+      for (const [i, name] of [user.username, user.username.toUpperCase(), user.email].entries()) {
+        t.equal((await from(`10.0.0.${i + 1}`, 'bad', name)).statusCode, 401)
       }
-      const res = await app.inject({ method: 'POST', url: '/api/auth/login/', remoteAddress: '10.0.0.99', payload: { username: user.username, password: PASSWORD } })
-      t.equal(res.statusCode, 429)
+      t.equal((await from('10.0.0.1', PASSWORD)).statusCode, 429, 'an IP that failed on the account is blocked, even with the password')
+      t.equal((await from('10.0.0.99', PASSWORD)).statusCode, 200, 'the owner, from an IP with no failure on it, logs in')
+      t.equal((await from('10.0.0.98', 'bad')).statusCode, 401, 'a fresh IP gets one guess')
+      t.equal((await from('10.0.0.98', PASSWORD)).statusCode, 429, 'and is then blocked')
+    })
+
+    t.test('login: the per-(IP, account) limit counts the account however it is named', async (t) => {
+      const { app } = await build(t, mode, { RATE_LIMIT_ENABLED: 'true' })
+      const user = await register(app)
+      for (const name of [user.username, user.username.toUpperCase(), user.email, user.email.toUpperCase(), ` ${user.username}`]) {
+        t.equal((await post(app, '/api/auth/login/', { username: name, password: 'wrong-password' })).statusCode, 401, name)
+      }
+      t.equal((await post(app, '/api/token/', { username: user.email, password: PASSWORD })).statusCode, 429, 'five failures, one account')
     })
 
     t.test('login attempts per IP per minute', async (t) => {
@@ -75,6 +88,19 @@ for (const mode of MODES) {
       t.ok(res.headers['retry-after'])
       // Another session from the same IP is not affected.
       t.equal((await post(app, '/api/token/refresh/', { refresh: other.refresh })).statusCode, 200)
+    })
+
+    t.test("refreshes: junk tokens carrying a victim's sid do not throttle the victim", async (t) => {
+      const { app } = await build(t, mode, { RATE_LIMIT_ENABLED: 'true', REFRESHES_PER_SESSION: '3' })
+      const victim = await register(app)
+      // The payload is readable, so anyone can put the victim's sid in a token of their own making.
+      const [head, payload] = victim.refresh.split('.')
+      const junk = `${head}.${payload}.${Buffer.from('not-the-signature').toString('base64url')}`
+      for (let i = 0; i < 6; i++) {
+        const res = await app.inject({ method: 'POST', url: '/api/token/refresh/', remoteAddress: '10.6.6.6', payload: { refresh: junk } })
+        t.equal(res.statusCode, i < 3 ? 401 : 429, `junk ${i + 1}: the attacker's own IP bucket`)
+      }
+      t.equal((await post(app, '/api/token/refresh/', { refresh: victim.refresh })).statusCode, 200, "the victim's session is not throttled")
     })
   })
 }

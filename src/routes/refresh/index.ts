@@ -3,7 +3,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { fieldErrors, REQUIRED } from '../../../plugins/app/errors.js'
-import { decodeSegment } from '../../../plugins/app/jwt.js'
 import { RefreshBodySchema, refreshTokenOf } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse, tokenErrorResponse, unavailableResponse } from '../responses.js'
 
@@ -15,21 +14,17 @@ const URLS = [
   { url: MAIN, operationId: 'refreshToken' }
 ]
 
-/** The session a refresh request names, read without verification: it only picks a bucket. */
-function unverifiedSid(request: FastifyRequest): string | null {
-  const token = refreshTokenOf(request.body)
-  const sid = typeof token === 'string' ? decodeSegment(token, 1)?.sid : undefined
-  return typeof sid === 'string' && sid.length <= 64 ? sid : null
-}
-
 export default async function refreshRoutes(fastify: FastifyInstance) {
-  // A preHandler (it reads the body), counting the three URLs together.
+  // A preHandler (it reads the body), counting the three URLs together. Only a refresh token
+  // whose signature holds counts against its session: anyone can read a token's sid, so junk
+  // tokens carrying a victim's sid count against the sender's IP instead.
   const limit = fastify.throttle.perRequest({
     max: fastify.config.rateLimit.refreshesPerSession,
     timeWindow: 60_000,
     key: (request) => {
-      const sid = unverifiedSid(request)
-      return sid ? `refresh:s:${sid}` : `refresh:ip:${request.ip}`
+      const token = refreshTokenOf(request.body)
+      const claims = typeof token === 'string' ? fastify.tokens.verify(token) : null
+      return claims?.token_type === 'refresh' ? `refresh:s:${claims.sid}` : `refresh:ip:${request.ip}`
     }
   })
 

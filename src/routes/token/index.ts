@@ -27,7 +27,8 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
     onRequest: fastify.throttle.loginAttempts,
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
-      const session = await fastify.accounts.login({ login: username, password, ip: request.ip })
+      // DRF's CharField trims the name (never the password).
+      const session = await fastify.accounts.login({ login: username.trim(), password, ip: request.ip })
       if (!session) throw new ApiError(401, { detail: 'No active account found with the given credentials' })
       return session.tokens
     }

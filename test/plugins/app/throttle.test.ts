@@ -42,9 +42,12 @@ for (const mode of MODES) {
     t.equal(await refusal(throttle.checkLogin('192.0.2.1', `${account}_other`)), null, 'another account from the same IP')
 
     await throttle.failLogin('192.0.2.2', account)
-    const everywhere = await refusal(throttle.checkLogin('192.0.2.3', account))
-    t.equal(everywhere?.statusCode, 429, 'three failures from all IPs: the account is throttled from a fresh IP too')
+    const everywhere = await refusal(throttle.checkLogin('192.0.2.2', account))
+    t.equal(everywhere?.statusCode, 429, 'three failures from all IPs: every IP that failed on the account is throttled')
     t.ok(Number(everywhere?.headers['retry-after']) > 900, 'for the hour-long window')
+    t.equal(await refusal(throttle.checkLogin('192.0.2.3', account)), null, 'an IP that never failed on it may still try (the owner)')
+    await throttle.failLogin('192.0.2.3', account)
+    t.equal((await refusal(throttle.checkLogin('192.0.2.3', account)))?.statusCode, 429, 'and is throttled after one failure')
   })
 }
 
