@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { accessTokenNotValid, ApiError, DependencyError, fieldErrors, TOKEN_BLACKLISTED, TOKEN_INVALID, tokenNotValid } from './errors.js'
 import type { User } from './users.js'
 import { UniqueViolationError } from './users.js'
+import { foldUsername } from './usernames.js'
 
 export interface TokenPair {
   access: string
@@ -114,10 +115,10 @@ export default fp(
       const errors: FieldErrors = {}
       const add = (field: string, message: string) => (errors[field] ??= []).push(message)
       const checked = (field: string) => !refused.has(field) && !errors[field]
-      // A few characters grow when lower-cased (İ -> i̇): the case-folded copy the database keeps
-      // must fit its column too, or a client mistake would reach the database as an error.
-      for (const [field, max] of [['username', 150], ['email', 254]] as const) {
-        if (checked(field) && input[field].toLowerCase().length > max) add(field, `Ensure this field has no more than ${max} characters.`)
+      // Some characters grow when case-folded (İ -> i̇, ß -> ss): the folded copy the database
+      // keeps must fit its column too, or a client mistake would reach the database as an error.
+      for (const [field, max, fold] of [['username', 150, foldUsername], ['email', 254, (e: string) => e.toLowerCase()]] as const) {
+        if (checked(field) && fold(input[field]).length > max) add(field, `Ensure this field has no more than ${max} characters.`)
       }
       // Uniqueness is reported for the fields that are otherwise valid, like DRF's validators.
       if (checked('username') || checked('email')) {
@@ -163,7 +164,7 @@ export default fp(
         const user = await users.findByLogin(login)
         // The failure limits count per account, whichever way it was named (username in any
         // case, or its email); a name that designates nobody is its own bucket.
-        const account = user ? `user:${user.id}` : `name:${login}`
+        const account = user ? `user:${user.id}` : `name:${foldUsername(login)}`
         await throttle.checkLogin(ip, account)
         // Always one bcrypt compare: an unknown user costs the same as a wrong password.
         const ok = await passwords.verify(password, user?.passwordHash ?? null)

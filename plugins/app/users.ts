@@ -4,6 +4,7 @@
 import fp from 'fastify-plugin'
 import { Prisma, type PrismaClient, type UserRow } from '../external/prisma/index.js'
 import { isUuid } from './ids.js'
+import { foldUsername, normalizeUsername } from './usernames.js'
 import { databaseOutage } from './outages.js'
 
 export interface User {
@@ -64,7 +65,6 @@ export function normalizeEmail(email: string): string {
   return trimmed.slice(0, at) + '@' + trimmed.slice(at + 1).toLowerCase()
 }
 
-const foldUsername = (username: string) => username.toLowerCase()
 const foldEmail = (email: string) => normalizeEmail(email).toLowerCase()
 
 function toUser(row: UserRow): User {
@@ -106,7 +106,7 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
         const row = await prisma.user.create({
           data: {
             ...(input.id ? { id: input.id } : {}),
-            username: input.username,
+            username: normalizeUsername(input.username),
             usernameLower: foldUsername(input.username),
             email,
             emailLower: foldEmail(email),

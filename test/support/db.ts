@@ -11,7 +11,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils'
+import type { PGlite } from '@electric-sql/pglite'
 import { PrismaClient } from '../../plugins/external/prisma/index.js'
+import { dataMigrationNames } from '../../plugins/external/prisma/data-migrations.js'
 import { applyMigrations, postgresAdapterFactory, readMigrations } from '../../plugins/external/prisma/migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../../plugins/external/prisma/pglite.js'
 
@@ -33,6 +35,8 @@ async function schemaVersion(): Promise<string> {
   for (const m of list.migrationDirectories) {
     hash.update(m.path + '\0' + (m.migrationFile.content.tag === 'ok' ? m.migrationFile.content.value : '') + '\0')
   }
+  // Data migrations are part of what a template holds.
+  hash.update(dataMigrationNames.join('\0'))
   return hash.digest('hex').slice(0, 12)
 }
 
@@ -148,6 +152,10 @@ export type DatabaseKind = 'postgres' | 'pglite'
 
 export interface TestPrisma {
   prisma: PrismaClient
+  /** PostgreSQL: the database's URL. */
+  url?: string
+  /** PGlite: the database itself. */
+  pglite?: PGlite
   /** Another client on the same database (a second instance); PostgreSQL only. */
   another(): PrismaClient
   /** Disconnects every client and removes the database. */
@@ -166,6 +174,7 @@ export async function createTestPrisma(kind: DatabaseKind): Promise<TestPrisma> 
     }
     return {
       prisma: make(),
+      url: db.url,
       another: make,
       async cleanup() {
         for (const c of clients) await c.$disconnect()
@@ -178,6 +187,7 @@ export async function createTestPrisma(kind: DatabaseKind): Promise<TestPrisma> 
   const prisma = new PrismaClient({ adapter: pgliteAdapterFactory(embedded.db) })
   return {
     prisma,
+    pglite: embedded.db,
     another: () => {
       throw new Error('PGlite is single-process: one client only')
     },

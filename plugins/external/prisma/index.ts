@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { throttledWarnings } from '../../app/outages.js'
 import { PrismaClient } from './generated/client.js'
+import { pendingDataMigrations } from './data-migrations.js'
 import { pendingMigrations } from './migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from './pglite.js'
 
@@ -44,7 +45,8 @@ export default fp(
       })
       // Migrating is a deploy step here (npm run db:migrate); say so early when it was skipped.
       // Not fatal: the database may be briefly down at boot, and /health/ready reports that.
-      await pendingMigrations((sql) => prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(sql)).then(
+      const query = (sql: string) => prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(sql)
+      await Promise.all([pendingMigrations(query), pendingDataMigrations(query)]).then(([sql, data]) => [...sql, ...data]).then(
         (pending) => {
           if (pending.length > 0) fastify.log.warn({ pending }, 'database migrations pending: run `npm run db:migrate`')
         },

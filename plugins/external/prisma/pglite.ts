@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
+import { pendingDataMigrations } from './data-migrations.js'
 import { applyMigrations, pendingMigrations } from './migrations.js'
 
 /** The PGlite directory inside the app's data dir. */
@@ -61,7 +62,8 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<EmbeddedDat
   let db: PGlite | undefined
   try {
     db = await PGlite.create(dir)
-    const pending = await pendingMigrations(async (sql) => (await db!.query<Record<string, unknown>>(sql)).rows)
+    const query = async (sql: string) => (await db!.query<Record<string, unknown>>(sql)).rows
+    const pending = [...(await pendingMigrations(query)), ...(await pendingDataMigrations(query))]
     const applied = pending.length > 0 ? await applyMigrations(pgliteAdapterFactory(db)) : []
     const opened = db
     return {

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { ApiError, fieldErrors, TOKEN_INVALID } from '../../../plugins/app/errors.js'
 import type { RegisterInput } from '../../../plugins/app/accounts.js'
+import { normalizeUsername } from '../../../plugins/app/usernames.js'
 import { validationToFieldErrors } from '../../error-handler.js'
 import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema, refreshTokenOf } from '../../schemas/routes.js'
 import { authResponses, bad, badOr, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
@@ -38,6 +39,8 @@ export default async function authRoutes(fastify: FastifyInstance) {
       const body = request.body as Record<string, unknown> | null
       if (body && typeof body === 'object' && !Array.isArray(body)) {
         for (const f of TRIMMED) if (typeof body[f] === 'string') body[f] = (body[f] as string).trim()
+        // Django's UsernameField: the name is validated (pattern, length) in its NFKC form.
+        if (typeof body.username === 'string') body.username = normalizeUsername(body.username)
       }
     },
     onRequest: fastify.throttle.registrations,
