@@ -16,7 +16,9 @@ export const UsernameSchema = Type.String({
   minLength: 1,
   maxLength: 150,
   pattern: '^[\\p{L}\\p{N}_.@+-]+$',
-  description: "150 characters or fewer. Letters, digits and @/./+/-/_ only. Unique, ignoring case.",
+  description:
+    '150 characters or fewer. Letters, digits and @/./+/-/_ only, after Unicode NFKC normalisation (the form it is stored in). ' +
+    'Unique as Django compares usernames: after NFKC and case folding, so ＡＤＭＩＮ and admin are the same name.',
   examples: ['john_doe']
 })
 

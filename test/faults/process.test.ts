@@ -124,6 +124,7 @@ t.test('REQUEST_TIMEOUT: a body that trickles in is cut off with 408', async (t)
   })
   const took = Date.now() - started
   t.match(answer, /^HTTP\/1\.1 408 /, 'a 408')
+  t.match(JSON.parse(answer.split('\r\n\r\n')[1] ?? '{}'), { detail: /^Request timeout/ }, "in the API's error shape")
   t.ok(took >= 900 && took < 3_000, `after about REQUEST_TIMEOUT (${took} ms), and the socket closed`)
   proc.child.kill('SIGTERM')
   t.equal(await proc.exited, 0)
