@@ -31,23 +31,30 @@ export function prismaPaths(): PrismaPaths {
 }
 
 /**
+ * The adapter, with an executeScript that sends the script whole to its driver client (through
+ * `run`) and waits for it, reporting an error the adapter's own way. The driver adapters' own
+ * versions fall short for migrations (see postgresAdapterFactory and pgliteAdapterFactory).
+ */
+export function scriptsWhole<Client>(adapter: SqlDriverAdapter, run: (client: Client, script: string) => Promise<unknown>): SqlDriverAdapter {
+  const inner = adapter as SqlDriverAdapter & { client: Client; onError(e: unknown): never }
+  adapter.executeScript = async (script: string) => {
+    try {
+      await run(inner.client, script)
+    } catch (err) {
+      inner.onError(err)
+    }
+  }
+  return adapter
+}
+
+/**
  * PrismaPg for migrating. Its executeScript splits a script on every ";" and sends the pieces one
- * by one, which breaks a function body (PL/pgSQL is full of them); these adapters send the script
- * whole, as one simple query, as Prisma's native engine does.
+ * by one (on any connection of the pool), which breaks a function body (PL/pgSQL is full of them)
+ * and a transaction; these adapters send the script as one simple query, as Prisma's native engine does.
  */
 export function postgresAdapterFactory(config: ConstructorParameters<typeof PrismaPg>[0]): SqlMigrationAwareDriverAdapterFactory {
   const base = new PrismaPg(config)
-  const whole = (adapter: SqlDriverAdapter) => {
-    const inner = adapter as SqlDriverAdapter & { client: { query(sql: string): Promise<unknown> }; onError(e: unknown): never }
-    adapter.executeScript = async (script: string) => {
-      try {
-        await inner.client.query(script)
-      } catch (err) {
-        inner.onError(err)
-      }
-    }
-    return adapter
-  }
+  const whole = (adapter: SqlDriverAdapter) => scriptsWhole<{ query(sql: string): Promise<unknown> }>(adapter, (client, script) => client.query(script))
   return {
     provider: base.provider,
     adapterName: base.adapterName,

@@ -7,7 +7,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
 import { pendingDataMigrations } from './data-migrations.js'
-import { applyMigrations, pendingMigrations } from './migrations.js'
+import { applyMigrations, pendingMigrations, scriptsWhole } from './migrations.js'
 
 /** The PGlite directory inside the app's data dir. */
 export const pgliteDir = (dataDir: string) => join(dataDir, 'pglite')
@@ -19,17 +19,7 @@ export const pgliteDir = (dataDir: string) => join(dataDir, 'pglite')
  */
 export function pgliteAdapterFactory(db: PGlite): SqlMigrationAwareDriverAdapterFactory {
   const base = new PrismaPGlite(db)
-  const fix = (adapter: SqlDriverAdapter) => {
-    const inner = adapter as SqlDriverAdapter & { client: PGlite; onError(e: unknown): never }
-    adapter.executeScript = async (script: string) => {
-      try {
-        await inner.client.exec(script)
-      } catch (err) {
-        inner.onError(err)
-      }
-    }
-    return adapter
-  }
+  const fix = (adapter: SqlDriverAdapter) => scriptsWhole<PGlite>(adapter, (client, script) => client.exec(script))
   return {
     provider: base.provider,
     adapterName: base.adapterName,

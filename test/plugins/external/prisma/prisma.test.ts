@@ -14,6 +14,7 @@ import configPlugin from '../../../../plugins/app/config/index.js'
 import prismaPlugin from '../../../../plugins/external/prisma/index.js'
 import { applyMigrations, diffMigrationsToSchema, postgresAdapterFactory, prismaPaths, readMigrations } from '../../../../plugins/external/prisma/migrations.js'
 import { pgliteAdapterFactory } from '../../../../plugins/external/prisma/pglite.js'
+import { dataMigrationNames } from '../../../../plugins/external/prisma/data-migrations.js'
 import { createTestDatabase, createTestDataDir, TEST_PG_URL } from '../../../support/db.js'
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
@@ -83,7 +84,7 @@ t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', 
   await pg.executeScript('DROP SCHEMA public CASCADE; CREATE SCHEMA public')
   const names = (await readMigrations()).migrationDirectories.map((m) => m.path)
 
-  t.same(await applyMigrations(postgresAdapterFactory(db.url)), names, 'every migration applied')
+  t.same(await applyMigrations(postgresAdapterFactory(db.url)), [...names, ...dataMigrationNames], 'every migration applied, then the data migrations')
   t.same(await applyMigrations(postgresAdapterFactory(db.url)), [], 'a second run applies nothing')
   const recorded = await pg.queryRaw({
     sql: 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name',
