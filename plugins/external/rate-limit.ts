@@ -4,6 +4,7 @@
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import { throttled } from '../app/errors.js'
+import { readyWithin } from './redis.js'
 
 export default fp(
   async (fastify) => {
@@ -16,6 +17,8 @@ export default fp(
       // Its failures are the main client's too, which reports them.
       redis.on('error', () => {})
       redis.connect().catch(() => {})
+      // Counters that cannot be written are skipped: be connected before the first request.
+      await readyWithin(redis, Math.max(fastify.config.timeouts.dependency, 2_000))
       fastify.addHook('onClose', async () => {
         await redis.quit().catch(() => redis.disconnect())
       })

@@ -27,7 +27,7 @@ declare module 'fastify' {
 }
 
 /** Resolves when the client is ready, or after `ms` (the caller goes on either way). */
-function readyWithin(redis: Redis, ms: number): Promise<boolean> {
+export function readyWithin(redis: Redis, ms: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true)
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
