@@ -76,8 +76,8 @@ export default fp(
     const perRequest = ({ max, timeWindow, key }: RequestLimitSpec): RequestLimit => [
       fastify.rateLimit({ max, timeWindow, keyGenerator: key }) as onRequestAsyncHookHandler
     ]
-    // Keys carry the account name given (not the account found), so unknown and known names
-    // behave the same and the limits reveal nothing.
+    // Keys carry the account (accounts passes the user's id, or the folded name that designates
+    // nobody): a known and an unknown name are counted alike, so the limits reveal nothing.
     const perIpAccount = fastify.createRateLimit({ max: limits.loginFailuresPerUserIp, timeWindow: 15 * 60 * 1000, keyGenerator: carriedKey })
     const perAccount = fastify.createRateLimit({ max: limits.loginFailuresPerAccount, timeWindow: 60 * 60 * 1000, keyGenerator: carriedKey })
     const buckets = (ip: string, account: string) => {
