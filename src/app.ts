@@ -156,8 +156,10 @@ export const app = fp<AppOptions>(
 
     // Every answer: never sniffed as another type, never stored by a cache (tokens and user data,
     // RFC 6749 5.1; a route that publishes something cacheable, the JWKS, says so itself).
-    fastify.addHook('onRequest', async (_request, reply) => {
+    // (A callback hook, not an async one: no promise per request on the hot path.)
+    fastify.addHook('onRequest', (_request, reply, done) => {
       reply.headers(SECURITY_HEADERS)
+      done()
     })
 
     // Graceful shutdown, before Fastify closes the server and runs the plugins' onClose hooks.
