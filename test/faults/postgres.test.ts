@@ -5,11 +5,10 @@
 import t, { type Test } from 'tap'
 import { postgresAdapterFactory, applyMigrations } from '../../plugins/external/prisma/migrations.js'
 import { build, get, login, post, register } from '../helper.js'
-import { startPostgres } from '../support/servers.js'
+import { onceBack, startPostgres } from '../support/servers.js'
 
 const TIMEOUT_MS = 500
 const SLACK_MS = 400
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function ownDatabase(t: Test) {
   const pg = await startPostgres()
@@ -58,11 +57,7 @@ t.test('PostgreSQL stopped: refresh, protected, verify and /me unaffected; login
   t.match((await get(app, '/health/ready')).json(), { status: 'unavailable', database: 'unavailable', token_store: 'ok' })
 
   await pg.start()
-  let res = await post(app, '/api/auth/login/', { username: user.username, password: user.password })
-  for (let i = 0; i < 40 && res.statusCode === 503; i++) {
-    await sleep(100)
-    res = await post(app, '/api/auth/login/', { username: user.username, password: user.password })
-  }
+  const res = await onceBack(() => post(app, '/api/auth/login/', { username: user.username, password: user.password }))
   t.equal(res.statusCode, 200, 'login works again once PostgreSQL is back')
   t.equal((await get(app, '/health/ready')).statusCode, 200)
   t.equal(await app.users.findByLogin('while_down'), null, 'the refused registration left nothing')
@@ -82,11 +77,7 @@ t.test('a frozen PostgreSQL (SIGSTOP): 503 within the timeout, not a hang', asyn
   t.ok(took2 < TIMEOUT_MS + SLACK_MS, `in ${took2} ms`)
   t.equal((await post(app, '/api/token/refresh/', { refresh: user.refresh })).statusCode, 200, 'refresh does not notice')
   pg.thaw()
-  let ok = await post(app, '/api/auth/login/', { username: user.username, password: user.password })
-  for (let i = 0; i < 40 && ok.statusCode === 503; i++) {
-    await sleep(100)
-    ok = await post(app, '/api/auth/login/', { username: user.username, password: user.password })
-  }
+  const ok = await onceBack(() => post(app, '/api/auth/login/', { username: user.username, password: user.password }))
   t.equal(ok.statusCode, 200, 'fine once thawed')
 })
 
@@ -100,11 +91,7 @@ t.test('PostgreSQL down at boot: the service starts, not ready, and recovers by 
   t.equal(res.statusCode, 503)
   t.ok(took < TIMEOUT_MS + SLACK_MS, `login answered in ${took} ms`)
   await pg.start()
-  let ready = await get(app, '/health/ready')
-  for (let i = 0; i < 40 && ready.statusCode !== 200; i++) {
-    await sleep(100)
-    ready = await get(app, '/health/ready')
-  }
+  const ready = await onceBack(() => get(app, '/health/ready'))
   t.equal(ready.statusCode, 200, 'ready once PostgreSQL is up')
   const user = await register(app)
   t.equal((await post(app, '/api/auth/login/', { username: user.username, password: user.password })).statusCode, 200)

@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { build, claims, get, login, post, register } from '../helper.js'
-import { startRedis } from '../support/servers.js'
+import { onceBack, startRedis } from '../support/servers.js'
 
 const TIMEOUT_MS = 500
 /** What "answered within the timeout" allows for scheduling on a busy 2-core machine. */
@@ -104,11 +104,7 @@ t.test('a frozen Redis (SIGSTOP), rate limits on: 503 within the timeout, not a 
   t.equal(ready.statusCode, 503)
   t.match(ready.json(), { token_store: 'unavailable', database: 'ok' })
   redis.thaw()
-  let res = await post(app, '/api/token/refresh/', { refresh: user.refresh })
-  for (let i = 0; i < 20 && res.statusCode === 503; i++) {
-    await sleep(100)
-    res = await post(app, '/api/token/refresh/', { refresh: user.refresh })
-  }
+  const res = await onceBack(() => post(app, '/api/token/refresh/', { refresh: user.refresh }))
   t.equal(res.statusCode, 200, 'the same refresh token works once Redis answers (a rotation applied late is within the grace interval)')
 })
 
@@ -126,11 +122,7 @@ t.test('Redis down at boot: the service starts, not ready, and recovers by itsel
   t.equal(await app.users.findByLogin('bootless'), null, 'and left no user behind')
 
   await redis.start()
-  let ready = await get(app, '/health/ready')
-  for (let i = 0; i < 50 && ready.statusCode !== 200; i++) {
-    await sleep(100)
-    ready = await get(app, '/health/ready')
-  }
+  const ready = await onceBack(() => get(app, '/health/ready'))
   t.equal(ready.statusCode, 200, 'ready once Redis is up')
   const user = await register(app)
   t.equal(claims(user.access).user_id, user.id)

@@ -206,3 +206,14 @@ export async function startPostgres(): Promise<OwnServer> {
   await psql('CREATE DATABASE test')
   return server
 }
+
+/** Calls `call` until its answer is not a 503 (a dependency coming back), for at most `ms`; the last answer. */
+export async function onceBack<T extends { statusCode: number }>(call: () => Promise<T>, ms = 5_000): Promise<T> {
+  const end = Date.now() + ms
+  let res = await call()
+  while (res.statusCode === 503 && Date.now() < end) {
+    await sleep(100)
+    res = await call()
+  }
+  return res
+}
