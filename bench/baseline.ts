@@ -22,6 +22,7 @@ import pg from 'pg'
 import { Piscina } from 'piscina'
 import { loadConfig } from '../plugins/app/config/index.js'
 import { RedisTokenStore } from '../plugins/app/token-store/index.js'
+import { CLIENT_IP, USER_AGENT as BENCH_AGENT } from './agent.js'
 import type { PasswordTask } from '../plugins/app/passwords/worker.js'
 
 const config = loadConfig(process.env)
@@ -81,20 +82,20 @@ function signPair(userId: string, sid: string, now: number, refresh: { jti: stri
 async function startSession(userId: string) {
   const now = Date.now()
   const sid = newId()
-  const refresh = await store.createSession({ sid, userId, jti: newId(), now })
+  const refresh = await store.createSession({ sid, userId, jti: newId(), now, ip: CLIENT_IP, userAgent: BENCH_AGENT })
   return signPair(userId, sid, now, refresh)
 }
 
 app.get('/protected', async (request, reply) => {
   const header = request.headers.authorization
   const claims = claimsOf(header?.startsWith('Bearer ') ? header.slice(7) : undefined)
-  if (!claims || claims.token_type !== 'access' || !(await store.isSessionActive(claims.sid))) return reply.code(401).send(unauthorized)
+  if (!claims || claims.token_type !== 'access' || !(await store.isSessionActive({ userId: claims.user_id, sid: claims.sid }))) return reply.code(401).send(unauthorized)
   return { message: 'You have accessed a protected route!' }
 })
 
 app.post('/verify', async (request, reply) => {
   const claims = claimsOf((request.body as { token?: unknown } | null)?.token)
-  if (!claims || !(await store.isSessionActive(claims.sid))) return reply.code(401).send(unauthorized)
+  if (!claims || !(await store.isSessionActive({ userId: claims.user_id, sid: claims.sid }))) return reply.code(401).send(unauthorized)
   return {}
 })
 

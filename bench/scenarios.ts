@@ -1,5 +1,6 @@
 // The load scenarios, run by autocannon against either target (the service or the baseline),
 // and the HTTP helpers that set them up.
+import { USER_AGENT } from './agent.js'
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
 import { opts } from './options.js'
 
@@ -52,7 +53,7 @@ export interface Target {
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-const json = { 'content-type': 'application/json' }
+const json = { 'content-type': 'application/json', 'user-agent': USER_AGENT }
 
 // The sessions of the protected and verify runs, per target: made once, then rotated once before
 // each run (one refresh per connection) so every run has fresh access tokens of live sessions.

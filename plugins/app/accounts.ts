@@ -28,12 +28,16 @@ export interface RegisterInput {
   last_name: string
 }
 
-export interface LoginInput {
+/** Who is asking: the failure limits count by address; a new session records both. */
+export interface Client {
+  ip: string
+  userAgent: string
+}
+
+export interface LoginInput extends Client {
   /** The username, or the account's email. */
   login: string
   password: string
-  /** The client's address, for the failure limits. */
-  ip: string
 }
 
 export type FieldErrors = Record<string, string[]>
@@ -46,7 +50,7 @@ export interface Accounts {
    */
   registrationErrors(input: RegisterInput, skip?: Iterable<string>): Promise<FieldErrors>
   /** Creates the user and its first session; a 400 with every registrationErrors problem otherwise. */
-  register(input: RegisterInput): Promise<{ user: PublicUser; tokens: TokenPair }>
+  register(input: RegisterInput, client: Client): Promise<{ user: PublicUser; tokens: TokenPair }>
   /**
    * A new session for these credentials, or null (wrong password, unknown or inactive user: the
    * same work and answer for all). A 429 ApiError when the failure limits are reached.
@@ -104,9 +108,9 @@ export default fp(
 
     // Session records take their times from the store's clock; access tokens, checked against
     // each instance's own clock, from this one.
-    async function startSession(userId: string): Promise<TokenPair> {
+    async function startSession(userId: string, { ip, userAgent }: Client): Promise<TokenPair> {
       const sid = tokens.newId()
-      const refresh = await store.createSession({ sid, userId, jti: tokens.newId() })
+      const refresh = await store.createSession({ sid, userId, jti: tokens.newId(), ip, userAgent })
       return { access: tokens.signAccess(userId, sid, nowSeconds()), refresh: tokens.signRefresh(userId, sid, refresh) }
     }
 
@@ -136,7 +140,7 @@ export default fp(
     const accounts: Accounts = {
       registrationErrors,
 
-      async register(input) {
+      async register(input, client) {
         const errors = await registrationErrors(input)
         if (Object.keys(errors).length > 0) throw fieldErrors(errors)
 
@@ -145,13 +149,13 @@ export default fp(
         // user's insert fails, the session belongs to nobody and its tokens were never handed out
         // (it is revoked all the same). So a failed registration never leaves a user behind.
         const id = randomUUID()
-        const pair = await startSession(id)
+        const pair = await startSession(id, client)
         let user: User
         try {
           user = await users.create({ id, username: input.username, email: input.email, passwordHash, firstName: input.first_name, lastName: input.last_name })
         } catch (err) {
           const sid = tokens.verify(pair.refresh)?.sid
-          if (sid) await store.revokeSession(sid).catch(() => {})
+          if (sid) await store.revokeSession({ userId: id, sid }).catch(() => {})
           if (err instanceof UniqueViolationError) {
             throw fieldErrors(Object.fromEntries(err.fields.map((f) => [f, [UNIQUE_MESSAGES[f]]])))
           }
@@ -160,7 +164,7 @@ export default fp(
         return { user: remember(publicUser(user)), tokens: pair }
       },
 
-      async login({ login, password, ip }) {
+      async login({ login, password, ip, userAgent }) {
         const user = await users.findByLogin(login)
         // The failure limits count per account, whichever way it was named (username in any
         // case, or its email); a name that designates nobody is its own bucket.
@@ -174,7 +178,7 @@ export default fp(
         }
         const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
         await users.recordLogin(user.id, new Date(), rehash)
-        return { user: remember(publicUser(user)), tokens: await startSession(user.id) }
+        return { user: remember(publicUser(user)), tokens: await startSession(user.id, { ip, userAgent }) }
       },
 
       async me(userId) {
@@ -217,18 +221,20 @@ export default fp(
       async verify(token) {
         const claims = tokens.verify(token)
         if (!claims) return false
-        if (claims.token_type === 'access') return store.isSessionActive(claims.sid)
-        return (await store.refreshStatus(claims.sid, claims.jti)) === 'current'
+        const session = { userId: claims.user_id, sid: claims.sid }
+        if (claims.token_type === 'access') return store.isSessionActive(session)
+        return (await store.refreshStatus(session, claims.jti)) === 'current'
       },
 
       async logout(userId, refreshToken) {
         const claims = tokens.verify(refreshToken)
         if (!claims || claims.token_type !== 'refresh') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
-        const status = await store.refreshStatus(claims.sid, claims.jti)
+        const session = { userId: claims.user_id, sid: claims.sid }
+        const status = await store.refreshStatus(session, claims.jti)
         if (status === 'blacklisted') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_BLACKLISTED}` })
         if (status === 'unknown') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
         if (claims.user_id !== userId) throw new ApiError(403, { error: 'Token does not belong to user' })
-        await store.revokeSession(claims.sid)
+        await store.revokeSession(session)
       },
 
       logoutAll: (userId) => store.revokeUserSessions(userId)

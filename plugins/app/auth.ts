@@ -40,7 +40,7 @@ export default fp(
       if (token === null) throw notAuthenticated()
       const claims = tokens.verify(token)
       if (!claims || claims.token_type !== 'access') throw accessTokenNotValid()
-      if (!(await tokenStore.isSessionActive(claims.sid))) throw accessTokenNotValid()
+      if (!(await tokenStore.isSessionActive({ userId: claims.user_id, sid: claims.sid }))) throw accessTokenNotValid()
       request.auth = { userId: claims.user_id, sid: claims.sid }
     })
   },

@@ -146,9 +146,9 @@ for (const mode of MODES) {
       const username = uniqueName('late')
       const createSession = app.tokenStore.createSession.bind(app.tokenStore)
       const create = app.users.create.bind(app.users)
-      let sid: string | undefined
+      let session: { userId: string; sid: string } | undefined
       app.tokenStore.createSession = async (s) => {
-        sid = s.sid
+        session = s
         return createSession(s)
       }
       app.users.create = async () => {
@@ -161,8 +161,8 @@ for (const mode of MODES) {
       const res = await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
       t.equal(res.statusCode, 500)
       t.equal(await app.users.findByLogin(username), null)
-      t.ok(sid, 'a session had been started')
-      t.equal(await app.tokenStore.isSessionActive(sid!), false, 'and was revoked')
+      t.ok(session, 'a session had been started')
+      t.equal(await app.tokenStore.isSessionActive(session!), false, 'and was revoked')
     })
 
     t.test('two racing registrations of the same name: one 201, one 400', async (t) => {

@@ -6,7 +6,19 @@
 // stays as a tombstone (revoked, no jti) until its tokens would have expired, so its tokens answer
 // "blacklisted"; expired rows are deleted a few at a time by each new session (no cron).
 import type { PrismaClient } from '../../external/prisma/index.js'
-import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+import {
+  newestFirst,
+  USER_AGENT_MAX,
+  type IssuedRefresh,
+  type NewSession,
+  type RefreshStatus,
+  type Rotation,
+  type RotateResult,
+  type SessionInfo,
+  type SessionRef,
+  type TokenStore,
+  type TokenStoreOptions
+} from './types.js'
 
 /** Expired rows deleted per new session: more than one, so the table never falls behind. */
 const SWEEP = 4
@@ -24,11 +36,12 @@ export class DatabaseTokenStore implements TokenStore {
     this.#opts = options
   }
 
-  async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
+  async createSession({ sid, userId, jti, ip, userAgent, now }: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
     const [row] = await this.#db.$queryRaw<Array<{ iat: bigint; exp: bigint }>>`
       SELECT iat, exp FROM auth_session_create(${sid}::text, ${userId}::text, ${jti}::text, ${refreshTtl}::int,
-        ${sessionMaxAge}::int, ${accessTtl}::int, ${now ?? null}::bigint, ${SWEEP}::int)`
+        ${sessionMaxAge}::int, ${accessTtl}::int, ${now ?? null}::bigint, ${SWEEP}::int, ${ip}::text,
+        ${userAgent.slice(0, USER_AGENT_MAX)}::text)`
     if (!row) throw new Error('token store: auth_session_create returned nothing')
     return { jti, iat: Number(row.iat), exp: Number(row.exp) }
   }
@@ -51,32 +64,50 @@ export class DatabaseTokenStore implements TokenStore {
     }
   }
 
-  async refreshStatus(sid: string, jti: string): Promise<RefreshStatus> {
+  async refreshStatus({ userId, sid }: SessionRef, jti: string): Promise<RefreshStatus> {
     const [row] = await this.#db.$queryRaw<Array<{ status: RefreshStatus }>>`
       SELECT CASE WHEN revoked OR jti IS DISTINCT FROM ${jti}::text THEN 'blacklisted'
                   WHEN exp * 1000 > auth_now_ms() THEN 'current' ELSE 'unknown' END AS status
-      FROM sessions WHERE sid = ${sid}::text AND expires_at > auth_now_ms()`
+      FROM sessions WHERE sid = ${sid}::text AND user_id = ${userId}::text AND expires_at > auth_now_ms()`
     return row?.status ?? 'unknown'
   }
 
-  async isSessionActive(sid: string): Promise<boolean> {
+  async isSessionActive({ userId, sid }: SessionRef): Promise<boolean> {
     const rows = await this.#db.$queryRaw<unknown[]>`
-      SELECT 1 FROM sessions WHERE sid = ${sid}::text AND NOT revoked AND expires_at > auth_now_ms()`
+      SELECT 1 FROM sessions WHERE sid = ${sid}::text AND user_id = ${userId}::text AND NOT revoked AND expires_at > auth_now_ms()`
     return rows.length > 0
   }
 
+  async listSessions(userId: string, now?: number): Promise<SessionInfo[]> {
+    const rows = await this.#db.$queryRaw<
+      Array<{ sid: string; created_at: bigint; last_used: bigint; exp: bigint; ip: string; user_agent: string }>
+    >`
+      SELECT sid, created_at, COALESCE(rotated_at, created_at) AS last_used, exp, ip, user_agent
+      FROM sessions WHERE user_id = ${userId}::text AND NOT revoked AND expires_at > COALESCE(${now ?? null}::bigint, auth_now_ms())`
+    return rows
+      .map((r) => ({
+        sid: r.sid,
+        created: Number(r.created_at),
+        lastUsed: Number(r.last_used),
+        expires: Number(r.exp),
+        ip: r.ip,
+        userAgent: r.user_agent
+      }))
+      .sort(newestFirst)
+  }
+
   // A revocation turns a live session into a tombstone that keeps its expiry.
-  async revokeSession(sid: string): Promise<boolean> {
+  async revokeSession({ userId, sid }: SessionRef): Promise<boolean> {
     const count = await this.#db.$executeRaw`
       UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL
-      WHERE sid = ${sid}::text AND NOT revoked AND expires_at > auth_now_ms()`
+      WHERE sid = ${sid}::text AND user_id = ${userId}::text AND NOT revoked AND expires_at > auth_now_ms()`
     return count > 0
   }
 
-  async revokeUserSessions(userId: string): Promise<number> {
+  async revokeUserSessions(userId: string, exceptSid?: string): Promise<number> {
     return this.#db.$executeRaw`
       UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL
-      WHERE user_id = ${userId}::text AND NOT revoked AND expires_at > auth_now_ms()`
+      WHERE user_id = ${userId}::text AND sid <> ${exceptSid ?? ''}::text AND NOT revoked AND expires_at > auth_now_ms()`
   }
 
   async ping(): Promise<void> {

@@ -9,8 +9,9 @@ import { checkRedis } from './redis-check.js'
 import { RedisTokenStore } from './redis-store.js'
 import type { TokenStore, TokenStoreOptions } from './types.js'
 
-export type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
-export { packUserId, RedisTokenStore, sessionKey, userKey } from './redis-store.js'
+export type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, SessionInfo, SessionRef, TokenStore, TokenStoreOptions } from './types.js'
+export { USER_AGENT_MAX } from './types.js'
+export { packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from './redis-store.js'
 export { DatabaseTokenStore } from './database-store.js'
 
 declare module 'fastify' {

@@ -1,99 +1,143 @@
-// Lua scripts of the Redis token store. Each touches ONE key (its own hash tag), so every
-// script runs on a single Redis Cluster slot and each rotation is a single atomic EVALSHA.
+// Lua scripts of the Redis token store. Every key of one user shares a hash slot: the hash tag is
+// the user, not the session. So a creation or a rotation with its index update, a revocation and
+// logout-all are each ONE atomic script on one slot, on a single Redis and on a Cluster alike.
 //
-// Session hash s:{sid}, short field names to keep a session under a few hundred bytes:
-//   u user id · j current refresh jti · e its exp (s) · m session hard end (s)
-//   p previous jti · r ms time p was rotated, so also the current token's iat (only grace needs it)
-//   x "1" once revoked: then the only field, a tombstone that keeps the key's TTL, so a revoked
-//   token answers "blacklisted" (not "unknown") until it would have expired.
+// Keys (before the client's keyPrefix), U = the packed user id (redis-store.ts):
+//   s:{U}:<sid>  the session hash. Every byte counts (budget: 512 per session with its index):
+//     j the current refresh jti, as its 16 bytes (not 22 base64url characters) · e its exp (s)
+//     c created (ms); the session's hard end is c + SESSION_MAX_AGE · i the login's IP
+//     a1..a8 its user agent, in pieces of at most 64 bytes (a longer value would turn the hash
+//     from a listpack into a hashtable, doubling its size) · p the previous jti (bytes)
+//     r ms time p was rotated (so also the current token's iat, and the last use)
+//     x "1" once revoked: then the only field, a tombstone that keeps the key's TTL, so a revoked
+//     token answers "blacklisted" (not "unknown") until it would have expired.
+//     A session is live while its hash has `j`.
+//   u:{U}        the user's index, a ZSET sid -> ms time the session's record expires.
+// Scripts that reach every session of a user (logout-all, the list) get the session key prefix
+// `s:{U}:` as a key of their own (it hashes to the same slot), and append the sids to it: keys
+// built inside a script would otherwise miss the client's keyPrefix.
 // Numbers travel as decimal strings; Lua 5.1 formats numbers with %.14g, exact for ms timestamps.
 // Time is Redis's own (TIME), so instances whose clocks differ still agree on the grace interval
 // and on expiry; a caller may pass a time instead (tests). Scripts that call TIME before writing
 // replicate their effects, which Redis does by default since 5.0.
 
-/** The time in ms: the argument when one is given, else the server's clock. */
-const NOW = `
+const COMMON = `
 local function nowMs(arg)
   if arg ~= '' then return tonumber(arg) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- The index entry of a session whose record now lasts until 'untilMs'; the index itself outlives
+-- its latest member by 'slack' ms and is never shortened (EXPIRE GT needs Redis 7).
+local function index(k, sid, untilMs, now, slack)
+  redis.call('ZADD', k, untilMs, sid)
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
+  local want = untilMs - now + slack
+  if want > 0 and redis.call('PTTL', k) < want then redis.call('PEXPIRE', k, want) end
+end
+-- x first: a hash emptied by HDEL would vanish, and HSET would then recreate it without a TTL.
+local function tombstone(k)
+  redis.call('HSET', k, 'x', '1')
+  redis.call('HDEL', k, 'j', 'e', 'c', 'i', 'p', 'r', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
+end
 `
 
 /**
- * KEYS[1] s:{sid}. ARGV: userId, jti, nowMs or '', refreshTtl (s), sessionMaxAge (s), accessTtl (ms).
- * A new session whose first refresh token is jti; returns {iat, exp}.
+ * KEYS: session, index. ARGV: sid, jti, nowMs or '', refreshTtl (s), sessionMaxAge (s),
+ * accessTtl (ms), index slack (ms), ip, then the user agent's pieces (up to 8). A new session
+ * whose first refresh token is jti; returns {iat, exp}.
  */
-export const CREATE = `${NOW}
+export const CREATE = `${COMMON}
 local now = nowMs(ARGV[3])
 local iat = math.floor(now / 1000)
 local m = iat + tonumber(ARGV[5])
 local e = math.min(iat + tonumber(ARGV[4]), m)
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 'j', ARGV[2], 'e', e, 'm', m)
-redis.call('PEXPIREAT', KEYS[1], math.max(e * 1000, now + tonumber(ARGV[6])))
+redis.call('HSET', KEYS[1], 'j', ARGV[2], 'e', e, 'c', now, 'i', ARGV[8])
+for n = 9, math.min(#ARGV, 16) do redis.call('HSET', KEYS[1], 'a' .. (n - 8), ARGV[n]) end
+local untilMs = math.max(e * 1000, now + tonumber(ARGV[6]))
+redis.call('PEXPIREAT', KEYS[1], untilMs)
+index(KEYS[2], ARGV[1], untilMs, now, tonumber(ARGV[7]))
 return {iat, e}
 `
 
-/** KEYS[1] s:{sid}. ARGV: userId, jti, newJti, nowMs or '', refreshTtl (s), reuseInterval (ms), accessTtl (ms). */
-export const ROTATE = `${NOW}
+/**
+ * KEYS: session, index. ARGV: sid, jti, newJti, nowMs or '', refreshTtl (s), reuseInterval (ms),
+ * accessTtl (ms), index slack (ms), sessionMaxAge (s).
+ */
+export const ROTATE = `${COMMON}
 local k = KEYS[1]
-local h = redis.call('HMGET', k, 'u', 'j', 'e', 'p', 'r', 'm', 'x')
-if h[7] then return {'revoked'} end
-if not h[1] or h[1] ~= ARGV[1] then return {'unknown'} end
+local h = redis.call('HMGET', k, 'j', 'e', 'p', 'r', 'c', 'x')
+if h[6] then return {'revoked'} end
+if not h[1] then return {'unknown'} end
 local now = nowMs(ARGV[4])
 local nowS = math.floor(now / 1000)
-local e = tonumber(h[3])
-local m = tonumber(h[6])
+local e = tonumber(h[2])
+local m = math.floor(tonumber(h[5]) / 1000) + tonumber(ARGV[9])
 local accessEnd = now + tonumber(ARGV[7])
+local slack = tonumber(ARGV[8])
 if nowS >= m then return {'unknown'} end
-if ARGV[2] == h[2] then
+if ARGV[2] == h[1] then
   if nowS >= e then return {'unknown'} end
   local exp = math.min(nowS + tonumber(ARGV[5]), m)
   redis.call('HSET', k, 'j', ARGV[3], 'e', exp, 'p', ARGV[2], 'r', now)
-  redis.call('PEXPIREAT', k, math.max(exp * 1000, accessEnd))
+  local untilMs = math.max(exp * 1000, accessEnd)
+  redis.call('PEXPIREAT', k, untilMs)
+  index(KEYS[2], ARGV[1], untilMs, now, slack)
   return {'rotated', ARGV[3], nowS, exp}
 end
-local r = tonumber(h[5])
-if h[4] and ARGV[2] == h[4] and now - r < tonumber(ARGV[6]) and nowS < e then
+local r = tonumber(h[4])
+if h[3] and ARGV[2] == h[3] and now - r < tonumber(ARGV[6]) and nowS < e then
   -- The grace answer signs a new access token: the session must outlive it.
-  redis.call('PEXPIREAT', k, math.max(e * 1000, accessEnd))
-  return {'grace', h[2], math.floor(r / 1000), e}
+  -- (Never shorter than now: the record already ends at max(e, an earlier access token's end).)
+  local untilMs = math.max(e * 1000, accessEnd)
+  redis.call('PEXPIREAT', k, untilMs)
+  index(KEYS[2], ARGV[1], untilMs, now, slack)
+  return {'grace', h[1], math.floor(r / 1000), e}
 end
 -- Any other token of this family: stolen or replayed. Revoke the whole session.
--- x first: a hash emptied by HDEL would vanish, and HSET would then recreate it without a TTL.
-redis.call('HSET', k, 'x', '1')
-redis.call('HDEL', k, 'u', 'j', 'e', 'p', 'r', 'm')
+tombstone(k)
+redis.call('ZREM', KEYS[2], ARGV[1])
 return {'reused'}
 `
 
-/** KEYS[1] s:{sid}. Turns a live session into a tombstone (keeping its TTL); returns its user id, or nil. */
-export const REVOKE = `
-local u = redis.call('HGET', KEYS[1], 'u')
-if not u then return false end
-redis.call('HSET', KEYS[1], 'x', '1')
-redis.call('HDEL', KEYS[1], 'u', 'j', 'e', 'p', 'r', 'm')
-return u
+/** KEYS: session, index. ARGV: sid. Turns a live session into a tombstone (keeping its TTL); 1 if it was live. */
+export const REVOKE = `${COMMON}
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'j') == 0 then return 0 end
+tombstone(KEYS[1])
+return 1
+`
+
+/** KEYS: index, session key prefix. ARGV: a sid to keep, or ''. Revokes every other session of the user; returns how many were live. */
+export const REVOKE_ALL = `${COMMON}
+local n = 0
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if sid ~= ARGV[1] then
+    local k = KEYS[2] .. sid
+    if redis.call('HEXISTS', k, 'j') == 1 then
+      tombstone(k)
+      n = n + 1
+    end
+    redis.call('ZREM', KEYS[1], sid)
+  end
+end
+return n
 `
 
 /**
- * KEYS[1] u:{userId}, a ZSET sid -> ms time its session record expires at the latest. ARGV: sid,
- * nowMs or '', onlyRaise ("1": update an existing member to a later score only), slack (ms),
- * refreshTtl (s), accessTtl (ms). The score is the latest a record touched now can expire:
- * max(refresh token's end, last access token's end). Trims expired members and keeps the key alive
- * until its latest member expires (+ slack), never shortening it: PTTL is compared here because
- * EXPIRE GT needs Redis 7.
+ * KEYS: index, session key prefix. ARGV: nowMs or ''. Read-only: the live sessions, flattened as
+ * sid, created (ms), last rotation (ms) or '', exp (s), ip, user agent.
  */
-export const INDEX = `${NOW}
-local k = KEYS[1]
-local now = nowMs(ARGV[2])
-local score = math.max((math.floor(now / 1000) + tonumber(ARGV[5])) * 1000, now + tonumber(ARGV[6]))
-if ARGV[3] == '1' then
-  local cur = redis.call('ZSCORE', k, ARGV[1])
-  if not cur or tonumber(cur) >= score then return 0 end
+export const LIST = `${COMMON}
+local now = nowMs(ARGV[1])
+local out = {}
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
+  local h = redis.call('HMGET', KEYS[2] .. sid, 'j', 'c', 'r', 'e', 'i', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
+  if h[1] then
+    local agent = ''
+    for n = 6, 13 do if h[n] then agent = agent .. h[n] end end
+    for _, v in ipairs({sid, h[2] or '0', h[3] or '', h[4], h[5] or '', agent}) do out[#out + 1] = v end
+  end
 end
-redis.call('ZADD', k, score, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
-local want = score - now + tonumber(ARGV[4])
-if want > 0 and redis.call('PTTL', k) < want then redis.call('PEXPIRE', k, want) end
-return 1
+return out
 `

@@ -1,45 +1,95 @@
-// The token store on Redis: one hash per session, hash-tagged by sid so every script runs on one
-// Cluster slot, and a per-user ZSET index for logout-all. Every key carries a TTL that ends when
-// the tokens it describes expire. Scripts: see lua.ts.
-// Redis Cluster: each script touches one key, but createSession, rotate and revokeUserSessions
-// pipeline a session key with the user's index key (different slots); a Cluster client would
-// need those pipelines split per slot. Only a single Redis is tested.
+// The token store on Redis: one hash per session and one index of the user's sessions, every key
+// of a user in the user's hash slot, so each operation is one script on one slot (lua.ts) and the
+// store runs unchanged on Redis Cluster. Every key carries a TTL that ends when the tokens it
+// describes expire.
 import type { Redis } from 'ioredis'
 import { isUuid } from '../ids.js'
-import { CREATE, INDEX, REVOKE, ROTATE } from './lua.js'
-import type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+import { CREATE, LIST, REVOKE, REVOKE_ALL, ROTATE } from './lua.js'
+import {
+  newestFirst,
+  USER_AGENT_MAX,
+  type IssuedRefresh,
+  type NewSession,
+  type RefreshStatus,
+  type Rotation,
+  type RotateResult,
+  type SessionInfo,
+  type SessionRef,
+  type TokenStore,
+  type TokenStoreOptions
+} from './types.js'
 
 // Command names on the shared client: specific enough not to collide with other users of it.
-const CMD_CREATE = 'tokenStoreCreate'
-const CMD_ROTATE = 'tokenStoreRotate'
-const CMD_REVOKE = 'tokenStoreRevoke'
-const CMD_INDEX = 'tokenStoreIndex'
+const COMMANDS = {
+  tokenStoreCreate: [CREATE, 2],
+  tokenStoreRotate: [ROTATE, 2],
+  tokenStoreRevoke: [REVOKE, 2],
+  tokenStoreRevokeAll: [REVOKE_ALL, 2],
+  tokenStoreList: [LIST, 2]
+} as const
 
-// Covers clock skew between instances when the user index's TTL is derived from client times.
+// How long a user's index outlives its latest member: covers the clocks of callers that pass
+// their own time (tests) against Redis's.
 const INDEX_SLACK_MS = 60_000
 
-type Callback = (err: Error | null, res?: unknown) => void
-interface ScriptCommands {
-  tokenStoreCreate(key: string, ...args: Array<string | number>): Promise<[number, number]>
-  tokenStoreRotate(key: string, ...args: Array<string | number>): Promise<Array<string | number>>
-  tokenStoreRevoke(key: string): Promise<string | null>
-  tokenStoreIndex(key: string, ...args: Array<string | number>): Promise<number>
+// A hash stays a compact listpack while every value is at most 64 bytes (hash-max-listpack-value):
+// the user agent is stored in pieces of that size. 256 characters of up to 2 bytes each (a
+// header is Latin-1) make at most 8 pieces, the number of fields the scripts read (other text
+// is cut there).
+const PIECE_BYTES = 64
+const MAX_PIECES = 8
+
+/** `text` cut into consecutive pieces of at most `max` UTF-8 bytes, never inside a character. */
+export function pieces(text: string, max: number): string[] {
+  const out: string[] = []
+  let piece = ''
+  let bytes = 0
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch)
+    if (bytes + n > max) {
+      out.push(piece)
+      piece = ''
+      bytes = 0
+    }
+    piece += ch
+    bytes += n
+  }
+  if (piece !== '') out.push(piece)
+  return out
 }
-type ScriptPipeline = {
-  [K in keyof ScriptCommands]: (...args: [...Parameters<ScriptCommands[K]>, Callback?]) => ScriptPipeline
-} & { exec(): Promise<Array<[Error | null, unknown]> | null> }
 
 /**
- * The user id as stored (hash field and index key): a UUID as its 16 bytes in base64url, 22
- * characters instead of 36, which keeps a session under 400 bytes. Never decoded: everything is
- * keyed by the packed form. Other ids get a "=" (not in base64url), so packing stays one-to-one.
+ * A jti as stored: the 16 bytes that newId() encodes as 22 base64url characters. Every jti is
+ * one of those (the service signs only its own); anything else is refused, not stored ambiguously.
+ */
+export function packJti(jti: string): Buffer {
+  const bytes = Buffer.from(jti, 'base64url')
+  if (bytes.length !== 16 || bytes.toString('base64url') !== jti) throw new Error('token store: a jti must be 16 bytes in base64url')
+  return bytes
+}
+
+type Arg = string | number | Buffer
+interface ScriptCommands {
+  tokenStoreCreate(session: string, index: string, ...args: Arg[]): Promise<[number, number]>
+  /** Replies as Buffers: a grace answer carries the current jti's bytes. */
+  tokenStoreRotateBuffer(session: string, index: string, ...args: Arg[]): Promise<Array<Buffer | number>>
+  tokenStoreRevoke(session: string, index: string, sid: string): Promise<number>
+  tokenStoreRevokeAll(index: string, sessions: string, except: string): Promise<number>
+  tokenStoreList(index: string, sessions: string, now: Arg): Promise<string[]>
+}
+
+/**
+ * The user id in keys: a UUID as its 16 bytes in base64url, 22 characters instead of 36, which
+ * keeps a session under 512 bytes. Never decoded. Other ids get a "=" (not in base64url), so
+ * packing stays one-to-one; braces are escaped (and "=" with them), so the hash tag is exactly this.
  */
 export const packUserId = (userId: string) =>
-  isUuid(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId}`
-export const sessionKey = (sid: string) => `s:{${sid}}`
-/** Takes the user id as given (unpacked). */
-export const userKey = (userId: string) => indexKey(packUserId(userId))
-const indexKey = (packed: string) => `u:{${packed}}`
+  isUuid(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId.replace(/[={}]/g, (c) => ESCAPES[c]!)}`
+const ESCAPES: Record<string, string> = { '=': '==', '{': '=(', '}': '=)' }
+/** The prefix of every session key of the user: `s:{U}:`. */
+export const sessionsOf = (userId: string) => `s:{${packUserId(userId)}}:`
+export const sessionKey = ({ userId, sid }: SessionRef) => sessionsOf(userId) + sid
+export const userKey = (userId: string) => `u:{${packUserId(userId)}}`
 
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis' as const
@@ -50,50 +100,51 @@ export class RedisTokenStore implements TokenStore {
   constructor(redis: Redis, options: TokenStoreOptions) {
     this.#opts = options
     // defineCommand: EVALSHA with a transparent EVAL on NOSCRIPT (e.g. after a Redis restart).
-    for (const [name, lua] of [[CMD_CREATE, CREATE], [CMD_ROTATE, ROTATE], [CMD_REVOKE, REVOKE], [CMD_INDEX, INDEX]] as const) {
-      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 1, lua })
+    for (const [name, [lua, numberOfKeys]] of Object.entries(COMMANDS)) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua })
     }
     this.#redis = redis as Redis & ScriptCommands
   }
 
-  #pipeline(): ScriptPipeline {
-    return this.#redis.pipeline() as unknown as ScriptPipeline
-  }
-
-  async createSession({ sid, userId, jti, now }: NewSession): Promise<IssuedRefresh> {
+  async createSession(s: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
-    const user = packUserId(userId)
-    // One round trip (not atomic across the two keys, which may live on different Cluster slots).
-    const [created] = throwFirst(
-      await this.#pipeline()
-        .tokenStoreCreate(sessionKey(sid), user, jti, now ?? '', refreshTtl, sessionMaxAge, accessTtl * 1000)
-        .tokenStoreIndex(indexKey(user), sid, now ?? '', '0', INDEX_SLACK_MS, refreshTtl, accessTtl * 1000)
-        .exec()
-    ) as [[number, number]]
-    return { jti, iat: Number(created[0]), exp: Number(created[1]) }
+    const [iat, exp] = await this.#redis.tokenStoreCreate(
+      sessionKey(s),
+      userKey(s.userId),
+      s.sid,
+      packJti(s.jti),
+      s.now ?? '',
+      refreshTtl,
+      sessionMaxAge,
+      accessTtl * 1000,
+      INDEX_SLACK_MS,
+      s.ip,
+      ...pieces(s.userAgent.slice(0, USER_AGENT_MAX), PIECE_BYTES).slice(0, MAX_PIECES)
+    )
+    return { jti: s.jti, iat: Number(iat), exp: Number(exp) }
   }
 
-  async rotate({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
-    const { refreshTtl, accessTtl, reuseInterval } = this.#opts
-    // The index bump rides in the same round trip; it raises the score of a member that is still
-    // indexed to the latest its record can now expire, so it is harmless when nothing rotated.
-    const user = packUserId(userId)
-    const at = now ?? ''
-    const results = throwFirst(
-      await this.#pipeline()
-        .tokenStoreRotate(sessionKey(sid), user, jti, newJti, at, refreshTtl, reuseInterval * 1000, accessTtl * 1000)
-        .tokenStoreIndex(indexKey(user), sid, at, '1', INDEX_SLACK_MS, refreshTtl, accessTtl * 1000)
-        .exec()
+  async rotate(r: Rotation): Promise<RotateResult> {
+    const { refreshTtl, accessTtl, reuseInterval, sessionMaxAge } = this.#opts
+    const reply = await this.#redis.tokenStoreRotateBuffer(
+      sessionKey(r),
+      userKey(r.userId),
+      r.sid,
+      packJti(r.jti),
+      packJti(r.newJti),
+      r.now ?? '',
+      refreshTtl,
+      reuseInterval * 1000,
+      accessTtl * 1000,
+      INDEX_SLACK_MS,
+      sessionMaxAge
     )
-    const reply = results[0] as Array<string | number>
-    const status = reply[0]
+    const status = String(reply[0])
     switch (status) {
       case 'rotated':
       case 'grace':
-        return { status, refresh: { jti: String(reply[1]), iat: Number(reply[2]), exp: Number(reply[3]) } }
+        return { status, refresh: { jti: (reply[1] as Buffer).toString('base64url'), iat: Number(reply[2]), exp: Number(reply[3]) } }
       case 'reused':
-        await this.#redis.zrem(indexKey(user), sid)
-        return { status }
       case 'revoked':
       case 'unknown':
         return { status }
@@ -102,36 +153,42 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
-  async refreshStatus(sid: string, jti: string): Promise<RefreshStatus> {
-    const [j, e, x] = await this.#redis.hmget(sessionKey(sid), 'j', 'e', 'x')
+  async refreshStatus(s: SessionRef, jti: string): Promise<RefreshStatus> {
+    const [j, e, x] = await this.#redis.hmgetBuffer(sessionKey(s), 'j', 'e', 'x')
     if (x) return 'blacklisted'
     if (!j) return 'unknown'
-    if (j !== jti) return 'blacklisted'
+    if (!j.equals(packJti(jti))) return 'blacklisted'
     // The record outlives its refresh token by the last access token's lifetime.
     return Number(e) * 1000 > Date.now() ? 'current' : 'unknown'
   }
 
-  async isSessionActive(sid: string): Promise<boolean> {
-    return (await this.#redis.hexists(sessionKey(sid), 'u')) === 1
+  async isSessionActive(s: SessionRef): Promise<boolean> {
+    return (await this.#redis.hexists(sessionKey(s), 'j')) === 1
   }
 
-  async revokeSession(sid: string): Promise<boolean> {
-    const user = await this.#redis.tokenStoreRevoke(sessionKey(sid))
-    if (user === null) return false
-    await this.#redis.zrem(indexKey(user), sid)
-    return true
+  async listSessions(userId: string, now?: number): Promise<SessionInfo[]> {
+    const flat = await this.#redis.tokenStoreList(userKey(userId), sessionsOf(userId), now ?? '')
+    const sessions: SessionInfo[] = []
+    for (let i = 0; i + 5 < flat.length; i += 6) {
+      const created = Number(flat[i + 1])
+      sessions.push({
+        sid: flat[i]!,
+        created,
+        lastUsed: flat[i + 2] ? Number(flat[i + 2]) : created,
+        expires: Number(flat[i + 3]),
+        ip: flat[i + 4]!,
+        userAgent: flat[i + 5]!
+      })
+    }
+    return sessions.sort(newestFirst)
   }
 
-  async revokeUserSessions(userId: string): Promise<number> {
-    const key = userKey(userId)
-    // Every indexed sid, not only those the scores call live: scores come from client clocks.
-    const sids = await this.#redis.zrange(key, 0, -1)
-    if (sids.length === 0) return 0
-    const p = this.#pipeline() as ScriptPipeline & ReturnType<Redis['pipeline']>
-    for (const sid of sids) p.tokenStoreRevoke(sessionKey(sid))
-    p.zrem(key, ...sids)
-    const results = throwFirst(await p.exec())
-    return results.slice(0, sids.length).filter((r) => r !== null).length
+  async revokeSession(s: SessionRef): Promise<boolean> {
+    return (await this.#redis.tokenStoreRevoke(sessionKey(s), userKey(s.userId), s.sid)) === 1
+  }
+
+  async revokeUserSessions(userId: string, exceptSid?: string): Promise<number> {
+    return this.#redis.tokenStoreRevokeAll(userKey(userId), sessionsOf(userId), exceptSid ?? '')
   }
 
   async ping(): Promise<void> {
@@ -143,8 +200,3 @@ export class RedisTokenStore implements TokenStore {
   }
 }
 
-function throwFirst(results: Array<[Error | null, unknown]> | null): unknown[] {
-  if (!results) throw new Error('token store: pipeline aborted')
-  for (const [err] of results) if (err) throw err
-  return results.map(([, r]) => r)
-}

@@ -34,18 +34,26 @@ export type RotateResult =
 
 export type RefreshStatus = 'current' | 'blacklisted' | 'unknown'
 
-export interface NewSession {
-  sid: string
+/**
+ * A session is always named with its user: every token carries both, the Redis keys of one user
+ * share a hash slot (so they are built from the user id), and another user's sid is just unknown.
+ */
+export interface SessionRef {
   userId: string
+  sid: string
+}
+
+export interface NewSession extends SessionRef {
   /** The first refresh token's jti. */
   jti: string
+  /** The login's client address and user agent, for the sessions list (the agent is cut to 256 characters). */
+  ip: string
+  userAgent: string
   /** ms since the epoch; default: the store's clock */
   now?: number
 }
 
-export interface Rotation {
-  sid: string
-  userId: string
+export interface Rotation extends SessionRef {
   /** The presented refresh token's jti. */
   jti: string
   /** The jti of the token to issue if this one is current. */
@@ -53,6 +61,25 @@ export interface Rotation {
   /** ms since the epoch; default: the store's clock */
   now?: number
 }
+
+/** A live session as the sessions list shows it. */
+export interface SessionInfo {
+  sid: string
+  /** ms since the epoch: when the session started (login or register). */
+  created: number
+  /** ms since the epoch: the last login or rotation (a grace answer or a listing does not move it). */
+  lastUsed: number
+  /** s since the epoch: when the current refresh token expires. */
+  expires: number
+  ip: string
+  userAgent: string
+}
+
+/** By start, newest first; equal starts by sid, so the order is stable. */
+export const newestFirst = (a: SessionInfo, b: SessionInfo) => b.created - a.created || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0)
+
+/** Longest user agent kept with a session. */
+export const USER_AGENT_MAX = 256
 
 export interface TokenStore {
   readonly kind: 'redis' | 'database'
@@ -64,13 +91,15 @@ export interface TokenStore {
    * 'current' only for the current refresh jti of a live session; 'blacklisted' when the session
    * is known (live or a revoked tombstone) but jti is not current; else 'unknown'.
    */
-  refreshStatus(sid: string, jti: string): Promise<RefreshStatus>
+  refreshStatus(s: SessionRef, jti: string): Promise<RefreshStatus>
   /** The check behind every protected request: one round trip. */
-  isSessionActive(sid: string): Promise<boolean>
-  /** Logout: true if the session was live. */
-  revokeSession(sid: string): Promise<boolean>
-  /** Logout-all: how many live sessions were revoked. */
-  revokeUserSessions(userId: string): Promise<number>
+  isSessionActive(s: SessionRef): Promise<boolean>
+  /** The user's live sessions (any of whose tokens may still work), newest first. `now` for tests. */
+  listSessions(userId: string, now?: number): Promise<SessionInfo[]>
+  /** Logout, or one session revoked from the list: true if the session was live. */
+  revokeSession(s: SessionRef): Promise<boolean>
+  /** Logout-all: how many live sessions were revoked; `exceptSid` stays (the caller's own). */
+  revokeUserSessions(userId: string, exceptSid?: string): Promise<number>
   ping(): Promise<void>
   close(): Promise<void>
 }

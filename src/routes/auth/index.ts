@@ -7,6 +7,7 @@ import type { RegisterInput } from '../../../plugins/app/accounts.js'
 import { normalizeUsername } from '../../../plugins/app/usernames.js'
 import { validationToFieldErrors } from '../../error-handler.js'
 import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema, refreshTokenOf } from '../../schemas/routes.js'
+import { clientOf } from '../client.js'
 import { authResponses, bad, badOr, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
 
 // DRF's CharField trims surrounding white space before validating; passwords are kept as typed.
@@ -65,7 +66,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
       if (Object.keys(errors).length > 0) {
         throw fieldErrors({ ...errors, ...(await fastify.accounts.registrationErrors(input, Object.keys(errors))) })
       }
-      const { user, tokens } = await fastify.accounts.register(input)
+      const { user, tokens } = await fastify.accounts.register(input, clientOf(request))
       return reply.code(201).send({ ...user, tokens })
     }
   })
@@ -91,7 +92,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
       // DRF's CharField trims the name (never the password).
-      const session = await fastify.accounts.login({ login: username.trim(), password, ip: request.ip })
+      const session = await fastify.accounts.login({ login: username.trim(), password, ...clientOf(request) })
       if (!session) throw new ApiError(401, { detail: 'Invalid credentials' })
       return { ...session.tokens, user: session.user }
     }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { ApiError, tokenNotValid } from '../../../plugins/app/errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
+import { clientOf } from '../client.js'
 import { bad, describe, throttledResponse, tokenErrorResponse, unavailableResponse } from '../responses.js'
 
 export default async function tokenRoutes(fastify: FastifyInstance) {
@@ -28,7 +29,7 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
       // DRF's CharField trims the name (never the password).
-      const session = await fastify.accounts.login({ login: username.trim(), password, ip: request.ip })
+      const session = await fastify.accounts.login({ login: username.trim(), password, ...clientOf(request) })
       if (!session) throw new ApiError(401, { detail: 'No active account found with the given credentials' })
       return session.tokens
     }

@@ -4,6 +4,8 @@ import t from 'tap'
 import { ApiError } from '../../../plugins/app/errors.js'
 import { build, PASSWORD, register, uniqueName } from '../../helper.js'
 
+const CLIENT = { ip: '192.0.2.1', userAgent: 'test' }
+
 t.test('accounts (embedded)', async (t) => {
   const { app } = await build(t, 'embedded')
   const { accounts } = app
@@ -36,11 +38,11 @@ t.test('accounts (embedded)', async (t) => {
   })
 
   t.test('register: the user and a session, or a 400 with the same messages and no user', async (t) => {
-    const made = await accounts.register(input({ first_name: 'Bo' }))
+    const made = await accounts.register(input({ first_name: 'Bo' }), CLIENT)
     t.match(made.user, { username: fresh, email: `${fresh}@example.com`, first_name: 'Bo', last_name: '' })
     t.equal(await accounts.verify(made.tokens.access), true)
     t.equal(await accounts.verify(made.tokens.refresh), true)
-    const again = await accounts.register(input()).catch((err: unknown) => err)
+    const again = await accounts.register(input(), CLIENT).catch((err: unknown) => err)
     t.ok(again instanceof ApiError)
     t.equal((again as ApiError).statusCode, 400)
     t.same((again as ApiError).body, {
@@ -50,12 +52,12 @@ t.test('accounts (embedded)', async (t) => {
   })
 
   t.test('login: a session for the right credentials, null for anything else', async (t) => {
-    const ok = await accounts.login({ login: taken.email.toUpperCase(), password: PASSWORD, ip: '192.0.2.1' })
+    const ok = await accounts.login({ login: taken.email.toUpperCase(), password: PASSWORD, ip: '192.0.2.1', userAgent: 'test' })
     t.equal(ok?.user.id, taken.id)
     t.equal(ok?.user.first_name, 'Ann')
     t.equal(await accounts.verify(ok!.tokens.access), true)
-    t.equal(await accounts.login({ login: taken.username, password: 'wrong-password', ip: '192.0.2.1' }), null)
-    t.equal(await accounts.login({ login: 'nobody-' + taken.username, password: PASSWORD, ip: '192.0.2.1' }), null)
+    t.equal(await accounts.login({ login: taken.username, password: 'wrong-password', ip: '192.0.2.1', userAgent: 'test' }), null)
+    t.equal(await accounts.login({ login: 'nobody-' + taken.username, password: PASSWORD, ip: '192.0.2.1', userAgent: 'test' }), null)
   })
 
   t.test('me: the public user; a 401 once the user is gone', async (t) => {

@@ -41,6 +41,7 @@ async function app(env: Record<string, string>) {
   return { fastify, logs }
 }
 
+const newId = () => randomBytes(16).toString('base64url')
 const session = () => ({ sid: randomBytes(16).toString('base64url'), userId: randomUUID(), jti: randomBytes(16).toString('base64url') })
 
 for (const mode of ['embedded', 'postgres', 'redis', 'postgres + TOKEN_STORE=database'] as const) {
@@ -67,11 +68,11 @@ for (const mode of ['embedded', 'postgres', 'redis', 'postgres + TOKEN_STORE=dat
     const now = Date.now()
     const iat = Math.floor(now / 1000)
     const s = session()
-    t.same(await store.createSession({ ...s, now }), { jti: s.jti, iat, exp: iat + 77 }, 'REFRESH_TOKEN_TTL')
-    t.equal((await store.rotate({ ...s, newJti: 'x', now })).status, 'rotated')
-    t.same(await store.rotate({ ...s, newJti: 'y', now }), { status: 'reused' }, 'REFRESH_REUSE_INTERVAL=0: no grace')
+    t.same(await store.createSession({ ...s, now, ip: '192.0.2.1', userAgent: 'test' }), { jti: s.jti, iat, exp: iat + 77 }, 'REFRESH_TOKEN_TTL')
+    t.equal((await store.rotate({ ...s, newJti: newId(), now })).status, 'rotated')
+    t.same(await store.rotate({ ...s, newJti: newId(), now }), { status: 'reused' }, 'REFRESH_REUSE_INTERVAL=0: no grace')
     await t.resolves(store.ping())
-    if (mode === 'redis') t.same(await fastify.redis!.hgetall(sessionKey(s.sid)), { x: '1' }, "the app's prefix is used")
+    if (mode === 'redis') t.same(await fastify.redis!.hgetall(sessionKey(s)), { x: '1' }, "the app's prefix is used")
     else t.match(await fastify.prisma.session.findUnique({ where: { sid: s.sid } }), { revoked: true })
   })
 }
