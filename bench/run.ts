@@ -86,6 +86,8 @@ function appEnv(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEn
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     JWT_SECRET: jwtSecret,
+    // Production needs a mail server; the benchmark sends no mail, so none is ever contacted.
+    SMTP_URL: 'smtp://127.0.0.1:2525',
     DATABASE_URL: opts.databaseUrl,
     REDIS_URL: opts.redisUrl,
     REDIS_KEY_PREFIX: prefix,

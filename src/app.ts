@@ -21,11 +21,12 @@ import rateLimitPlugin from '../plugins/external/rate-limit.js'
 import swaggerPlugin from '../plugins/external/swagger.js'
 import usersPlugin from '../plugins/app/users.js'
 import passwordsPlugin from '../plugins/app/passwords/index.js'
+import mailPlugin from '../plugins/app/mail/index.js'
 import tokenStorePlugin from '../plugins/app/token-store/index.js'
 import throttlePlugin from '../plugins/app/throttle.js'
 import jwtPlugin from '../plugins/app/jwt.js'
 import authPlugin from '../plugins/app/auth.js'
-import accountsPlugin from '../plugins/app/accounts.js'
+import accountsPlugin from '../plugins/app/accounts/index.js'
 import authRoutes from './routes/auth/index.js'
 import refreshRoutes from './routes/refresh/index.js'
 import tokenRoutes from './routes/token/index.js'
@@ -185,6 +186,7 @@ export const app = fp<AppOptions>(
     await fastify.register(prismaPlugin)
     await fastify.register(usersPlugin)
     await fastify.register(passwordsPlugin)
+    await fastify.register(mailPlugin)
     await fastify.register(tokenStorePlugin)
     await fastify.register(rateLimitPlugin)
     await fastify.register(throttlePlugin)

@@ -54,7 +54,7 @@ export function validationToFieldErrors(errors: readonly AjvError[], body: unkno
     const value = isObject ? (body as Record<string, unknown>)[field] : undefined
     switch (e.keyword) {
       case 'type':
-        add(field, value === null ? 'This field may not be null.' : 'Not a valid string.')
+        add(field, value === null ? 'This field may not be null.' : e.params.type === 'boolean' ? 'Must be a valid boolean.' : 'Not a valid string.')
         break
       case 'minLength':
         add(field, e.params.limit === 1 ? BLANK : `Ensure this field has at least ${String(e.params.limit)} characters.`)

@@ -66,8 +66,17 @@ t.test('every status of API.md is documented for its route', async (t) => {
     ['post', '/api/auth/refresh/', [200, 400, 401, 429, 503]],
     ['post', '/api/token/verify/', [200, 401, 503]],
     ['post', '/api/auth/logout/', [200, 400, 401, 403, 503]],
-    ['post', '/api/auth/logout/all/', [200, 401, 503]],
+    ['post', '/api/auth/logout/all/', [200, 400, 401, 503]],
     ['get', '/api/auth/me/', [200, 401, 503]],
+    ['patch', '/api/auth/me/', [200, 400, 401, 503]],
+    ['delete', '/api/auth/me/', [204, 400, 401, 429, 503]],
+    ['get', '/api/auth/sessions/', [200, 401, 503]],
+    ['delete', '/api/auth/sessions/{id}/', [204, 401, 404, 503]],
+    ['post', '/api/auth/password/change/', [200, 400, 401, 429, 503]],
+    ['post', '/api/auth/password/reset/', [200, 400, 429, 503]],
+    ['post', '/api/auth/password/reset/confirm/', [200, 400, 503]],
+    ['post', '/api/auth/registration/verify-email/', [200, 400, 404, 503]],
+    ['post', '/api/auth/registration/resend-email/', [200, 400, 429, 503]],
     ['get', '/api/protected-endpoint/', [200, 401, 503]],
     ['get', '/health/live', [200]],
     ['get', '/health/ready', [200, 503]],
@@ -80,7 +89,7 @@ t.test('every status of API.md is documented for its route', async (t) => {
   )
   for (const [method, path, statuses] of expected) {
     const documented = Object.keys(op(method, path).responses)
-    const all = [...statuses, 500, ...(method === 'post' ? [400, 413, 415] : [])]
+    const all = [...statuses, 500, ...(['post', 'patch', 'delete'].includes(method) ? [400, 413, 415] : [])]
     for (const s of all) t.ok(documented.includes(String(s)), `${method} ${path} documents ${s}`)
   }
   t.same(Object.keys(doc.components.responses).sort(), ['MethodNotAllowed', 'NotFound'], '404 and 405 of unknown paths/methods')
@@ -92,6 +101,10 @@ t.test('every response has a description and an example; bodies have examples', 
     t.ok(op.operationId, `${method} ${path} has an operationId`)
     for (const [status, response] of Object.entries(op.responses as Json)) {
       t.ok(response.description && response.description !== 'Default Response', `${method} ${path} ${status} has a description`)
+      if (status === '204') {
+        t.notOk(response.content, `${method} ${path} 204 has no body`)
+        continue
+      }
       const media = response.content?.['application/json']
       t.ok(media?.schema, `${method} ${path} ${status} has a JSON schema`)
       t.ok(media?.example !== undefined || Object.keys(media?.examples ?? {}).length > 0, `${method} ${path} ${status} has an example`)
@@ -142,7 +155,7 @@ t.test('every example validates against the schema it illustrates', async (t) =>
 
 t.test('shared schemas are named by $id; protected routes declare bearer security', async (t) => {
   const names = Object.keys(doc.components.schemas)
-  for (const name of ['User', 'TokenPair', 'Jwt', 'FieldErrors', 'DetailError', 'TokenError', 'AuthError', 'Throttled', 'Username', 'Email', 'Password']) {
+  for (const name of ['User', 'Session', 'TokenPair', 'Jwt', 'FieldErrors', 'DetailError', 'TokenError', 'AuthError', 'Throttled', 'Username', 'Email', 'Password']) {
     t.ok(names.includes(name), `components/schemas/${name}`)
   }
   t.notOk(names.some((n) => /^def-\d+$/.test(n)), 'no def-N names')
@@ -154,7 +167,17 @@ t.test('shared schemas are named by $id; protected routes declare bearer securit
     description: doc.components.securitySchemes.bearerAuth.description
   })
   const secured = operations.filter((o) => o.op.security).map((o) => `${o.method} ${o.path}`).sort()
-  t.same(secured, ['get /api/auth/me/', 'get /api/protected-endpoint/', 'post /api/auth/logout/', 'post /api/auth/logout/all/'])
+  t.same(secured, [
+    'delete /api/auth/me/',
+    'delete /api/auth/sessions/{id}/',
+    'get /api/auth/me/',
+    'get /api/auth/sessions/',
+    'get /api/protected-endpoint/',
+    'patch /api/auth/me/',
+    'post /api/auth/logout/',
+    'post /api/auth/logout/all/',
+    'post /api/auth/password/change/'
+  ])
   for (const { op } of operations.filter((o) => o.op.security)) {
     t.same(op.security, [{ bearerAuth: [] }])
     t.equal(op.responses['401'].content['application/json'].schema.$ref, '#/components/schemas/AuthError')
@@ -200,11 +223,11 @@ t.test('the contract check rejects answers that differ from the document', async
   t.equal(contract.check(ex({ url: '/nowhere', status: 404, body: '{"detail":"Not found."}' })), null, '404 of an unknown path')
   t.match(contract.check(ex({ url: '/nowhere', status: 200 })), /does not list/, 'an undocumented path')
   t.equal(
-    contract.check(ex({ method: 'DELETE', url: '/api/auth/me/', status: 405, headers: { ...json, allow: 'GET, HEAD' }, body: '{"detail":"Method \\"DELETE\\" not allowed."}' })),
+    contract.check(ex({ method: 'PUT', url: '/api/auth/me/', status: 405, headers: { ...json, allow: 'GET, HEAD, PATCH, DELETE' }, body: '{"detail":"Method \\"PUT\\" not allowed."}' })),
     null,
     '405 of a known path'
   )
-  t.match(contract.check(ex({ method: 'DELETE', url: '/api/auth/me/', status: 405, body: '{"detail":"x"}' })), /Allow/, '405 without Allow')
+  t.match(contract.check(ex({ method: 'PUT', url: '/api/auth/me/', status: 405, body: '{"detail":"x"}' })), /Allow/, '405 without Allow')
   t.match(
     contract.check(ex({ method: 'GET', url: '/api/auth/me/', status: 401, body: '{"detail":"Authentication credentials were not provided."}' })),
     /WWW-Authenticate/,

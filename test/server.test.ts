@@ -6,17 +6,22 @@ import t from 'tap'
 import { loadConfig } from '../plugins/app/config/index.js'
 import { startService as start } from './support/service.js'
 
-t.test('production refuses a missing or weak JWT_SECRET', async (t) => {
+// Production needs a mail server (password reset mails its link); the password in its URL is never printed.
+const PROD_SMTP_URL = 'smtp://mailer:hunter2-smtp-password@127.0.0.1:2525'
+
+t.test('production refuses a missing or weak JWT_SECRET, and a missing SMTP_URL', async (t) => {
   for (const [env, expected] of [
     [{}, /JWT_SECRET: required in production/],
-    [{ JWT_SECRET: 'too-short' }, /JWT_SECRET: too short/]
+    [{ JWT_SECRET: 'too-short' }, /JWT_SECRET: too short/],
+    [{ JWT_SECRET: 'a-production-secret-of-at-least-32-bytes', SMTP_URL: '' }, /SMTP_URL: required in production \(password reset and e-mail verification send e-mail\)/]
   ] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'auth-prod-'))
     t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-    const proc = start({ NODE_ENV: 'production', DATA_DIR: dir, PORT: '0', ...env })
+    const proc = start({ NODE_ENV: 'production', DATA_DIR: dir, PORT: '0', SMTP_URL: PROD_SMTP_URL, ...env })
     t.equal(await proc.exited, 1)
     t.match(proc.output(), expected)
     t.notMatch(proc.output(), /too-short/, 'the secret is never printed')
+    t.notMatch(proc.output(), /hunter2/, 'nor the SMTP password')
   }
 })
 
@@ -45,6 +50,91 @@ t.test('a bad value names its variable', async (t) => {
   t.throws(() => loadConfig({ DEPENDENCY_TIMEOUT: '0' }), /DEPENDENCY_TIMEOUT/)
   t.throws(() => loadConfig({ REQUEST_TIMEOUT: 'soon' }), /REQUEST_TIMEOUT/)
   t.throws(() => loadConfig({ SHUTDOWN_TIMEOUT: '-1' }), /SHUTDOWN_TIMEOUT/)
+})
+
+t.test('e-mail and password-reset settings: defaults, checks, the SMTP password never echoed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-mail-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const c = loadConfig({ DATA_DIR: dir })
+  t.same(c.email, {
+    verification: 'optional',
+    smtpUrl: null,
+    from: 'no-reply@localhost',
+    resetUrl: 'http://localhost:3000/reset?uid={uid}&token={token}',
+    verifyUrl: 'http://localhost:3000/verify?key={key}',
+    resetTimeout: 3600,
+    verifyTimeout: 259200,
+    templatesDir: null
+  })
+  t.equal(c.timeouts.smtp, 10_000)
+  t.equal(c.rateLimit.passwordResetsPerEmail, 5)
+  t.equal(c.rateLimit.passwordResetsPerIp, 30)
+
+  const set = loadConfig({
+    DATA_DIR: dir,
+    EMAIL_VERIFICATION: 'mandatory',
+    SMTP_URL: 'smtps://u:p@mail.example.com:465',
+    EMAIL_FROM: 'Auth <auth@example.com>',
+    PASSWORD_RESET_URL: 'https://app.example.com/r/{uid}/{token}',
+    EMAIL_VERIFY_URL: 'https://app.example.com/v/{key}',
+    PASSWORD_RESET_TIMEOUT: '600',
+    EMAIL_VERIFY_TIMEOUT: '86400',
+    EMAIL_TEMPLATES_DIR: dir,
+    SMTP_TIMEOUT: '2.5',
+    PASSWORD_RESETS_PER_EMAIL: '2',
+    PASSWORD_RESETS_PER_IP: '7'
+  })
+  t.same(set.email, {
+    verification: 'mandatory',
+    smtpUrl: 'smtps://u:p@mail.example.com:465',
+    from: 'Auth <auth@example.com>',
+    resetUrl: 'https://app.example.com/r/{uid}/{token}',
+    verifyUrl: 'https://app.example.com/v/{key}',
+    resetTimeout: 600,
+    verifyTimeout: 86400,
+    templatesDir: dir
+  })
+  t.equal(set.timeouts.smtp, 2500)
+  t.same([set.rateLimit.passwordResetsPerEmail, set.rateLimit.passwordResetsPerIp], [2, 7])
+
+  t.throws(() => loadConfig({ DATA_DIR: dir, EMAIL_VERIFICATION: 'always' }), /EMAIL_VERIFICATION/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, PASSWORD_RESET_URL: 'http://x/reset?uid={uid}' }), /PASSWORD_RESET_URL: must contain \{token\}/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, PASSWORD_RESET_URL: 'http://x/reset?token={token}' }), /PASSWORD_RESET_URL: must contain \{uid\}/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, PASSWORD_RESET_URL: 'reset/{uid}/{token}' }), /PASSWORD_RESET_URL: not a URL/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, EMAIL_VERIFY_URL: 'http://x/verify?k={token}' }), /EMAIL_VERIFY_URL: must contain \{key\}/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, PASSWORD_RESET_TIMEOUT: '0' }), /PASSWORD_RESET_TIMEOUT/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, EMAIL_VERIFY_TIMEOUT: 'soon' }), /EMAIL_VERIFY_TIMEOUT/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, PASSWORD_RESETS_PER_EMAIL: '0' }), /PASSWORD_RESETS_PER_EMAIL/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, PASSWORD_RESETS_PER_IP: 'many' }), /PASSWORD_RESETS_PER_IP/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, SMTP_TIMEOUT: '0' }), /SMTP_TIMEOUT/)
+  t.throws(() => loadConfig({ DATA_DIR: dir, EMAIL_TEMPLATES_DIR: join(dir, 'missing') }), /EMAIL_TEMPLATES_DIR: not a folder/)
+
+  // A bad SMTP_URL names the variable but shows its value as ***: it holds a password.
+  let message = ''
+  try {
+    loadConfig({ DATA_DIR: dir, SMTP_URL: 'http://mailer:hunter2@mail.example.com' })
+  } catch (err) {
+    message = (err as Error).message
+  }
+  t.match(message, /SMTP_URL: .*\(got "\*\*\*"\)/)
+  t.notMatch(message, /hunter2/)
+  for (const url of ['smtp://', 'smtp://mailer:hunter2@host:port']) {
+    let refused = ''
+    try {
+      loadConfig({ DATA_DIR: dir, SMTP_URL: url })
+    } catch (err) {
+      refused = (err as Error).message
+    }
+    t.match(refused, /^SMTP_URL: not a valid URL with a host/, url)
+    t.notMatch(refused, /hunter2/)
+  }
+
+  t.throws(
+    () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, JWT_SECRET: 'a-production-secret-of-at-least-32-bytes' }),
+    { name: 'ConfigError', message: 'SMTP_URL: required in production (password reset and e-mail verification send e-mail)' }
+  )
+  const prod = loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, JWT_SECRET: 'a-production-secret-of-at-least-32-bytes', SMTP_URL: PROD_SMTP_URL })
+  t.equal(prod.email.smtpUrl, PROD_SMTP_URL)
 })
 
 t.test('outside production a secret is generated once and kept', async (t) => {

@@ -27,6 +27,13 @@ export interface Throttle {
   /** Registrations per IP per hour. */
   registrations: RequestLimit
   /**
+   * Password reset requests, per IP and per email address (the body's `email`), per hour: a
+   * preHandler (the body is read). A throttled request is a 429 whether or not the address exists.
+   */
+  passwordResets: RequestLimit
+  /** Verification e-mails asked for again: the same limits as password resets, counted apart. */
+  verificationEmails: RequestLimit
+  /**
    * Throws a 429 ApiError when this IP has used up its failures on the account, or when the
    * account has used up its failures from all IPs together and this IP failed on it too. An IP
    * with no recent failure on the account may still try (the owner, while someone else guesses):
@@ -67,6 +74,8 @@ export default fp(
         perRequest: () => [],
         loginAttempts: [],
         registrations: [],
+        passwordResets: [],
+        verificationEmails: [],
         checkLogin: async () => {},
         failLogin: async () => {}
       } satisfies Throttle)
@@ -80,6 +89,15 @@ export default fp(
     // nobody): a known and an unknown name are counted alike, so the limits reveal nothing.
     const perIpAccount = fastify.createRateLimit({ max: limits.loginFailuresPerUserIp, timeWindow: 15 * 60 * 1000, keyGenerator: carriedKey })
     const perAccount = fastify.createRateLimit({ max: limits.loginFailuresPerAccount, timeWindow: 60 * 60 * 1000, keyGenerator: carriedKey })
+    // Limits on what mails a link: per IP, and per address typed (lower-cased, hashed when long).
+    const perAddress = (name: string): RequestLimit => [
+      ...perRequest({ max: limits.passwordResetsPerIp, timeWindow: 3_600_000, key: (req) => `${name}-ip:${req.ip}` }),
+      ...perRequest({
+        max: limits.passwordResetsPerEmail,
+        timeWindow: 3_600_000,
+        key: (req) => `${name}-email:${accountKey(String((req.body as { email?: unknown } | null)?.email ?? ''))}`
+      })
+    ]
     const buckets = (ip: string, account: string) => {
       const name = accountKey(account)
       return [carrying(`lf:${ip}|${name}`), carrying(`la:${name}`)] as const
@@ -89,6 +107,8 @@ export default fp(
       perRequest,
       loginAttempts: perRequest({ max: limits.loginAttemptsPerIp, timeWindow: 60_000, key: (req) => `login:${req.ip}` }),
       registrations: perRequest({ max: limits.registrationsPerIp, timeWindow: 3_600_000, key: (req) => `register:${req.ip}` }),
+      passwordResets: perAddress('reset'),
+      verificationEmails: perAddress('verify-mail'),
       async checkLogin(ip, account) {
         const [a, b] = buckets(ip, account)
         const [fromIp, overall] = await Promise.all([perIpAccount(a, { increment: false }), perAccount(b, { increment: false })])

@@ -15,6 +15,7 @@ export interface User {
   firstName: string
   lastName: string
   isActive: boolean
+  emailVerified: boolean
   dateJoined: Date
   lastLogin: Date | null
 }
@@ -47,7 +48,20 @@ export interface UserRepository {
   findById(id: string): Promise<User | null>
   /** Whether the username / email (ignoring case) are in use; one query. */
   taken(username: string, email: string): Promise<{ username: boolean; email: boolean }>
+  /** By email ignoring case (password reset, a new verification e-mail). */
+  findByEmail(email: string): Promise<User | null>
   recordLogin(id: string, at: Date, newPasswordHash?: string): Promise<void>
+  /** Names only (PATCH /me); the user as it is now, or null when it is gone. */
+  updateProfile(id: string, fields: { firstName?: string; lastName?: string }): Promise<User | null>
+  /**
+   * Replaces the password hash if it is still `expected` (compare-and-set): false when another
+   * change came first, so a reset link or a change is used at most once under any concurrency.
+   */
+  replacePassword(id: string, expected: string, passwordHash: string): Promise<boolean>
+  /** Marks the email verified if it is still `email` (ignoring case) and not verified yet: false otherwise. */
+  verifyEmail(id: string, email: string): Promise<boolean>
+  /** Deletes the user (their username and email are free again); false when there was none. */
+  delete(id: string): Promise<boolean>
   deactivate(id: string): Promise<void>
 }
 
@@ -76,6 +90,7 @@ function toUser(row: UserRow): User {
     firstName: row.firstName,
     lastName: row.lastName,
     isActive: row.isActive,
+    emailVerified: row.emailVerified,
     dateJoined: row.dateJoined,
     lastLogin: row.lastLogin
   }
@@ -156,12 +171,44 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
       }
     },
 
+    async findByEmail(email) {
+      const row = await prisma.user.findFirst({ where: { emailLower: foldEmail(email) } })
+      return row ? toUser(row) : null
+    },
+
     async recordLogin(id, at, newPasswordHash) {
       if (!isUuid(id)) return
       await prisma.user.updateMany({
         where: { id },
         data: newPasswordHash === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: newPasswordHash }
       })
+    },
+
+    async updateProfile(id, { firstName, lastName }) {
+      if (!isUuid(id)) return null
+      const rows = await prisma.user.updateManyAndReturn({ where: { id }, data: { firstName, lastName } })
+      return rows[0] ? toUser(rows[0]) : null
+    },
+
+    async replacePassword(id, expected, passwordHash) {
+      if (!isUuid(id)) return false
+      const { count } = await prisma.user.updateMany({ where: { id, passwordHash: expected }, data: { passwordHash } })
+      return count === 1
+    },
+
+    async verifyEmail(id, email) {
+      if (!isUuid(id)) return false
+      const { count } = await prisma.user.updateMany({
+        where: { id, emailLower: foldEmail(email), emailVerified: false },
+        data: { emailVerified: true }
+      })
+      return count === 1
+    },
+
+    async delete(id) {
+      if (!isUuid(id)) return false
+      const { count } = await prisma.user.deleteMany({ where: { id } })
+      return count === 1
     },
 
     async deactivate(id) {

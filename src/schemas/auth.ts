@@ -49,7 +49,8 @@ export const USER_EXAMPLE = {
   username: 'john_doe',
   email: 'john@example.com',
   first_name: 'John',
-  last_name: 'Doe'
+  last_name: 'Doe',
+  email_verified: false
 }
 
 export const JwtSchema = Type.String({
@@ -74,9 +75,33 @@ export const UserSchema = Type.Object(
     username: Type.String({ examples: ['john_doe'] }),
     email: Type.String({ examples: ['john@example.com'] }),
     first_name: Type.String({ examples: ['John'] }),
-    last_name: Type.String({ examples: ['Doe'] })
+    last_name: Type.String({ examples: ['Doe'] }),
+    email_verified: Type.Boolean({ description: 'Whether the link of the verification e-mail was followed.', examples: [false] })
   },
   { $id: 'User', description: 'A user as clients see it.', examples: [USER_EXAMPLE] }
 )
 
-export const authSchemas = [UsernameSchema, EmailSchema, PasswordSchema, JwtSchema, TokenPairSchema, UserSchema]
+export const SESSION_EXAMPLE = {
+  id: 'b3JkZXItb2YtdGhlLXNpZA',
+  created: '2026-11-21T09:00:00Z',
+  last_used: '2026-11-21T09:12:03Z',
+  expires: '2026-11-22T09:12:03Z',
+  ip: '203.0.113.7',
+  user_agent: 'MyApp/2.1 (iPhone)',
+  current: true
+}
+
+export const SessionSchema = Type.Object(
+  {
+    id: Type.String({ description: 'The session id: the `sid` claim of its tokens.' }),
+    created: Type.String({ format: 'date-time', description: 'When the session started (login or register).' }),
+    last_used: Type.String({ format: 'date-time', description: 'The last login or refresh (listing does not move it).' }),
+    expires: Type.String({ format: 'date-time', description: "When the session's current refresh token expires." }),
+    ip: Type.String({ description: "The login's client address." }),
+    user_agent: Type.String({ description: "The login's User-Agent, cut to 256 characters." }),
+    current: Type.Boolean({ description: 'The session of the access token that asked.' })
+  },
+  { $id: 'Session', description: 'A live session of the user (a signed-in device).', examples: [SESSION_EXAMPLE] }
+)
+
+export const authSchemas = [UsernameSchema, EmailSchema, PasswordSchema, JwtSchema, TokenPairSchema, UserSchema, SessionSchema]

@@ -51,17 +51,20 @@ export const VerifyBodySchema = Type.Object(
   { examples: [{ token: ACCESS_EXAMPLE }] }
 )
 
-export const RegisteredSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    username: Type.String(),
-    email: Type.String(),
-    first_name: Type.String(),
-    last_name: Type.String(),
-    tokens: ref('TokenPair')
-  },
-  { examples: [{ ...USER_EXAMPLE, tokens: { access: ACCESS_EXAMPLE, refresh: REFRESH_EXAMPLE } }] }
-)
+export const RegisteredSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  username: Type.String(),
+  email: Type.String(),
+  first_name: Type.String(),
+  last_name: Type.String(),
+  email_verified: Type.Boolean(),
+  tokens: Type.Optional(ref('TokenPair')),
+  detail: Type.Optional(Type.String({ description: 'With EMAIL_VERIFICATION=mandatory, instead of tokens.' }))
+})
+export const REGISTERED_EXAMPLES = {
+  session: { summary: 'A session starts (EMAIL_VERIFICATION none or optional)', value: { ...USER_EXAMPLE, tokens: { access: ACCESS_EXAMPLE, refresh: REFRESH_EXAMPLE } } },
+  mandatory: { summary: 'EMAIL_VERIFICATION=mandatory: no session until the e-mail is verified', value: { ...USER_EXAMPLE, detail: 'Verification e-mail sent.' } }
+}
 
 export const LoginResponseSchema = Type.Object(
   { access: ref('Jwt'), refresh: ref('Jwt'), user: ref('User') },
@@ -69,5 +72,63 @@ export const LoginResponseSchema = Type.Object(
 )
 
 export const MessageSchema = Type.Object({ message: Type.String() })
+export const DetailSchema = Type.Object({ detail: Type.String() })
+
+export const LogoutAllBodySchema = Type.Object(
+  { except_current: Type.Optional(Type.Boolean({ default: false, description: "true: every session but the caller's." })) },
+  { description: 'Optional: no body revokes every session.', examples: [{ except_current: true }] }
+)
+
+export const ProfileBodySchema = Type.Object(
+  {
+    first_name: Type.Optional(Text({ maxLength: 150, examples: ['John'] })),
+    last_name: Type.Optional(Text({ maxLength: 150, examples: ['Doe'] }))
+  },
+  { description: 'Only the names can change here; other fields are ignored.', examples: [{ first_name: 'Johnny' }] }
+)
+
+const secret = (description: string, example: string) => Text({ minLength: 1, description, examples: [example] })
+
+export const DeleteAccountBodySchema = Type.Object(
+  { password: secret('The current password, to confirm.', 'correct-horse-battery') },
+  { examples: [{ password: 'correct-horse-battery' }] }
+)
+
+export const PasswordChangeBodySchema = Type.Object(
+  {
+    old_password: secret('The current password.', 'correct-horse-battery'),
+    new_password1: secret('The new password (the same rules as at register).', 'new-horse-battery-staple'),
+    new_password2: secret('The new password again.', 'new-horse-battery-staple')
+  },
+  { examples: [{ old_password: 'correct-horse-battery', new_password1: 'new-horse-battery-staple', new_password2: 'new-horse-battery-staple' }] }
+)
+
+export const EmailBodySchema = Type.Object({ email: ref('Email') }, { examples: [{ email: 'john@example.com' }] })
+
+export const PasswordResetConfirmBodySchema = Type.Object(
+  {
+    uid: Text({ minLength: 1, description: 'The `uid` of the e-mailed link.', examples: ['NTUwZTg0MDAtZTI5Yi00MWQ0LWE3MTYtNDQ2NjU1NDQwMDAw'] }),
+    token: Text({ minLength: 1, description: 'The `token` of the e-mailed link.', examples: ['1h7ka2m-3f9a0c1e5b7d2f4a6c8e0b1d3f5a7c9e'] }),
+    new_password1: secret('The new password (the same rules as at register).', 'new-horse-battery-staple'),
+    new_password2: secret('The new password again.', 'new-horse-battery-staple')
+  },
+  {
+    examples: [
+      {
+        uid: 'NTUwZTg0MDAtZTI5Yi00MWQ0LWE3MTYtNDQ2NjU1NDQwMDAw',
+        token: '1h7ka2m-3f9a0c1e5b7d2f4a6c8e0b1d3f5a7c9e',
+        new_password1: 'new-horse-battery-staple',
+        new_password2: 'new-horse-battery-staple'
+      }
+    ]
+  }
+)
+
+export const VerifyEmailBodySchema = Type.Object(
+  { key: Text({ minLength: 1, description: 'The `key` of the e-mailed link.', examples: ['NTUwZTg0MDAtZTI5Yi00MWQ0LWE3MTYtNDQ2NjU1NDQwMDAw.1h7ka2m.c2lnbmF0dXJl'] }) },
+  { examples: [{ key: 'NTUwZTg0MDAtZTI5Yi00MWQ0LWE3MTYtNDQ2NjU1NDQwMDAw.1h7ka2m.c2lnbmF0dXJl' }] }
+)
+
+export const SessionListSchema = Type.Array(ref('Session'), { description: 'Newest first (by `created`).' })
 
 export const EmptySchema = Type.Object({}, { additionalProperties: false, examples: [{}] })

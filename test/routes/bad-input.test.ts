@@ -56,7 +56,7 @@ t.test('bad input never reaches a 500', async (t) => {
     t.equal(wm.statusCode, 405)
     t.same(wm.json(), { detail: 'Method "GET" not allowed.' })
     t.equal(wm.headers.allow, 'POST')
-    const wm2 = await app.inject({ method: 'DELETE', url: '/api/auth/me' })
+    const wm2 = await app.inject({ method: 'PUT', url: '/api/auth/me' })
     t.equal(wm2.statusCode, 405)
   })
 

@@ -4,14 +4,14 @@ import { build, claims, get, MODES, PASSWORD, post, register } from '../helper.j
 for (const mode of MODES) {
   t.test(`login and token obtain (${mode})`, async (t) => {
     const { app } = await build(t, mode)
-    const user = await register(app, { first_name: 'Ann', last_name: 'Lee' })
+    const user = await register(app, { first_name: 'Ann', last_name: 'Lee', email_verified: false })
 
     t.test('200 with tokens and the user, by username or email, ignoring case', async (t) => {
       for (const login of [user.username, user.username.toUpperCase(), user.email, user.email.toUpperCase()]) {
         const res = await post(app, '/api/auth/login/', { username: login, password: PASSWORD })
         t.equal(res.statusCode, 200, login)
         const body = res.json()
-        t.same(body.user, { id: user.id, username: user.username, email: user.email, first_name: 'Ann', last_name: 'Lee' })
+        t.same(body.user, { id: user.id, username: user.username, email: user.email, first_name: 'Ann', last_name: 'Lee', email_verified: false })
         t.equal(claims(body.access).user_id, user.id)
         t.equal(claims(body.refresh).token_type, 'refresh')
       }

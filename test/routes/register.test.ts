@@ -14,7 +14,7 @@ for (const mode of MODES) {
       const body = res.json()
       t.match(body, { username, email: `${username}@example.com`, first_name: 'John', last_name: 'Doe' })
       t.match(body.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
-      t.same(Object.keys(body).sort(), ['email', 'first_name', 'id', 'last_name', 'tokens', 'username'])
+      t.same(Object.keys(body).sort(), ['email', 'email_verified', 'first_name', 'id', 'last_name', 'tokens', 'username'])
       const access = claims(body.tokens.access)
       const refresh = claims(body.tokens.refresh)
       t.equal(access.token_type, 'access')

@@ -26,7 +26,7 @@ for (const mode of MODES) {
       t.equal(ok.statusCode, 200)
       t.same(ok.json(), { message: 'You have accessed a protected route!' })
       const me = await get(app, '/api/auth/me', user.access)
-      t.same(me.json(), { id: user.id, username: user.username, email: user.email, first_name: 'Zed', last_name: '' })
+      t.same(me.json(), { id: user.id, username: user.username, email: user.email, first_name: 'Zed', last_name: '', email_verified: false })
     })
 
     t.test('no credentials: 401 not provided with WWW-Authenticate', async (t) => {

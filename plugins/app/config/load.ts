@@ -1,7 +1,7 @@
 // Every setting is read and validated once, here. A bad value stops the process with a
 // message that names the variable; nothing else in the code reads process.env.
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
@@ -50,12 +50,25 @@ export const EnvSchema = Type.Object({
   LOGIN_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
   REGISTRATIONS_PER_IP: Type.Integer({ minimum: 1, default: 10 }),
   REFRESHES_PER_SESSION: Type.Integer({ minimum: 1, default: 60 }),
+  PASSWORD_RESETS_PER_EMAIL: Type.Integer({ minimum: 1, default: 5 }),
+  PASSWORD_RESETS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
   TRUST_PROXY: Type.Optional(Type.String()),
-  CORS_ORIGINS: Type.Optional(Type.String())
+  CORS_ORIGINS: Type.Optional(Type.String()),
+
+  EMAIL_VERIFICATION: Type.Union(['none', 'optional', 'mandatory'].map((v) => Type.Literal(v)), { default: 'optional' }),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  SMTP_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 10 }),
+  EMAIL_FROM: Type.String({ minLength: 1, default: 'no-reply@localhost' }),
+  PASSWORD_RESET_URL: Type.String({ minLength: 1, default: 'http://localhost:3000/reset?uid={uid}&token={token}' }),
+  EMAIL_VERIFY_URL: Type.String({ minLength: 1, default: 'http://localhost:3000/verify?key={key}' }),
+  PASSWORD_RESET_TIMEOUT: Seconds(3600),
+  EMAIL_VERIFY_TIMEOUT: Seconds(259200),
+  EMAIL_TEMPLATES_DIR: Type.Optional(Type.String({ minLength: 1 }))
 })
 export type Env = Static<typeof EnvSchema>
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA'
+export type EmailVerification = 'none' | 'optional' | 'mandatory'
 
 export interface Config {
   env: string
@@ -78,6 +91,8 @@ export interface Config {
     request: number
     /** How long a SIGTERM drains requests in flight before the process exits anyway, ms. */
     shutdown: number
+    /** SMTP connect, greeting and socket inactivity; also the longest wait for mail at shutdown, ms. */
+    smtp: number
   }
   jwt: {
     algorithm: JwtAlgorithm
@@ -104,10 +119,31 @@ export interface Config {
     loginAttemptsPerIp: number
     registrationsPerIp: number
     refreshesPerSession: number
+    /** Password reset requests per email address per hour. */
+    passwordResetsPerEmail: number
+    /** Password reset requests per IP per hour. */
+    passwordResetsPerIp: number
   }
   trustProxy: boolean | string | string[] | number
   /** Browser origins allowed to call the API (CORS); empty: no CORS headers. */
   corsOrigins: string[]
+  email: {
+    /** none: no verification e-mail; optional: sent at register; mandatory: and login waits for it. */
+    verification: EmailVerification
+    /** smtp:// or smtps:// with the credentials (never log it); null: .eml files in DATA_DIR/mail (not in production). */
+    smtpUrl: string | null
+    from: string
+    /** The reset link, with {uid} and {token} to fill in. */
+    resetUrl: string
+    /** The verification link, with {key} to fill in. */
+    verifyUrl: string
+    /** Lifetime of a reset link, seconds. */
+    resetTimeout: number
+    /** Lifetime of a verification link, seconds. */
+    verifyTimeout: number
+    /** A folder whose files replace the default templates of the same name; null: the defaults. */
+    templatesDir: string | null
+  }
 }
 
 export class ConfigError extends Error {
@@ -115,6 +151,21 @@ export class ConfigError extends Error {
 }
 
 const MIN_SECRET_BYTES = 32
+
+/** URLs that may carry a password (smtp://user:pass@host). */
+const CREDENTIAL_URLS = new Set(['SMTP_URL', 'DATABASE_URL', 'REDIS_URL'])
+/** Variables whose values are never echoed in an error: keys, secrets, URLs with credentials. */
+const isSensitive = (name: string) => name.includes('SECRET') || name.includes('KEY') || CREDENTIAL_URLS.has(name)
+
+/** A link template: a URL with every placeholder it needs. */
+function linkTemplate(name: string, value: string, placeholders: string[]): string {
+  if (!URL.canParse(value)) throw new ConfigError(`${name}: not a URL (got ${JSON.stringify(value)})`)
+  const missing = placeholders.filter((p) => !value.includes(`{${p}}`))
+  if (missing.length > 0) {
+    throw new ConfigError(`${name}: must contain ${missing.map((p) => `{${p}}`).join(' and ')} (got ${JSON.stringify(value)})`)
+  }
+  return value
+}
 
 function readKeyMaterial(name: string, value: string): string {
   // A PEM can be given inline (with literal \n) or as a path to a file.
@@ -159,7 +210,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     const lines = errors.map((e) => {
       const name = e.instancePath.replace(/^\//, '') || String((e.params as { requiredProperties?: string[] })?.requiredProperties ?? '')
       const got = source[name]
-      return `${name}: ${e.message}${got !== undefined ? ` (got ${JSON.stringify(name.includes('SECRET') || name.includes('KEY') ? '***' : got)})` : ''}`
+      return `${name}: ${e.message}${got !== undefined ? ` (got ${JSON.stringify(isSensitive(name) ? '***' : got)})` : ''}`
     })
     throw new ConfigError(`invalid configuration:\n  ${[...new Set(lines)].join('\n  ')}`)
   }
@@ -213,6 +264,26 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     }
   }
 
+  // Password reset is always on and mails its link: production needs a real mail server.
+  if (production && !env.SMTP_URL) {
+    throw new ConfigError('SMTP_URL: required in production (password reset and e-mail verification send e-mail)')
+  }
+  // Checked here, not at the first e-mail; the value is not echoed (it holds a password).
+  if (env.SMTP_URL && !(URL.canParse(env.SMTP_URL) && new URL(env.SMTP_URL).hostname)) {
+    throw new ConfigError('SMTP_URL: not a valid URL with a host (characters such as @ : / in the user or password must be percent-encoded)')
+  }
+  const resetUrl = linkTemplate('PASSWORD_RESET_URL', env.PASSWORD_RESET_URL, ['uid', 'token'])
+  const verifyUrl = linkTemplate('EMAIL_VERIFY_URL', env.EMAIL_VERIFY_URL, ['key'])
+  let templatesDir: string | null = null
+  if (env.EMAIL_TEMPLATES_DIR) {
+    templatesDir = resolve(env.EMAIL_TEMPLATES_DIR)
+    let isDir = false
+    try {
+      isDir = statSync(templatesDir).isDirectory()
+    } catch {}
+    if (!isDir) throw new ConfigError(`EMAIL_TEMPLATES_DIR: not a folder (${templatesDir})`)
+  }
+
   return {
     env: env.NODE_ENV,
     production,
@@ -228,7 +299,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     timeouts: {
       dependency: Math.round(env.DEPENDENCY_TIMEOUT * 1000),
       request: Math.round(env.REQUEST_TIMEOUT * 1000),
-      shutdown: Math.round(env.SHUTDOWN_TIMEOUT * 1000)
+      shutdown: Math.round(env.SHUTDOWN_TIMEOUT * 1000),
+      smtp: Math.round(env.SMTP_TIMEOUT * 1000)
     },
     jwt: {
       algorithm: env.JWT_ALGORITHM as JwtAlgorithm,
@@ -251,9 +323,21 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       loginFailuresPerAccount: env.LOGIN_FAILURES_PER_ACCOUNT,
       loginAttemptsPerIp: env.LOGIN_ATTEMPTS_PER_IP,
       registrationsPerIp: env.REGISTRATIONS_PER_IP,
-      refreshesPerSession: env.REFRESHES_PER_SESSION
+      refreshesPerSession: env.REFRESHES_PER_SESSION,
+      passwordResetsPerEmail: env.PASSWORD_RESETS_PER_EMAIL,
+      passwordResetsPerIp: env.PASSWORD_RESETS_PER_IP
     },
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean)
+    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    email: {
+      verification: env.EMAIL_VERIFICATION as EmailVerification,
+      smtpUrl: env.SMTP_URL ?? null,
+      from: env.EMAIL_FROM,
+      resetUrl,
+      verifyUrl,
+      resetTimeout: env.PASSWORD_RESET_TIMEOUT,
+      verifyTimeout: env.EMAIL_VERIFY_TIMEOUT,
+      templatesDir
+    }
   }
 }

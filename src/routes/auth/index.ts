@@ -1,29 +1,54 @@
-// /api/auth: register, login, logout, logout-all, me. (The refresh aliases under /api/auth/ are
-// declared with the refresh route, in routes/refresh.)
+// /api/auth: register, login, logout, logout-all, me; and, in the files beside this one, the
+// sessions list, the account (names, password change, deletion), password reset and e-mail
+// verification. (The refresh aliases under /api/auth/ are declared with the refresh route, in
+// routes/refresh.)
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { ApiError, fieldErrors, TOKEN_INVALID } from '../../../plugins/app/errors.js'
-import type { RegisterInput } from '../../../plugins/app/accounts.js'
+import type { RegisterInput } from '../../../plugins/app/accounts/index.js'
 import { normalizeUsername } from '../../../plugins/app/usernames.js'
 import { validationToFieldErrors } from '../../error-handler.js'
-import { CredentialsBodySchema, LoginResponseSchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, RegisteredSchema, refreshTokenOf } from '../../schemas/routes.js'
+import {
+  CredentialsBodySchema,
+  LoginResponseSchema,
+  LogoutAllBodySchema,
+  MessageSchema,
+  RefreshBodySchema,
+  RegisterBodySchema,
+  REGISTERED_EXAMPLES,
+  RegisteredSchema,
+  refreshTokenOf
+} from '../../schemas/routes.js'
+import accountRoutes from './account.js'
+import passwordResetRoutes from './password-reset.js'
+import sessionRoutes from './sessions.js'
+import verificationRoutes from './verification.js'
 import { clientOf } from '../client.js'
 import { authResponses, bad, badOr, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
+
+const ALL = 'Successfully logged out of all sessions'
+const ALL_OTHERS = 'Successfully logged out of all other sessions'
 
 // DRF's CharField trims surrounding white space before validating; passwords are kept as typed.
 const TRIMMED = ['username', 'email', 'first_name', 'last_name'] as const
 
 export default async function authRoutes(fastify: FastifyInstance) {
+  await fastify.register(sessionRoutes)
+  await fastify.register(accountRoutes)
+  await fastify.register(passwordResetRoutes)
+  await fastify.register(verificationRoutes)
 
   fastify.post('/register/', {
     schema: {
       tags: ['auth'],
       summary: 'Register a user',
       operationId: 'register',
-      description: 'Creates the user and starts a session. All problems with the input are reported at once.',
+      description:
+        'Creates the user and starts a session. All problems with the input are reported at once. With EMAIL_VERIFICATION optional (the default) ' +
+        'or mandatory, a verification e-mail is sent; with mandatory, no session starts (no `tokens`) until the link is followed.',
       body: RegisterBodySchema,
       response: {
-        201: describe(RegisteredSchema, 'The new user and the first token pair of its session.'),
+        201: describe(RegisteredSchema, 'The new user and the first token pair of its session (with mandatory verification: no tokens yet).', REGISTERED_EXAMPLES),
         400: bad('Invalid input, a taken username or email, or a rejected password; all problems at once.', {
           username: ['A user with that username already exists.'],
           email: ['A user with that email already exists.'],
@@ -67,7 +92,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         throw fieldErrors({ ...errors, ...(await fastify.accounts.registrationErrors(input, Object.keys(errors))) })
       }
       const { user, tokens } = await fastify.accounts.register(input, clientOf(request))
-      return reply.code(201).send({ ...user, tokens })
+      return reply.code(201).send(tokens ? { ...user, tokens } : { ...user, detail: 'Verification e-mail sent.' })
     }
   })
 
@@ -80,7 +105,9 @@ export default async function authRoutes(fastify: FastifyInstance) {
       body: CredentialsBodySchema,
       response: {
         200: describe(LoginResponseSchema, 'The first token pair of a new session, and the user.'),
-        400: bad(),
+        400: bad('Missing fields; or, with EMAIL_VERIFICATION=mandatory, right credentials of a user whose e-mail is not verified yet.', {
+          username: ['This field is required.']
+        }),
         401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
           invalid: { summary: 'Wrong credentials', value: { detail: 'Invalid credentials' } }
         }),
@@ -91,7 +118,10 @@ export default async function authRoutes(fastify: FastifyInstance) {
     onRequest: fastify.throttle.loginAttempts,
     handler: async (request) => {
       const { username, password } = request.body as { username: string; password: string }
-      // DRF's CharField trims the name (never the password).
+      const ALL = 'Successfully logged out of all sessions'
+const ALL_OTHERS = 'Successfully logged out of all other sessions'
+
+// DRF's CharField trims the name (never the password).
       const session = await fastify.accounts.login({ login: username.trim(), password, ...clientOf(request) })
       if (!session) throw new ApiError(401, { detail: 'Invalid credentials' })
       return { ...session.tokens, user: session.user }
@@ -138,18 +168,29 @@ export default async function authRoutes(fastify: FastifyInstance) {
       tags: ['auth'],
       summary: 'Log out of every session',
       operationId: 'logoutAll',
-      description: 'Revokes every session of the user.',
+      description: "Revokes every session of the user; with `{\"except_current\": true}`, every session but the caller's.",
       security: bearer,
+      body: LogoutAllBodySchema,
       response: {
-        200: describe(MessageSchema, 'Every session of the user is revoked.', { ok: { value: { message: 'Successfully logged out of all sessions' } } }),
+        200: describe(MessageSchema, 'The sessions are revoked.', {
+          all: { summary: 'Every session', value: { message: ALL } },
+          others: { summary: 'except_current: true', value: { message: ALL_OTHERS } }
+        }),
+        400: bad('`except_current` is not a boolean, or the body is malformed.', { except_current: ['Must be a valid boolean.'] }),
         ...authResponses,
         503: unavailableResponse
       }
     },
     onRequest: fastify.authenticate,
+    // No body at all is the same as {}.
+    preValidation: async (request: FastifyRequest) => {
+      if (request.body === undefined || request.body === null) request.body = {}
+    },
     handler: async (request) => {
-      await fastify.accounts.logoutAll(request.auth!.userId)
-      return { message: 'Successfully logged out of all sessions' }
+      const { except_current } = request.body as { except_current?: boolean }
+      const { userId, sid } = request.auth!
+      await fastify.accounts.logoutAll(userId, except_current ? sid : undefined)
+      return { message: except_current ? ALL_OTHERS : ALL }
     }
   })
 

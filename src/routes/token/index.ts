@@ -17,7 +17,9 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
       body: CredentialsBodySchema,
       response: {
         200: describe(Type.Ref('TokenPair'), 'The first token pair of a new session.'),
-        400: bad(),
+        400: bad('Missing fields; or, with EMAIL_VERIFICATION=mandatory, right credentials of a user whose e-mail is not verified yet.', {
+          username: ['This field is required.']
+        }),
         401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
           invalid: { summary: 'Wrong credentials', value: { detail: 'No active account found with the given credentials' } }
         }),
