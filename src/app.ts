@@ -118,6 +118,15 @@ export function serverOptions(config: Config, overrides: ServerOptions = {}, log
     // 503; their responses carry Connection: close.
     return503OnClosing: false,
     clientErrorHandler,
+    // Errors of the router, before any hook: a path parameter over the router's length limit
+    // names nothing (404, as an unknown id would be), a malformed percent-encoding is a 400; both
+    // in the API's shape instead of Fastify's, with the headers every answer has.
+    frameworkErrors: (error, _request, reply) => {
+      const answer = reply as FastifyReply
+      answer.headers(SECURITY_HEADERS)
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return answer.code(404).send({ detail: 'Not found.' })
+      return answer.code(400).send({ detail: 'Malformed URL.' })
+    },
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
       customOptions: {

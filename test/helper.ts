@@ -40,7 +40,9 @@ export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<st
     BCRYPT_COST: '4',
     PASSWORD_WORKERS: '1',
     JWT_SECRET: TEST_SECRET,
-    RATE_LIMIT_ENABLED: 'false'
+    RATE_LIMIT_ENABLED: 'false',
+    // Register sends no verification e-mail unless a test asks (test/routes/verification.test.ts).
+    EMAIL_VERIFICATION: 'none'
   }
   // One teardown: apps first, then their database and Redis keys.
   const cleanups: Array<() => Promise<void>> = []
@@ -120,6 +122,21 @@ export function post(app: FastifyInstance, url: string, payload: unknown, access
   const opts: InjectOptions = { method: 'POST', url, payload: payload as InjectOptions['payload'] }
   if (access) opts.headers = { authorization: `Bearer ${access}` }
   return app.inject(opts)
+}
+
+/** Any method, with an optional JSON body, access token and headers. */
+export function call(
+  app: FastifyInstance,
+  method: InjectOptions['method'],
+  url: string,
+  { body, access, headers = {} }: { body?: unknown; access?: string; headers?: Record<string, string> } = {}
+): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method,
+    url,
+    ...(body === undefined ? {} : { payload: body as InjectOptions['payload'] }),
+    headers: { ...headers, ...(access ? { authorization: `Bearer ${access}` } : {}) }
+  })
 }
 
 export function get(app: FastifyInstance, url: string, access?: string): Promise<LightMyRequestResponse> {
