@@ -194,12 +194,15 @@ export default fp(
       return result
     }
 
-    // Mail is never awaited on the request path: an answer takes the same time whether or not an
-    // account exists (and mail delivery is not the request's business: failures are counted).
+    // Mail is made and sent after the answer (setImmediate runs once the reply is written), never
+    // awaited: an answer takes the same time whether or not an account exists, and delivery is not
+    // the request's business (failures are logged and counted by the mail plugin).
+    const later = (work: () => void) => void setImmediate(work)
     function sendVerification(user: User) {
-      const key = links.verifyKey(user)
-      const link = fillLink(email.verifyUrl, { key })
-      void mail.send('verify-email', user.email, { link, username: user.username, email: user.email, ...expiryVars(email.verifyTimeout) })
+      later(() => {
+        const link = fillLink(email.verifyUrl, { key: links.verifyKey(user) })
+        void mail.send('verify-email', user.email, { link, username: user.username, email: user.email, ...expiryVars(email.verifyTimeout) })
+      })
     }
 
     /** Django's SetPasswordForm: both fields, then the validators; every message under new_password2. */
@@ -394,8 +397,10 @@ export default fp(
         const user = await users.findByEmail(address)
         // Django sends to active users with a usable password; anyone else gets the same answer.
         if (!user || !user.isActive) return
-        const link = fillLink(email.resetUrl, { uid: links.uid(user.id), token: links.resetToken(user) })
-        void mail.send('password-reset', user.email, { link, username: user.username, email: user.email, ...expiryVars(email.resetTimeout) })
+        later(() => {
+          const link = fillLink(email.resetUrl, { uid: links.uid(user.id), token: links.resetToken(user) })
+          void mail.send('password-reset', user.email, { link, username: user.username, email: user.email, ...expiryVars(email.resetTimeout) })
+        })
       },
 
       async confirmPasswordReset({ uid, token, new_password1, new_password2 }) {
