@@ -99,7 +99,7 @@ t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', 
   })
   t.same(
     columns.rows.map((r) => r[0]),
-    ['date_joined', 'email', 'email_lower', 'first_name', 'id', 'is_active', 'last_login', 'last_name', 'password_hash', 'username', 'username_lower']
+    ['date_joined', 'email', 'email_lower', 'email_verified', 'first_name', 'id', 'is_active', 'last_login', 'last_name', 'password_hash', 'username', 'username_lower']
   )
 })
 
