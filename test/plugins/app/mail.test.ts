@@ -13,12 +13,12 @@ import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import Mustache from 'mustache'
 import { simpleParser } from 'mailparser'
-import ts from 'typescript'
 import configPlugin, { loadConfig } from '../../../plugins/app/config/index.js'
 import mailPlugin, { expiryVars, fillLink, humanDuration, type MailKind, type MailVars } from '../../../plugins/app/mail/index.js'
 import { TEMPLATE_FILES } from '../../../plugins/app/mail/templates.js'
 import { build as buildWholeApp } from '../../helper.js'
 import { startSmtp } from '../../support/smtp.js'
+import { compileLikeTsc } from '../../support/dist.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
@@ -284,16 +284,7 @@ t.test('the templates load from compiled JavaScript in dist/ without tsx', async
   // no data files) beside plugins/app/mail/templates, and run them with plain node.
   const dir = t.testdir({})
   const folder = 'plugins/app/mail'
-  for (const file of ['index.ts', 'templates.ts'].map((f) => `${folder}/${f}`)) {
-    const out = join(dir, 'dist', file.replace(/\.ts$/, '.js'))
-    const { outputText } = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-      fileName: file
-    })
-    mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, outputText)
-  }
-  writeFileSync(join(dir, 'dist', 'package.json'), '{"type":"module"}')
+  compileLikeTsc(dir, ['index.ts', 'templates.ts'].map((f) => `${folder}/${f}`))
   mkdirSync(join(dir, folder, 'templates'), { recursive: true })
   for (const f of TEMPLATE_FILES) copyFileSync(join(root, folder, 'templates', f), join(dir, folder, 'templates', f))
   writeFileSync(

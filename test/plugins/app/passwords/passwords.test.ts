@@ -8,11 +8,11 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import bcrypt from 'bcryptjs'
-import ts from 'typescript'
 import configPlugin from '../../../../plugins/app/config/index.js'
 import passwordsPlugin from '../../../../plugins/app/passwords/index.js'
 import { loadConfig } from '../../../../plugins/app/config/index.js'
 import { loadCommonPasswords } from '../../../../plugins/app/passwords/common-passwords.js'
+import { compileLikeTsc } from '../../../support/dist.js'
 import { quickRatio } from '../../../../plugins/app/passwords/validators.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..')
@@ -214,16 +214,7 @@ t.test('the pool and the list load from compiled JavaScript without tsx', async 
   const dir = t.testdir({})
   const folder = 'plugins/app/passwords'
   const sources = ['index.ts', 'worker.ts', 'validators.ts', 'common-passwords.ts'].map((f) => `${folder}/${f}`)
-  for (const file of sources) {
-    const out = join(dir, 'dist', file.replace(/\.ts$/, '.js'))
-    const { outputText } = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-      fileName: file
-    })
-    mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, outputText)
-  }
-  writeFileSync(join(dir, 'dist', 'package.json'), '{"type":"module"}')
+  compileLikeTsc(dir, sources)
   mkdirSync(join(dir, folder), { recursive: true })
   copyFileSync(join(root, folder, 'common-passwords.txt.gz'), join(dir, folder, 'common-passwords.txt.gz'))
   writeFileSync(
