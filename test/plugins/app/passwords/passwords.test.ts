@@ -1,7 +1,7 @@
 // The passwords plugin: bcrypt in the worker pool (hash, verify, dummy hash, rehash, the
 // 72-byte rule) and Django's validators with Django's messages and order.
 import { execFile } from 'node:child_process'
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
