@@ -17,13 +17,20 @@ const code = (err: unknown) => (typeof err === 'object' && err !== null && 'code
 const REDIS_REFUSALS = /^(OOM|READONLY|LOADING|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|MISCONF)\b/
 const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 
-/** ioredis: a connection that is down or gone, a command past its timeout, or a refusal (OOM, READONLY...). */
+/**
+ * ioredis: a connection that is down or gone, a command past its timeout, a refusal (OOM,
+ * READONLY...), or a Cluster that cannot route the command now (slots moving, a master failing over).
+ */
 export const redisOutage: OutageOf = (err) => {
   if (!(err instanceof Error)) return null
   const m = err.message
+  // The token store's writes that did not reach the replicas they must (WAIT).
+  if (err.name === 'NotReplicatedError') return 'noreplicas'
   if (err.name === 'ReplyError') return REDIS_REFUSALS.exec(m)?.[1]?.toLowerCase() ?? null
   if (m === 'Command timed out') return 'timeout'
   if (err.name === 'MaxRetriesPerRequestError' || /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(m)) return 'down'
+  if (/^(Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available)/.test(m)) return 'cluster'
+  if (/All sentinels are unreachable/.test(m)) return 'sentinel'
   if (SOCKET_ERRORS.has(code(err))) return 'down'
   return null
 }

@@ -4,7 +4,7 @@
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import { throttled } from '../app/errors.js'
-import { readyWithin } from './redis.js'
+import { closeClient, duplicateClient, readyWithin } from './redis.js'
 
 export default fp(
   async (fastify) => {
@@ -12,7 +12,7 @@ export default fp(
     // A client of its own with a short command timeout: a counter that cannot be read in time is
     // skipped (skipOnError), so a Redis that hangs costs a request a fifth of DEPENDENCY_TIMEOUT
     // here, not all of it before the request even starts its own work.
-    const redis = fastify.redis?.duplicate({ commandTimeout: Math.max(50, Math.round(fastify.config.timeouts.dependency / 5)) })
+    const redis = fastify.redis ? duplicateClient(fastify.redis, { commandTimeout: Math.max(50, Math.round(fastify.config.timeouts.dependency / 5)) }) : null
     if (redis) {
       // Its failures are the main client's too, which reports them.
       redis.on('error', () => {})
@@ -20,7 +20,7 @@ export default fp(
       // Counters that cannot be written are skipped: be connected before the first request.
       await readyWithin(redis, Math.max(fastify.config.timeouts.dependency, 2_000))
       fastify.addHook('onClose', async () => {
-        await redis.quit().catch(() => redis.disconnect())
+        await closeClient(redis)
       })
     }
     await fastify.register(rateLimit, {

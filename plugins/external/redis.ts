@@ -1,33 +1,125 @@
-// One ioredis client per app, shared by the token store and the rate limiter, or null when
-// REDIS_URL is unset. Every key gets config.redisKeyPrefix, so several
-// deployments (or test runs) can share one Redis without seeing each other's data.
+// One ioredis client per app, shared by the token store and the rate limiter, or null when no
+// Redis is configured: a single Redis (REDIS_URL), a Cluster (REDIS_CLUSTER_NODES) or a master
+// found through Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME). Every key gets
+// config.redisKeyPrefix, so several deployments (or test runs) can share one Redis without
+// seeing each other's data.
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import type { RedisTarget } from '../app/config/index.js'
 import { throttledWarnings } from '../app/outages.js'
 
+/** A single Redis (direct or through Sentinel) or a Cluster: the same commands on either. */
+export type RedisClient = Redis | Cluster
+
+/** The servers that hold keys: the Cluster's masters, or the one Redis. */
+export const masters = (redis: RedisClient): Redis[] => (redis instanceof Cluster ? redis.nodes('master') : [redis])
+
 /**
- * Every key matching a SCAN pattern, as the server names them. SCAN's MATCH is not prefixed by
- * ioredis's keyPrefix: the pattern must carry the prefix, and the keys come back with it.
+ * Every key matching a SCAN pattern, as the server names them, on every master. SCAN's MATCH is
+ * not prefixed by ioredis's keyPrefix: the pattern must carry the prefix, and the keys come back
+ * with it.
  */
-export async function scanKeys(redis: Redis, pattern: string, count = 1_000): Promise<string[]> {
+export async function scanKeys(redis: RedisClient, pattern: string, count = 1_000): Promise<string[]> {
   const keys: string[] = []
-  let cursor = '0'
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', count)
-    cursor = next
-    keys.push(...batch)
-  } while (cursor !== '0')
+  for (const node of masters(redis)) {
+    let cursor = '0'
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count)
+      cursor = next
+      keys.push(...batch)
+    } while (cursor !== '0')
+  }
   return keys
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    redis: Redis | null
+    redis: RedisClient | null
   }
 }
 
+/** What every connection does: fail fast, never hang, reconnect for as long as it takes. */
+export function connectionOptions(dependencyMs: number): RedisOptions {
+  return {
+    // A command waits at most DEPENDENCY_TIMEOUT, none waits for a connection that is down (no
+    // offline queue, no retries), and a command whose connection dropped fails instead of being
+    // sent again later. The caller answers 503.
+    commandTimeout: dependencyMs,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: Math.max(dependencyMs, 2_000),
+    // Reconnect for as long as it takes: the service recovers by itself when Redis returns.
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2_000)
+  }
+}
+
+/** The client for a target, not yet connected (lazyConnect). */
+export function createRedisClient(target: RedisTarget, keyPrefix: string, dependencyMs: number): RedisClient {
+  const base: RedisOptions = { ...connectionOptions(dependencyMs), keyPrefix, lazyConnect: true }
+  switch (target.kind) {
+    case 'single':
+      return new Redis(target.url, base)
+    case 'sentinel':
+      return new Redis({
+        ...base,
+        sentinels: target.sentinels,
+        name: target.name,
+        role: 'master',
+        ...(target.username ? { username: target.username, sentinelUsername: target.username } : {}),
+        ...(target.password ? { password: target.password, sentinelPassword: target.password } : {}),
+        ...(target.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+        // Sentinels tell of a new master as soon as they elect it (+switch-master), instead of the
+        // client finding out when its connection to the old one drops.
+        failoverDetector: true,
+        sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 2_000)
+      })
+    case 'cluster': {
+      const { keyPrefix: _prefix, lazyConnect: _lazy, ...node } = base
+      const options: ClusterOptions = {
+        keyPrefix,
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        // Every command to the slot's master: a replica may not have the last rotation yet.
+        scaleReads: 'master',
+        // A slot moving or a master failing over is retried briefly; past that the caller's
+        // command fails and the request is a 503.
+        maxRedirections: 6,
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+        slotsRefreshTimeout: Math.max(dependencyMs, 1_000),
+        redisOptions: {
+          ...node,
+          ...(target.username ? { username: target.username } : {}),
+          ...(target.password ? { password: target.password } : {}),
+          ...(target.tls ? { tls: {} } : {})
+        }
+      }
+      return new Cluster(target.nodes, options)
+    }
+  }
+}
+
+/** A second client to the same Redis with other command options (the rate limiter's). */
+export function duplicateClient(redis: RedisClient, overrides: Partial<RedisOptions>): RedisClient {
+  if (redis instanceof Cluster) return redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, ...overrides } })
+  return redis.duplicate(overrides)
+}
+
+/**
+ * Closes a client for good: QUIT (what was sent is answered first), then disconnect, which also
+ * closes what QUIT leaves open: a Sentinel client's connections to the sentinels (failover
+ * detection) would otherwise keep reconnecting, and keep the process alive.
+ */
+export async function closeClient(redis: RedisClient): Promise<void> {
+  await redis.quit().catch(() => {})
+  redis.disconnect()
+}
+
 /** Resolves when the client is ready, or after `ms` (the caller goes on either way). */
-export function readyWithin(redis: Redis, ms: number): Promise<boolean> {
+export function readyWithin(redis: RedisClient, ms: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true)
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
@@ -43,34 +135,24 @@ export function readyWithin(redis: Redis, ms: number): Promise<boolean> {
 
 export default fp(
   async (fastify) => {
-    const { redisUrl, redisKeyPrefix, timeouts } = fastify.config
-    if (!redisUrl) {
+    const { redis: target, redisKeyPrefix, timeouts } = fastify.config
+    if (!target) {
       fastify.decorate('redis', null)
       return
     }
     const warn = throttledWarnings(fastify.log)
-    const redis = new Redis(redisUrl, {
-      keyPrefix: redisKeyPrefix,
-      // Fail fast, never hang: a command waits at most DEPENDENCY_TIMEOUT, none waits for a
-      // connection that is down (no offline queue, no retries), and a command whose connection
-      // dropped fails instead of being sent again later. The caller answers 503.
-      commandTimeout: timeouts.dependency,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      connectTimeout: Math.max(timeouts.dependency, 2_000),
-      // Reconnect for as long as it takes: the service recovers by itself when Redis returns.
-      retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
-      lazyConnect: true
-    })
+    const redis = createRedisClient(target, redisKeyPrefix, timeouts.dependency)
+    fastify.log.info({ redis: target.kind }, 'redis')
     redis.on('error', (err: Error) => warn(`redis:${err.message}`, { err: { message: err.message } }, 'redis error'))
+    // A Cluster reports each node's connection errors apart (with the node's address).
+    redis.on('node error', (err: Error, node: string) => warn(`redis:${node}:${err.message}`, { node, err: { message: err.message } }, 'redis node error'))
     // Not awaited as such: a Redis that is down at boot leaves the service up but not ready
     // (/health/ready), and the client keeps reconnecting.
     redis.connect().catch(() => {})
     await readyWithin(redis, Math.max(timeouts.dependency, 2_000))
-    fastify.decorate('redis', redis)
+    fastify.decorate<RedisClient>('redis', redis)
     fastify.addHook('onClose', async () => {
-      await redis.quit().catch(() => redis.disconnect())
+      await closeClient(redis)
     })
   },
   { name: 'redis', dependencies: ['config'] }

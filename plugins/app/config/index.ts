@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin'
 import type { Config } from './load.js'
 
-export { ConfigError, EnvSchema, loadConfig, type Config, type Env, type JwtAlgorithm } from './load.js'
+export { ConfigError, EnvSchema, loadConfig, type Config, type Env, type JwtAlgorithm, type RedisNode, type RedisTarget } from './load.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

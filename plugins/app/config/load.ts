@@ -20,7 +20,13 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  REDIS_KEY_PREFIX: Type.String({ default: 'auth:' }),
+  // Comma-separated host:port or redis[s]://[user:password@]host:port entries.
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_SENTINEL_NAME: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_WAIT_REPLICAS: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
+  // No braces: a brace in the prefix would become the hash tag of every key (one slot for all).
+  REDIS_KEY_PREFIX: Type.String({ default: 'auth:', pattern: '^[^{}]*$' }),
   TOKEN_STORE: Type.Optional(Type.Union([Type.Literal('redis'), Type.Literal('database')])),
   DEPENDENCY_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 1 }),
   REQUEST_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30 }),
@@ -67,6 +73,18 @@ export const EnvSchema = Type.Object({
 })
 export type Env = Static<typeof EnvSchema>
 
+/** A Redis server as the settings name it. */
+export interface RedisNode {
+  host: string
+  port: number
+}
+
+/** Which Redis the service uses (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS). */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'cluster'; nodes: RedisNode[]; username: string | null; password: string | null; tls: boolean }
+  | { kind: 'sentinel'; sentinels: RedisNode[]; name: string; username: string | null; password: string | null; tls: boolean }
+
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA'
 export type EmailVerification = 'none' | 'optional' | 'mandatory'
 
@@ -78,8 +96,16 @@ export interface Config {
   logLevel: string
   databaseUrl: string | null
   dataDir: string
+  /** REDIS_URL (a single Redis); null with a Cluster or a Sentinel (see `redis`). */
   redisUrl: string | null
+  /** The Redis of the token store and the rate limits, null when none is configured. */
+  redis: RedisTarget | null
   redisKeyPrefix: string
+  /**
+   * Token-store writes are acknowledged only once this many replicas have them (WAIT), else the
+   * request is a 503: a failover then cannot lose a rotation or a revocation that was answered.
+   */
+  redisWaitReplicas: number
   /** Where sessions live: Redis (shared, fast) or the database (no Redis needed). */
   tokenStore: 'redis' | 'database'
   /** No Redis and no DATABASE_URL: PGlite in DATA_DIR, one instance, a generated dev secret. */
@@ -153,7 +179,7 @@ export class ConfigError extends Error {
 const MIN_SECRET_BYTES = 32
 
 /** URLs that may carry a password (smtp://user:pass@host). */
-const CREDENTIAL_URLS = new Set(['SMTP_URL', 'DATABASE_URL', 'REDIS_URL'])
+const CREDENTIAL_URLS = new Set(['SMTP_URL', 'DATABASE_URL', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'])
 /** Variables whose values are never echoed in an error: keys, secrets, URLs with credentials. */
 const isSensitive = (name: string) => name.includes('SECRET') || name.includes('KEY') || CREDENTIAL_URLS.has(name)
 
@@ -190,6 +216,55 @@ function devSecret(dataDir: string): string {
   return secret
 }
 
+/**
+ * REDIS_CLUSTER_NODES / REDIS_SENTINELS: `host:port` or `redis[s]://[user:password@]host:port`
+ * entries separated by commas. Credentials and TLS apply to every server (one deployment), so
+ * entries that disagree are refused. Values are never echoed: they may hold a password.
+ */
+function parseRedisNodes(name: string, value: string) {
+  const nodes: RedisNode[] = []
+  let auth: { username: string | null; password: string | null; tls: boolean } | null = null
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const withScheme = /^[a-z]+:\/\//i.test(entry) ? entry : `redis://${entry}`
+    const url = URL.canParse(withScheme) ? new URL(withScheme) : null
+    if (!url || !/^rediss?:$/.test(url.protocol) || !url.hostname || (url.pathname !== '' && url.pathname !== '/')) {
+      throw new ConfigError(`${name}: each entry must be host:port or redis[s]://[user:password@]host:port`)
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+    nodes.push({ host, port: url.port ? Number(url.port) : name === 'REDIS_SENTINELS' ? 26379 : 6379 })
+    const these = {
+      username: url.username ? decodeURIComponent(url.username) : null,
+      password: url.password ? decodeURIComponent(url.password) : null,
+      tls: url.protocol === 'rediss:'
+    }
+    if (auth && (auth.username !== these.username || auth.password !== these.password || auth.tls !== these.tls)) {
+      throw new ConfigError(`${name}: every entry must have the same credentials and scheme`)
+    }
+    auth = these
+  }
+  if (!auth) throw new ConfigError(`${name}: no server given`)
+  return { nodes, ...auth }
+}
+
+function redisTarget(env: Env): RedisTarget | null {
+  const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter((k) => env[k] !== undefined)
+  if (given.length > 1) throw new ConfigError(`${given.join(', ')}: set only one of them (a single Redis, a Cluster or a Sentinel)`)
+  if (env.REDIS_SENTINEL_NAME !== undefined && env.REDIS_SENTINELS === undefined) {
+    throw new ConfigError('REDIS_SENTINEL_NAME: needs REDIS_SENTINELS')
+  }
+  if (env.REDIS_URL) return { kind: 'single', url: env.REDIS_URL }
+  if (env.REDIS_CLUSTER_NODES) {
+    const { nodes, ...auth } = parseRedisNodes('REDIS_CLUSTER_NODES', env.REDIS_CLUSTER_NODES)
+    return { kind: 'cluster', nodes, ...auth }
+  }
+  if (env.REDIS_SENTINELS) {
+    if (!env.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the master\'s name, e.g. mymaster)')
+    const { nodes, ...auth } = parseRedisNodes('REDIS_SENTINELS', env.REDIS_SENTINELS)
+    return { kind: 'sentinel', sentinels: nodes, name: env.REDIS_SENTINEL_NAME, ...auth }
+  }
+  return null
+}
+
 function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
   if (value === undefined || value === '' || value === 'false') return false
   if (value === 'true') return true
@@ -217,9 +292,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const env = converted as Env
   const production = env.NODE_ENV === 'production'
   const dataDir = isAbsolute(env.DATA_DIR) ? env.DATA_DIR : resolve(env.DATA_DIR)
-  const tokenStore = env.TOKEN_STORE ?? (env.REDIS_URL ? 'redis' : 'database')
-  if (tokenStore === 'redis' && !env.REDIS_URL) throw new ConfigError('TOKEN_STORE: "redis" needs REDIS_URL')
-  const embedded = !env.DATABASE_URL && !env.REDIS_URL
+  const redis = redisTarget(env)
+  const tokenStore = env.TOKEN_STORE ?? (redis ? 'redis' : 'database')
+  if (tokenStore === 'redis' && !redis) throw new ConfigError('TOKEN_STORE: "redis" needs REDIS_URL (or REDIS_CLUSTER_NODES, REDIS_SENTINELS)')
+  const embedded = !env.DATABASE_URL && !redis
 
   let signingKey: string
   let verifyKey: string
@@ -293,7 +369,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     databaseUrl: env.DATABASE_URL ?? null,
     dataDir,
     redisUrl: env.REDIS_URL ?? null,
+    redis,
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
+    // A Sentinel deployment has replicas by definition: its writes wait for one by default.
+    redisWaitReplicas: env.REDIS_WAIT_REPLICAS ?? (redis?.kind === 'sentinel' ? 1 : 0),
     tokenStore,
     embedded,
     timeouts: {

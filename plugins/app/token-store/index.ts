@@ -11,7 +11,7 @@ import type { TokenStore, TokenStoreOptions } from './types.js'
 
 export type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, SessionInfo, SessionRef, TokenStore, TokenStoreOptions } from './types.js'
 export { USER_AGENT_MAX } from './types.js'
-export { packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from './redis-store.js'
+export { NotReplicatedError, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey, type Replication } from './redis-store.js'
 export { DatabaseTokenStore } from './database-store.js'
 
 declare module 'fastify' {
@@ -32,7 +32,10 @@ export default fp(
     let store: TokenStore
     if (config.tokenStore === 'redis') {
       if (!redis) throw new Error('token store: TOKEN_STORE=redis without a Redis client')
-      store = new RedisTokenStore(redis, options)
+      store = new RedisTokenStore(redis, options, {
+        replicas: config.redisWaitReplicas,
+        timeoutMs: Math.max(10, Math.floor(config.timeouts.dependency / 2))
+      })
       const judge = async () => {
         const { refusal, warning } = await checkRedis(redis)
         if (warning) fastify.log.warn(warning)

@@ -2,7 +2,9 @@
 // managed Redis allows where CONFIG is disabled). An evicting maxmemory-policy is refused: an
 // evicted session silently logs a user out, an evicted user index makes logout-all miss sessions.
 // A Redis that keeps nothing on disk is allowed with a warning: a restart logs everyone out.
+// On a Cluster every master is asked.
 import type { Redis } from 'ioredis'
+import { masters, type RedisClient } from '../../external/redis.js'
 
 export interface RedisVerdict {
   /** Why the token store must not run on this Redis; null when it may. */
@@ -13,7 +15,14 @@ export interface RedisVerdict {
 
 const field = (info: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim()
 
-export async function checkRedis(redis: Redis): Promise<RedisVerdict> {
+/** Every master is judged (a Cluster's too): one evicting shard is enough to lose sessions. */
+export async function checkRedis(redis: RedisClient): Promise<RedisVerdict> {
+  const verdicts = await Promise.all(masters(redis).map(checkServer))
+  const first = (pick: (v: RedisVerdict) => string | null) => verdicts.map(pick).find((v) => v !== null) ?? null
+  return { refusal: first((v) => v.refusal), warning: first((v) => v.warning) }
+}
+
+async function checkServer(redis: Redis): Promise<RedisVerdict> {
   const info = await redis.info()
   const policy = field(info, 'maxmemory_policy') ?? 'noeviction'
   const refusal =

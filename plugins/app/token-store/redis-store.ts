@@ -2,7 +2,7 @@
 // of a user in the user's hash slot, so each operation is one script on one slot (lua.ts) and the
 // store runs unchanged on Redis Cluster. Every key carries a TTL that ends when the tokens it
 // describes expire.
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../../external/redis.js'
 import { isUuid } from '../ids.js'
 import { CREATE, LIST, REVOKE, REVOKE_ALL, ROTATE } from './lua.js'
 import {
@@ -91,24 +91,62 @@ export const sessionsOf = (userId: string) => `s:{${packUserId(userId)}}:`
 export const sessionKey = ({ userId, sid }: SessionRef) => sessionsOf(userId) + sid
 export const userKey = (userId: string) => `u:{${packUserId(userId)}}`
 
+/** A write that reached the master but not the replicas it must reach: answered as an outage (503). */
+export class NotReplicatedError extends Error {
+  override name = 'NotReplicatedError'
+}
+
+export interface Replication {
+  /** Writes are acknowledged only once this many replicas have them (WAIT); 0: the master's word. */
+  replicas: number
+  /** How long WAIT may take, ms (below the command timeout, so the answer is a 503, not a timeout). */
+  timeoutMs: number
+}
+
+type WriteCommand = 'tokenStoreCreate' | 'tokenStoreRotateBuffer' | 'tokenStoreRevoke' | 'tokenStoreRevokeAll'
+
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis' as const
-  readonly #redis: Redis & ScriptCommands
+  readonly #redis: RedisClient & ScriptCommands
   readonly #opts: TokenStoreOptions
+  readonly #replication: Replication
 
   /** `redis` is owned by the caller (its keyPrefix already set) and is not closed by close(). */
-  constructor(redis: Redis, options: TokenStoreOptions) {
+  constructor(redis: RedisClient, options: TokenStoreOptions, replication: Replication = { replicas: 0, timeoutMs: 0 }) {
     this.#opts = options
+    this.#replication = replication
     // defineCommand: EVALSHA with a transparent EVAL on NOSCRIPT (e.g. after a Redis restart).
     for (const [name, [lua, numberOfKeys]] of Object.entries(COMMANDS)) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua })
     }
-    this.#redis = redis as Redis & ScriptCommands
+    this.#redis = redis as RedisClient & ScriptCommands
+  }
+
+  /**
+   * A write script, followed by WAIT in the same pipeline (still one round trip) when replicas
+   * must have it: an answer the master gave but no replica holds could be lost by a failover
+   * (a revoked session coming back, a rotated chain forked), so it is a 503 and the client retries.
+   */
+  async #write<T>(command: WriteCommand, ...args: Arg[]): Promise<T> {
+    const { replicas, timeoutMs } = this.#replication
+    if (replicas === 0) return (this.#redis[command] as (...a: Arg[]) => Promise<T>)(...args)
+    const pipeline = this.#redis.pipeline() as unknown as Record<WriteCommand, (...a: Arg[]) => unknown> & {
+      wait(replicas: number, timeout: number): unknown
+      exec(): Promise<Array<[Error | null, unknown]> | null>
+    }
+    pipeline[command](...args)
+    pipeline.wait(replicas, timeoutMs)
+    const [[err, value] = [null, null], [waitErr, acked] = [null, 0]] = (await pipeline.exec()) ?? []
+    if (err) throw err
+    if (waitErr) throw waitErr
+    if (Number(acked) < replicas) throw new NotReplicatedError(`token store: ${Number(acked)} of ${replicas} replicas acknowledged the write in ${timeoutMs} ms`)
+    return value as T
   }
 
   async createSession(s: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
-    const [iat, exp] = await this.#redis.tokenStoreCreate(
+    const [iat, exp] = await this.#write<[number, number]>(
+      'tokenStoreCreate',
       sessionKey(s),
       userKey(s.userId),
       s.sid,
@@ -126,7 +164,8 @@ export class RedisTokenStore implements TokenStore {
 
   async rotate(r: Rotation): Promise<RotateResult> {
     const { refreshTtl, accessTtl, reuseInterval, sessionMaxAge } = this.#opts
-    const reply = await this.#redis.tokenStoreRotateBuffer(
+    const reply = await this.#write<Array<Buffer | number>>(
+      'tokenStoreRotateBuffer',
       sessionKey(r),
       userKey(r.userId),
       r.sid,
@@ -184,11 +223,11 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async revokeSession(s: SessionRef): Promise<boolean> {
-    return (await this.#redis.tokenStoreRevoke(sessionKey(s), userKey(s.userId), s.sid)) === 1
+    return (await this.#write<number>('tokenStoreRevoke', sessionKey(s), userKey(s.userId), s.sid)) === 1
   }
 
   async revokeUserSessions(userId: string, exceptSid?: string): Promise<number> {
-    return this.#redis.tokenStoreRevokeAll(userKey(userId), sessionsOf(userId), exceptSid ?? '')
+    return this.#write<number>('tokenStoreRevokeAll', userKey(userId), sessionsOf(userId), exceptSid ?? '')
   }
 
   async ping(): Promise<void> {
