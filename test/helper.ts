@@ -5,12 +5,19 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../plugins/app/config/index.js'
 import { createTestDatabase, createTestDataDir } from './support/db.js'
-import { testRedis } from './support/redis.js'
+import { redisEnv, testRedis, TOPOLOGIES, type Topology } from './support/redis.js'
 import { installContractCheck } from './support/contract.js'
 import { decodeSegment } from '../plugins/app/jwt.js'
 
-export type Mode = 'embedded' | 'postgres'
-export const MODES: Mode[] = ['embedded', 'postgres']
+/**
+ * embedded: PGlite and the database token store. postgres: PostgreSQL and the shared single
+ * Redis. cluster / sentinel: PostgreSQL and the run's Redis Cluster / Sentinel (topologies.ts).
+ */
+export type Mode = 'embedded' | 'postgres' | 'cluster' | 'sentinel'
+/** Every mode this run has: the Cluster and Sentinel ones when tap started them. */
+export const MODES: Mode[] = ['embedded', 'postgres', ...TOPOLOGIES.filter((t) => t !== 'single').map((t) => t as Mode)]
+/** The Redis topology of a mode that has Redis. */
+const topologyOf = (mode: Mode): Topology => (mode === 'postgres' ? 'single' : (mode as Topology))
 
 /** The parts of a tap Test that the helper uses. */
 interface TestLike {
@@ -30,8 +37,9 @@ export interface TestApp {
 }
 
 /**
- * A ready app. embedded: PGlite in a temp dir + in-process store. postgres: a fresh PostgreSQL
- * database + Redis with a random key prefix. Everything is removed at teardown.
+ * A ready app. embedded: PGlite in a temp dir + the database token store. Otherwise a fresh
+ * PostgreSQL database + Redis (single, Cluster or Sentinel) with a random key prefix.
+ * Everything is removed at teardown.
  */
 export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<string, string> = {}): Promise<TestApp> {
   const base: Record<string, string> = {
@@ -57,10 +65,10 @@ export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<st
     base.DATA_DIR = data.dir
   } else {
     const db = await createTestDatabase()
-    const redis = await testRedis()
+    const redis = await testRedis(undefined, topologyOf(mode))
     cleanups.push(() => redis.cleanup(), () => db.drop())
     base.DATABASE_URL = db.url
-    base.REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+    Object.assign(base, redisEnv(redis.topology))
     base.REDIS_KEY_PREFIX = redis.prefix
     base.DATA_DIR = `/tmp/auth-test-${randomBytes(6).toString('hex')}`
   }

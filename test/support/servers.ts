@@ -4,7 +4,7 @@
 // killed when the test ends, and when the process exits, even after a failure.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
-import { chown, mkdtemp, rm } from 'node:fs/promises'
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -145,8 +145,8 @@ function ownServer(opts: {
  * A redis-server of the test's own on a spare port, appendonly (everysec) in a temp dir unless
  * `args` say otherwise. `args` are redis-server options, e.g. ['--maxmemory-policy', 'allkeys-lru'].
  */
-export async function startRedis(args: string[] = []): Promise<OwnServer> {
-  const port = await sparePort()
+export async function startRedis(args: string[] = [], port?: number): Promise<OwnServer> {
+  port ??= await sparePort()
   const dir = await mkdtemp(join(tmpdir(), 'auth-test-redis-'))
   const cli = (...a: string[]) => run('redis-cli', ['-p', String(port), ...a], { timeout: 2_000 })
   const server = ownServer({
@@ -163,6 +163,138 @@ export async function startRedis(args: string[] = []): Promise<OwnServer> {
   })
   await server.start()
   return server
+}
+
+/** A spare port whose Cluster bus port (port + 10000) is spare too. */
+async function sparePortWithBus(): Promise<number> {
+  for (;;) {
+    const port = await sparePort()
+    if (port + 10_000 > 65_535) continue
+    const bus = await new Promise<boolean>((resolve) => {
+      const server = createServer()
+      server.unref()
+      server.once('error', () => resolve(false))
+      server.listen(port + 10_000, '127.0.0.1', () => server.close(() => resolve(true)))
+    })
+    if (bus) return port
+  }
+}
+
+export interface OwnCluster {
+  /** The masters, by port. */
+  nodes: OwnServer[]
+  /** REDIS_CLUSTER_NODES for them. */
+  seeds: string
+  destroy(): Promise<void>
+}
+
+/**
+ * A Redis Cluster of the test's own: `masters` redis-servers (no replicas) joined with
+ * `redis-cli --cluster create`, ready when every node reports cluster_state:ok.
+ */
+export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
+  const nodes: OwnServer[] = []
+  const cluster: OwnCluster = {
+    nodes,
+    seeds: '',
+    async destroy() {
+      await Promise.all(nodes.map((n) => n.destroy()))
+    }
+  }
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await sparePortWithBus()
+      nodes.push(
+        await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--appendonly', 'no'], port)
+      )
+    }
+    const addresses = nodes.map((n) => `127.0.0.1:${n.port}`)
+    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 })
+    for (const n of nodes) {
+      await until(`cluster node ${n.port}`, async () => {
+        const info = (await run('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { timeout: 2_000 })).stdout
+        return info.includes('cluster_state:ok') && /cluster_known_nodes:(\d+)/.exec(info)?.[1] === String(masters)
+      })
+    }
+    cluster.seeds = addresses.join(',')
+    return cluster
+  } catch (err) {
+    await cluster.destroy()
+    throw err
+  }
+}
+
+export interface OwnSentinel {
+  master: OwnServer
+  replica: OwnServer
+  sentinel: OwnServer
+  /** REDIS_SENTINELS and REDIS_SENTINEL_NAME for them. */
+  sentinels: string
+  name: string
+  /** The port of the master the sentinel names now. */
+  masterPort(): Promise<number>
+  destroy(): Promise<void>
+}
+
+/**
+ * A master, its replica and a Sentinel watching them (quorum 1), all of the test's own; ready
+ * when the sentinel knows the replica as a healthy one (so a failover can promote it).
+ */
+export async function startRedisSentinel(name = 'authmaster'): Promise<OwnSentinel> {
+  const started: OwnServer[] = []
+  const destroy = async () => {
+    await Promise.all(started.map((s) => s.destroy()))
+  }
+  try {
+    const master = await startRedis(['--appendonly', 'no'])
+    started.push(master)
+    const replica = await startRedis(['--appendonly', 'no', '--replicaof', '127.0.0.1', String(master.port)])
+    started.push(replica)
+    const port = await sparePort()
+    const dir = await mkdtemp(join(tmpdir(), 'auth-test-sentinel-'))
+    const conf = join(dir, 'sentinel.conf')
+    // The sentinel rewrites its file: it must be its own and writable.
+    await writeFile(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        `sentinel parallel-syncs ${name} 1`,
+        ''
+      ].join('\n')
+    )
+    const cli = (...a: string[]) => run('redis-cli', ['-p', String(port), ...a], { timeout: 2_000 })
+    const sentinel = ownServer({
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      dir,
+      spawn: () => spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' }),
+      ready: async () => (await cli('ping')).stdout.trim() === 'PONG'
+    })
+    await sentinel.start()
+    started.push(sentinel)
+    await until('the sentinel to see a healthy replica', async () => {
+      const out = (await cli('sentinel', 'replicas', name)).stdout
+      return out.includes(String(replica.port)) && !/s_down|disconnected/.test(out) && /master-link-status\s+ok/.test(out)
+    }, 30_000)
+    const own: OwnSentinel = {
+      master,
+      replica,
+      sentinel,
+      sentinels: `127.0.0.1:${port}`,
+      name,
+      masterPort: async () => Number((await cli('sentinel', 'get-master-addr-by-name', name)).stdout.trim().split('\n')[1]),
+      destroy
+    }
+    return own
+  } catch (err) {
+    await destroy()
+    throw err
+  }
 }
 
 /** The PostgreSQL server binaries (Debian keeps them per major version). */

@@ -3,14 +3,15 @@
 // each store does beyond the contract (Redis TTLs, key contents and memory; database rows and
 // their deletion), the store's own clock, and two clients racing on one token.
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { DatabaseTokenStore, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from '../../../../plugins/app/token-store/index.js'
+import { DatabaseTokenStore, NotReplicatedError, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from '../../../../plugins/app/token-store/index.js'
+import { redisOutage } from '../../../../plugins/app/outages.js'
+import type { RedisClient } from '../../../../plugins/external/redis.js'
 import type { RotateResult, TokenStore, TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
 import { CLIENT_IP, USER_AGENT } from '../../../../bench/agent.js'
 import { MEMORY_TARGET } from '../../../../bench/memory.js'
 import { createTestPrisma, type DatabaseKind } from '../../../support/db.js'
-import { keysUnder, testRedis } from '../../../support/redis.js'
+import { keysUnder, testRedis, TOPOLOGIES } from '../../../support/redis.js'
 
 const DEFAULTS: TokenStoreOptions = { accessTtl: 300, refreshTtl: 86400, sessionMaxAge: 2592000, reuseInterval: 10 }
 const newId = () => randomBytes(16).toString('base64url')
@@ -351,10 +352,28 @@ function contract(t: Test, h: Harness) {
   })
 }
 
-t.test('redis store', async (t) => {
+// On the shared single Redis, the run's 3-master Cluster, and through its Sentinel with every
+// write waiting for the replica (as a Sentinel deployment runs by default).
+for (const topology of TOPOLOGIES) {
+  t.test(`redis store (${topology})`, async (t) => {
+    const tr = await testRedis(undefined, topology)
+    t.teardown(() => tr.cleanup())
+    const replication = topology === 'sentinel' ? { replicas: 1, timeoutMs: 500 } : undefined
+    contract(t, { make: (options) => new RedisTokenStore(tr.redis, { ...DEFAULTS, ...options }, replication) })
+  })
+}
+
+t.test('redis store: a write no replica acknowledges is an outage, not a success', async (t) => {
+  // The shared Redis has no replica: WAIT 1 times out and reports 0.
   const tr = await testRedis()
   t.teardown(() => tr.cleanup())
-  contract(t, { make: (options) => new RedisTokenStore(tr.redis, { ...DEFAULTS, ...options }) })
+  const store = new RedisTokenStore(tr.redis, DEFAULTS, { replicas: 1, timeoutMs: 50 })
+  const err = await store.createSession({ sid: newId(), userId: randomUUID(), jti: newId(), ip: IP, userAgent: AGENT }).catch((e: unknown) => e)
+  t.type(err, NotReplicatedError)
+  t.match((err as Error).message, /0 of 1 replicas/)
+  t.equal(redisOutage(err), 'noreplicas', 'answered as a 503')
+  // Reads do not wait.
+  t.equal(await store.isSessionActive(nobody()), false)
 })
 
 for (const kind of ['postgres', 'pglite'] as DatabaseKind[]) {
@@ -425,7 +444,7 @@ t.test('database store: two clients racing on one token rotate it once', async (
 })
 
 /** A session hash as strings, its jtis (stored as bytes) in base64url. */
-async function stored(redis: Redis, key: string): Promise<Record<string, string>> {
+async function stored(redis: RedisClient, key: string): Promise<Record<string, string>> {
   const raw = await redis.hgetallBuffer(key)
   return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, f === 'j' || f === 'p' ? v.toString('base64url') : v.toString()]))
 }
