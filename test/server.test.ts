@@ -182,3 +182,65 @@ t.test('the server starts on embedded defaults, prints its URLs, serves a real s
   again.child.kill('SIGTERM')
   t.equal(await again.exited, 0)
 })
+
+t.test('Redis Cluster and Sentinel settings', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'auth-redis-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const base = { DATA_DIR: dir, JWT_SECRET: 'a-secret-of-at-least-32-bytes-for-the-tests' }
+
+  const cluster = loadConfig({ ...base, REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis://10.0.0.2:7001,10.0.0.3' })
+  t.same(cluster.redis, {
+    kind: 'cluster',
+    nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }, { host: '10.0.0.3', port: 6379 }],
+    username: null,
+    password: null,
+    tls: false
+  })
+  t.equal(cluster.tokenStore, 'redis', 'a Cluster holds the sessions')
+  t.equal(cluster.embedded, false)
+  t.equal(cluster.redisWaitReplicas, 0)
+  t.same(loadConfig({ ...base, REDIS_CLUSTER_NODES: 'rediss://app:s%40cret@[::1]:7000' }).redis, {
+    kind: 'cluster',
+    nodes: [{ host: '::1', port: 7000 }],
+    username: 'app',
+    password: 's@cret',
+    tls: true
+  })
+
+  const sentinel = loadConfig({ ...base, REDIS_SENTINELS: 's1:26379,s2', REDIS_SENTINEL_NAME: 'mymaster' })
+  t.same(sentinel.redis, {
+    kind: 'sentinel',
+    sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }],
+    name: 'mymaster',
+    username: null,
+    password: null,
+    tls: false
+  })
+  t.equal(sentinel.redisWaitReplicas, 1, 'a Sentinel set has replicas: writes wait for one')
+  t.equal(loadConfig({ ...base, REDIS_SENTINELS: 's1', REDIS_SENTINEL_NAME: 'm', REDIS_WAIT_REPLICAS: '0' }).redisWaitReplicas, 0)
+  t.equal(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' }).redis?.kind, 'single')
+
+  t.throws(() => loadConfig({ ...base, REDIS_URL: 'redis://a', REDIS_CLUSTER_NODES: 'b:1' }), /REDIS_URL, REDIS_CLUSTER_NODES: set only one of them/)
+  t.throws(() => loadConfig({ ...base, REDIS_SENTINELS: 's1' }), /REDIS_SENTINEL_NAME: required with REDIS_SENTINELS/)
+  t.throws(() => loadConfig({ ...base, REDIS_SENTINEL_NAME: 'm' }), /REDIS_SENTINEL_NAME: needs REDIS_SENTINELS/)
+  t.throws(() => loadConfig({ ...base, REDIS_CLUSTER_NODES: 'http://a:1' }), /REDIS_CLUSTER_NODES: each entry must be host:port/)
+  t.throws(() => loadConfig({ ...base, REDIS_CLUSTER_NODES: ' , ' }), /REDIS_CLUSTER_NODES: no server given/)
+  t.throws(() => loadConfig({ ...base, REDIS_KEY_PREFIX: 'auth{x}:' }), /REDIS_KEY_PREFIX/, 'a brace would make one hash tag of every key')
+  // Entries that disagree on credentials are refused without echoing them.
+  let message = ''
+  try {
+    loadConfig({ ...base, REDIS_CLUSTER_NODES: 'redis://:hunter2@a:1,redis://:other@b:1' })
+  } catch (err) {
+    message = (err as Error).message
+  }
+  t.match(message, /REDIS_CLUSTER_NODES: every entry must have the same credentials/)
+  t.notMatch(message, /hunter2/)
+  message = ''
+  try {
+    loadConfig({ ...base, REDIS_WAIT_REPLICAS: 'x', REDIS_SENTINELS: 'redis://:hunter2@s:1' })
+  } catch (err) {
+    message = (err as Error).message
+  }
+  t.match(message, /REDIS_WAIT_REPLICAS/)
+  t.notMatch(message, /hunter2/)
+})

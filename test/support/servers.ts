@@ -246,9 +246,13 @@ export async function startRedisSentinel(name = 'authmaster'): Promise<OwnSentin
     await Promise.all(started.map((s) => s.destroy()))
   }
   try {
-    const master = await startRedis(['--appendonly', 'no'])
+    // As the README recommends with Sentinel: a master with no replica in sync refuses writes
+    // (NOREPLICAS) instead of taking writes that no replica will have; and a replica (re)syncing
+    // starts at once (by default a master waits 5 s for more replicas first).
+    const sync = ['--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '2']
+    const master = await startRedis(sync)
     started.push(master)
-    const replica = await startRedis(['--appendonly', 'no', '--replicaof', '127.0.0.1', String(master.port)])
+    const replica = await startRedis([...sync, '--replicaof', '127.0.0.1', String(master.port)])
     started.push(replica)
     const port = await sparePort()
     const dir = await mkdtemp(join(tmpdir(), 'auth-test-sentinel-'))

@@ -37,7 +37,7 @@ export default fp(
         timeoutMs: Math.max(10, Math.floor(config.timeouts.dependency / 2))
       })
       const judge = async () => {
-        const { refusal, warning } = await checkRedis(redis)
+        const { refusal, warning } = await checkRedis(redis, config.redisWaitReplicas)
         if (warning) fastify.log.warn(warning)
         return refusal
       }
