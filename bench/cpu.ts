@@ -44,3 +44,15 @@ export function otherCores(mark: CpuMark | null, pids: number[]): number | null 
   const other = (now.busy - mark.busy - (now.ours - mark.ours)) / TICKS
   return Math.max(0, other / seconds)
 }
+
+/**
+ * CPU seconds so far: of the given processes, and of the whole machine (all cores busy). For
+ * cores' worth used by each side during a run (bench/scaling.ts). null where /proc is missing.
+ */
+export function cpuSeconds(pids: number[]): { pids: number; machine: number } | null {
+  try {
+    return { pids: pids.reduce((n, pid) => n + pidTicks(pid), 0) / TICKS, machine: busyTicks() / TICKS }
+  } catch {
+    return null
+  }
+}

@@ -27,12 +27,14 @@ const { values: flags } = parseArgs({
     'log-level': { type: 'string' },
     'database-url': { type: 'string' },
     'redis-url': { type: 'string' },
+    instances: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
   }
 })
 if (flags.help) {
   console.log('usage: npm run bench -- [--url URL] [--duration S] [--refresh-duration S] [--connections N] [--login-connections N]\n' +
-    '       [--warmup S] [--sessions N] [--only protected,verify,refresh,login,mixed] [--skip-memory] [--skip-probe] [--log-level L]')
+    '       [--warmup S] [--sessions N] [--only protected,verify,refresh,login,mixed] [--skip-memory] [--skip-probe] [--log-level L]\n' +
+    '       [--instances N]')
   process.exit(0)
 }
 
@@ -58,6 +60,13 @@ export const opts = {
   skipProbe: flags['skip-probe'] || process.env.BENCH_SKIP_PROBE === '1',
   logLevel: flags['log-level'] ?? process.env.BENCH_LOG_LEVEL ?? 'info',
   databaseUrl: flags['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/auth_bench',
-  redisUrl: flags['redis-url'] ?? process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+  redisUrl: flags['redis-url'] ?? process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  // > 1: protected, verify and refresh also run on that many instances of the service at once,
+  // next to one instance alone, with Redis's CPU and commands per request (bench/scaling.ts).
+  instances: num(flags.instances, 'BENCH_INSTANCES', 1)
 }
 for (const s of opts.only) if (!SCENARIOS.includes(s)) throw new Error(`--only: unknown scenario ${s}`)
+if (!Number.isInteger(opts.instances) || opts.instances < 1) throw new Error(`--instances: a whole number >= 1 (${opts.instances})`)
+// The instances are the benchmark's own children: a given service cannot be multiplied.
+if (opts.instances > 1 && opts.url) throw new Error('--instances: not with --url (the benchmark starts the instances itself)')
+if (opts.instances > opts.connections) throw new Error(`--instances: at most one instance per connection (${opts.connections})`)

@@ -3,6 +3,7 @@
 import type { LoadResult } from './load.js'
 import type { MemoryResult } from './memory.js'
 import type { ProbeResult } from './probe.js'
+import type { ScalingReport, ScalingRun } from './scaling.js'
 
 type Mixed = { refresh: LoadResult; login: LoadResult }
 export type ScenarioReport =
@@ -18,6 +19,8 @@ export interface Report {
   scenarios: ScenarioReport[]
   probes: ProbeResult[]
   memory: MemoryResult | null
+  /** --instances N > 1: one instance alone against N at once, with Redis's cost per request. */
+  scaling?: ScalingReport[]
 }
 
 interface Row {
@@ -142,9 +145,100 @@ export function printReport(report: Report): { passed: boolean; text: string } {
         `used_memory growth ${f(mem.usedMemoryPerSession)} bytes/session; keys without TTL: ${mem.keysWithoutTtl} of ${f(mem.keys)} -> ${mem.pass ? 'pass' : 'FAIL'} (< ${mem.target})`
     )
   }
+  if (report.scaling?.length) out.push(...scalingLines(report.scaling, report.machine.cores, report.settings.connections))
   out.push('')
   out.push(passed ? 'all targets met' : 'some targets missed (see FAIL above)')
   const text = out.join('\n')
   console.log(text)
   return { passed, text }
+}
+
+// ---------------------------------------------------------------------------------------------
+// --instances N: one instance against N, and what each request costs Redis
+
+const opt = (n: number | null, digits = 2) => (n === null ? '-' : f(n, digits))
+
+/** What held the N instances back, from the run's own figures. */
+function limitOf(run: ScalingRun, cores: number): string {
+  const redis = run.redis.mainThreadCores ?? run.redis.cores
+  const app = run.serviceCores ?? 0
+  const gen = run.generatorCores ?? 0
+  const shares = `instances ${opt(run.serviceCores)}, load generator ${opt(run.generatorCores)}, Redis ${f(run.redis.cores, 2)}, other work ${opt(run.otherCpu)} of ${cores} cores`
+  if (redis >= 0.85) return `the Redis main thread of the one shard (${f(redis, 2)} core busy; ${shares})`
+  if (run.machineCores !== null && run.machineCores >= 0.9 * cores) {
+    return gen > app
+      ? `the load generator, on a machine with every core busy (${shares}); Redis was far from one core`
+      : `the app instances' CPU, on a machine with every core busy (${shares}); Redis was far from one core`
+  }
+  if (gen >= 0.9) return `the load generator (one node process; ${shares})`
+  return `the app instances' CPU (${shares})`
+}
+
+function scalingLines(scaling: ScalingReport[], cores: number, connections: number): string[] {
+  const n = scaling[0]!.spread.instances
+  const header = ['scenario', 'instances', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'other cpu', 'Redis cores', 'Redis cmds/req', 'Redis µs/req cmdstats', 'Redis µs/req cpu', 'app cores', 'app µs/req', 'load gen cores']
+  const rows: string[][] = []
+  for (const sc of scaling) {
+    for (const run of [sc.single, sc.spread]) {
+      const r = run.redis
+      rows.push([
+        sc.name,
+        String(run.instances),
+        f(run.load.rps),
+        run === sc.spread ? f(sc.ratio, 2) : '-',
+        ms(run.load.p50),
+        ms(run.load.p99),
+        String(run.load.non2xx),
+        String(run.load.errors + run.load.timeouts),
+        opt(run.otherCpu),
+        f(r.cores, 2),
+        f(r.commandsPerRequest, 2),
+        f(r.commandUsecPerRequest, 1),
+        f(r.cpuUsecPerRequest, 1),
+        opt(run.serviceCores),
+        opt(run.serviceUsecPerRequest, 0),
+        opt(run.generatorCores)
+      ])
+    }
+  }
+  const width = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
+  const line = (r: string[]) => '| ' + r.map((v, c) => (c === 0 ? v.padEnd(width[c]!) : v.padStart(width[c]!))).join(' | ') + ' |'
+  const out = [
+    '',
+    `${n} service instances (same database, same Redis and key prefix, own ports) against 1 alone, back to back: ${connections} connections in all, ` +
+      `instance k serving its own ${Math.floor(connections / n)}${connections % n ? '-' + Math.ceil(connections / n) : ''} (one autocannon run per instance, in parallel, in this process); ` +
+      `req/s summed, p50/p99 the worst instance's; ratio = ${n} instances / 1`,
+    'Redis cores = (used_cpu_sys + used_cpu_user) delta / wall time; cmds/req = commands clients sent (a script once); µs/req cmdstats = their commandstats usec ' +
+      '(execution only); µs/req cpu = all Redis CPU / requests; app = the instances\' processes; figures are for the whole Redis server',
+    '',
+    line(header),
+    '|' + width.map((w) => '-'.repeat(w + 2)).join('|') + '|',
+    ...rows.map(line)
+  ]
+  for (const sc of scaling) {
+    const r = sc.spread.redis
+    const listed = Object.entries(r.perCommand).map(([c, k]) => `${c} ${f(k, 2)}`)
+    out.push(
+      `${sc.name}, Redis commands per request (${n} instances): ` +
+        (r.insideScripts ? `scripts sent ${f(r.commandsPerRequest, 2)}; every command, those run by the scripts included: ` : '') +
+        (listed.join(' · ') || 'none') +
+        `; Redis idle just before: ${f(sc.idle.redisCores, 2)} cores, ${f(sc.idle.commandsPerSecond, 0)} commands/s from other clients`
+    )
+  }
+  for (const sc of scaling) {
+    const run = sc.spread
+    const unit = sc.name === 'refresh' ? 'rotation' : 'request'
+    const us = run.redis.cpuUsecPerRequest
+    if (!(us > 0) || run.load.requests === 0) continue
+    const perShard = 1e6 / us
+    const app = run.serviceUsecPerRequest
+    out.push(
+      `projection (${sc.name}): Redis ${f(us, 1)} µs CPU per ${unit} (commandstats ${f(run.redis.commandUsecPerRequest, 1)} µs) -> one Redis core ` +
+        `(one Cluster master shard's main thread) carries about ${f(perShard)} ${unit}s/s, ${n} shards about ${f(n * perShard)}/s. ` +
+        `Here ${n} instances did ${f(run.load.rps)}/s` +
+        (app ? `, at ${f(app, 0)} µs of app CPU per ${unit} (about ${f(1e6 / app)}/s per app core, so about ${f(app / us, 1)} app cores per Redis shard)` : '') +
+        `; the limit: ${limitOf(run, cores)}`
+    )
+  }
+  return out
 }

@@ -14,6 +14,9 @@
 //     --skip-memory · --skip-probe · --log-level BENCH_LOG_LEVEL (info, the service's
 //     default: what a deployment runs with, request logging included) · --url BENCH_URL
 //     --database-url BENCH_DATABASE_URL · --redis-url BENCH_REDIS_URL
+//     --instances BENCH_INSTANCES (1): N > 1 also runs protected, verify and refresh on one service
+//     instance alone and on N at once (same database and Redis), with Redis CPU and commands per
+//     request and a projection to Redis Cluster shards (bench/scaling.ts)
 //   BENCH_NODE_OPTIONS: node flags for the children (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof");
 //   BENCH_SERVICE_SCRIPT: the service's entry point (default dist/src/server.js), to compare a variant.
 import { randomBytes } from 'node:crypto'
@@ -28,6 +31,7 @@ import { deletePrefix, measureMemory, type MemoryResult } from './memory.js'
 import { openLog, runNode, startChild, type Child } from './processes.js'
 import { probeRoundTrips, type ProbeResult } from './probe.js'
 import { printReport, type ScenarioReport } from './report.js'
+import { scaleOut, type ScalingReport } from './scaling.js'
 import { cpuMark, otherCores } from './cpu.js'
 import { bcryptCompareMs, bcryptPoolRate } from './bcrypt.js'
 import { distRoot, here, opts, resultsDir, SCENARIOS } from './options.js'
@@ -132,13 +136,15 @@ async function main(): Promise<number> {
   const results: ScenarioReport[] = []
   let memory: MemoryResult | null = null
   const probes: ProbeResult[] = []
+  const scaling: ScalingReport[] = []
   try {
     await ensureDatabase(opts.databaseUrl)
     let serviceUrl = opts.url
+    let first: Child | null = null
     if (!serviceUrl) {
-      const service = await startService(`${PREFIX}svc:`)
-      children.push(service)
-      serviceUrl = service.url
+      first = await startService(`${PREFIX}svc:`)
+      children.push(first)
+      serviceUrl = first.url
     }
     const baseline = await startBaseline()
     children.push(baseline)
@@ -240,6 +246,28 @@ async function main(): Promise<number> {
       results.push({ name, service: s, baseline: b, loadAverage: load, otherCpu: other() } as ScenarioReport)
     }
 
+    // --instances N: more instances of the same service (the same environment: database, Redis,
+    // key prefix, JWT secret; only PORT differs), each started as the first one was.
+    const scaled = (['protected', 'verify', 'refresh'] as const).filter((n) => opts.only.has(n))
+    if (opts.instances > 1 && first && scaled.length) {
+      const extra: Child[] = []
+      for (let k = 1; k < opts.instances; k++) {
+        const child = await startService(`${PREFIX}svc:`)
+        children.push(child)
+        extra.push(child)
+      }
+      say(`${opts.instances} service instances: ${[first, ...extra].map((c) => c.url).join(', ')}`)
+      const targets: Target[] = [
+        service,
+        ...extra.map((c): Target => ({ ...service, url: c.url, session: (u) => post<Pair>(c.url, '/api/auth/login/', { username: u.username, password: u.password }) }))
+      ]
+      const servicePids = [first, ...extra].map((c) => c.pid)
+      const ourPids = [process.pid, redisPid, ...children.map((c) => c.pid)].filter((p) => p > 0)
+      for (const name of scaled) {
+        scaling.push(await scaleOut(name, targets, users, { redisUrl: opts.redisUrl, servicePids, ourPids, say }))
+      }
+    }
+
     if (!opts.skipProbe && !opts.url) {
       for (const tokenStore of ['redis', 'database'] as const) {
         say(`probe: Redis round trips and database queries per request, sessions in ${tokenStore} (a second service behind counting proxies)...`)
@@ -272,7 +300,8 @@ async function main(): Promise<number> {
     bcrypt: { compareMs, loginBound, poolRate },
     scenarios: results,
     probes,
-    memory
+    memory,
+    ...(scaling.length ? { scaling } : {})
   }
   const { passed, text } = printReport(report)
   const file = join(resultsDir, `${stamp}.json`)

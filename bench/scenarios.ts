@@ -169,3 +169,70 @@ export async function scenario(
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Parallel runs (one per instance) as one: rates summed; percentiles are the worst instance's,
+ * as the runs' histograms are not at hand to merge and the worst is the one a client may meet.
+ */
+export function parallel(runs: LoadResult[]): LoadResult {
+  const sum = (k: 'rps' | 'requests' | 'non2xx' | 'errors' | 'timeouts') => runs.reduce((n, r) => n + r[k], 0)
+  const worst = (k: 'p50' | 'p97_5' | 'p99' | 'max' | 'duration') => Math.max(...runs.map((r) => r[k]))
+  return {
+    rps: sum('rps'),
+    requests: sum('requests'),
+    duration: worst('duration'),
+    p50: worst('p50'),
+    p97_5: worst('p97_5'),
+    p99: worst('p99'),
+    max: worst('max'),
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    samples: runs.flatMap((r) => r.samples).slice(0, 5)
+  }
+}
+
+/**
+ * One token scenario spread over instances of the service that share PostgreSQL and Redis: the
+ * C connections are cut into one group per instance (C/N each) and connection group k talks only
+ * to instance k, one autocannon run per group, all at once in this process. No proxy in between,
+ * so nothing but the instances is added to the path; the load generator is the same process
+ * and the same C connections as with one instance, so the two figures differ only in the
+ * instances behind them. `measure` wraps the counted part (not the warm-up).
+ */
+export async function spread(
+  name: 'protected' | 'verify' | 'refresh',
+  targets: Target[],
+  users: BenchUser[],
+  duration: number,
+  measure: (run: () => Promise<LoadResult[]>) => Promise<LoadResult[]>
+): Promise<{ total: LoadResult; instances: LoadResult[] }> {
+  const C = opts.connections
+  const first = targets[0]!
+  const sessions = () => inBatches(C, 4, (i) => first.session(users[i % users.length]!))
+  // Sessions live in the shared Redis: made (or rotated) through the first instance, valid on all.
+  const pairs = name === 'refresh' ? await sessions() : await accessPairs(first, sessions)
+  let offset = 0
+  const specs = targets.map((target, k): Omit<LoadSpec, 'duration'> => {
+    const size = Math.floor(C / targets.length) + (k < C % targets.length ? 1 : 0)
+    const mine = pairs.slice(offset, (offset += size))
+    const common = { url: target.url, path: target.paths[name], connections: size }
+    switch (name) {
+      case 'protected':
+        return { ...common, request: (i) => ({ method: 'GET', headers: { authorization: `Bearer ${mine[i]!.access}` } }) }
+      case 'verify':
+        return { ...common, request: (i) => ({ method: 'POST', headers: json, body: JSON.stringify({ token: mine[i]!.access }) }) }
+      case 'refresh':
+        return {
+          ...common,
+          request: () => ({ method: 'POST', headers: json }),
+          // Each group's own chains, kept from the warm-up into the counted run.
+          chain: { states: mine.map((p) => p.refresh), body: (token) => JSON.stringify({ refresh: token }), next: (body) => (JSON.parse(body) as Pair).refresh }
+        }
+    }
+  })
+  if (opts.warmup > 0) await Promise.all(specs.map((spec) => runLoad({ ...spec, duration: opts.warmup })))
+  const runs = await measure(() => Promise.all(specs.map((spec) => runLoad({ ...spec, duration }))))
+  await sleep(300)
+  return { total: parallel(runs), instances: runs }
+}
