@@ -15,6 +15,7 @@ import configPlugin, { type Config } from '../plugins/app/config/index.js'
 import { ApiError } from '../plugins/app/errors.js'
 import outagesPlugin from '../plugins/app/outages.js'
 import corsPlugin from '../plugins/external/cors.js'
+import metricsPlugin from '../plugins/external/metrics.js'
 import redisPlugin from '../plugins/external/redis.js'
 import prismaPlugin from '../plugins/external/prisma/index.js'
 import rateLimitPlugin from '../plugins/external/rate-limit.js'
@@ -26,6 +27,7 @@ import tokenStorePlugin from '../plugins/app/token-store/index.js'
 import throttlePlugin from '../plugins/app/throttle.js'
 import jwtPlugin from '../plugins/app/jwt.js'
 import authPlugin from '../plugins/app/auth.js'
+import auditPlugin from '../plugins/app/audit.js'
 import accountsPlugin from '../plugins/app/accounts/index.js'
 import authRoutes from './routes/auth/index.js'
 import refreshRoutes from './routes/refresh/index.js'
@@ -33,6 +35,7 @@ import tokenRoutes from './routes/token/index.js'
 import protectedRoutes from './routes/protected-endpoint/index.js'
 import healthRoutes from './routes/health/index.js'
 import wellKnownRoutes from './routes/well-known/index.js'
+import metricsRoutes from './routes/metrics/index.js'
 
 export type ServerOptions = FastifyHttpOptions<Server>
 
@@ -189,6 +192,7 @@ export const app = fp<AppOptions>(
       }
     })
 
+    await fastify.register(metricsPlugin)
     await fastify.register(outagesPlugin)
     await fastify.register(corsPlugin)
     await fastify.register(redisPlugin)
@@ -201,6 +205,7 @@ export const app = fp<AppOptions>(
     await fastify.register(throttlePlugin)
     await fastify.register(jwtPlugin)
     await fastify.register(authPlugin)
+    await fastify.register(auditPlugin)
     await fastify.register(accountsPlugin)
     await fastify.register(swaggerPlugin, { commonResponses, routelessResponses })
 
@@ -227,6 +232,7 @@ export const app = fp<AppOptions>(
     await fastify.register(protectedRoutes, { prefix: '/api/protected-endpoint' })
     await fastify.register(healthRoutes, { prefix: '/health' })
     await fastify.register(wellKnownRoutes, { prefix: '/.well-known' })
+    await fastify.register(metricsRoutes, { prefix: '/metrics' })
   },
   { name: 'app' }
 )

@@ -80,7 +80,8 @@ t.test('every status of API.md is documented for its route', async (t) => {
     ['get', '/api/protected-endpoint/', [200, 401, 503]],
     ['get', '/health/live', [200]],
     ['get', '/health/ready', [200, 503]],
-    ['get', '/.well-known/jwks.json', [200]]
+    ['get', '/.well-known/jwks.json', [200]],
+    ['get', '/metrics', [200, 403]]
   ]
   t.same(
     operations.map((o) => `${o.method} ${o.path}`).sort(),
@@ -105,8 +106,9 @@ t.test('every response has a description and an example; bodies have examples', 
         t.notOk(response.content, `${method} ${path} 204 has no body`)
         continue
       }
-      const media = response.content?.['application/json']
-      t.ok(media?.schema, `${method} ${path} ${status} has a JSON schema`)
+      // /metrics answers in the Prometheus text format.
+      const media = response.content?.['application/json'] ?? response.content?.['text/plain']
+      t.ok(media?.schema, `${method} ${path} ${status} has a schema`)
       t.ok(media?.example !== undefined || Object.keys(media?.examples ?? {}).length > 0, `${method} ${path} ${status} has an example`)
     }
     const body = op.requestBody?.content?.['application/json']

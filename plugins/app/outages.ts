@@ -5,7 +5,9 @@
 // logged, instead of a stack trace per request.
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
+import { Counter, Histogram } from 'prom-client'
 import { DependencyError, type Dependency } from './errors.js'
+import { LATENCY_BUCKETS } from '../external/metrics.js'
 
 /** A classifier: what kind of outage an error is (a short stable name), or null when it is not one. */
 export type OutageOf = (err: unknown) => string | null
@@ -90,36 +92,73 @@ export function throttledWarnings(log: FastifyBaseLogger, interval = REPORT_INTE
   }
 }
 
+const metricName = (dependency: Dependency) => dependency.replace(/\W+/g, '_')
+
 export default fp(
   async (fastify) => {
     const warn = throttledWarnings(fastify.log)
+    const registers = [fastify.metrics.registry]
+    const latency = new Histogram({
+      name: 'auth_dependency_duration_seconds',
+      help: 'Calls to the database and the token store by operation, failed ones included',
+      labelNames: ['dependency', 'operation'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers
+    })
+    const errors = new Counter({
+      name: 'auth_dependency_errors_total',
+      help: 'Outages of the database and the token store by kind (down, timeout, refused, readonly, noreplicas...), each answered 503',
+      labelNames: ['dependency', 'kind'] as const,
+      registers
+    })
 
     const outages: Outages = {
       report(err) {
+        errors.inc({ dependency: metricName(err.dependency), kind: err.kind })
         warn(`${err.dependency}:${err.kind}`, { dependency: err.dependency, kind: err.kind, cause: message(err.cause) }, `${err.dependency} unavailable`)
       },
       guard(target, dependency, outageOf) {
-        const wrap = (value: unknown) => {
-          if (!(value instanceof Promise)) return value
-          return value.catch((err: unknown) => {
-              if (err instanceof DependencyError) throw err
-              const kind = outageOf(err)
-              if (kind === null) throw err
-              const failure = new DependencyError(dependency, kind, { cause: err })
-              outages.report(failure)
-              throw failure
-          })
+        const name = metricName(dependency)
+        // One timer per operation, made once (label lookups per call are measurable).
+        const timers = new Map<string, ReturnType<typeof latency.labels>>()
+        const timer = (operation: string) => {
+          let t = timers.get(operation)
+          if (!t) timers.set(operation, (t = latency.labels(name, operation)))
+          return t
+        }
+        const outage = (err: unknown) => {
+          if (err instanceof DependencyError) return err
+          const kind = outageOf(err)
+          if (kind === null) return err
+          const failure = new DependencyError(dependency, kind, { cause: err })
+          outages.report(failure)
+          return failure
         }
         return new Proxy(target, {
           get(obj, prop, receiver) {
             const value = Reflect.get(obj, prop, receiver) as unknown
             if (typeof value !== 'function') return value
-            return (...args: unknown[]) => wrap((value as (...a: unknown[]) => unknown).apply(obj, args))
+            return (...args: unknown[]) => {
+              const started = performance.now()
+              const result = (value as (...a: unknown[]) => unknown).apply(obj, args)
+              if (!(result instanceof Promise)) return result
+              const observe = () => timer(String(prop)).observe((performance.now() - started) / 1000)
+              return result.then(
+                (v: unknown) => {
+                  observe()
+                  return v
+                },
+                (err: unknown) => {
+                  observe()
+                  throw outage(err)
+                }
+              )
+            }
           }
         })
       }
     }
     fastify.decorate('outages', outages)
   },
-  { name: 'outages' }
+  { name: 'outages', dependencies: ['metrics'] }
 )

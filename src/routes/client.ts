@@ -1,6 +1,7 @@
 // The client of a request as the account flows see it: its address (TRUST_PROXY decides whether
-// X-Forwarded-For is believed) and its user agent, recorded with a new session.
+// X-Forwarded-For is believed) and its user agent, recorded with a new session, and the request
+// id, which the audit log names.
 import type { FastifyRequest } from 'fastify'
 import type { Client } from '../../plugins/app/accounts/index.js'
 
-export const clientOf = (request: FastifyRequest): Client => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? '' })
+export const clientOf = (request: FastifyRequest): Client => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? '', requestId: request.id })

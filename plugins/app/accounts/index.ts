@@ -9,6 +9,7 @@ import type { User } from '../users.js'
 import { UniqueViolationError } from '../users.js'
 import { foldUsername } from '../usernames.js'
 import { createLinks } from './links.js'
+import type { AuditContext, AuditRecord } from '../audit.js'
 
 export interface TokenPair {
   access: string
@@ -62,8 +63,8 @@ export interface RegisterInput {
   last_name: string
 }
 
-/** Who is asking: the failure limits count by address; a new session records both. */
-export interface Client {
+/** Who is asking: the failure limits count by address, a new session records both, the audit log all three. */
+export interface Client extends AuditContext {
   ip: string
   userAgent: string
 }
@@ -101,27 +102,27 @@ export interface Accounts {
   me(userId: string): Promise<PublicUser>
   /** PATCH /me: the names only. 401 when the user is gone. */
   updateProfile(userId: string, fields: { first_name?: string; last_name?: string }): Promise<PublicUser>
-  refresh(token: string): Promise<TokenPair>
+  refresh(token: string, client: Client): Promise<TokenPair>
   verify(token: string): Promise<boolean>
-  logout(userId: string, refreshToken: string): Promise<void>
-  /** Every session of the user, or every one but `exceptSid`; how many were revoked. */
-  logoutAll(userId: string, exceptSid?: string): Promise<number>
+  logout(userId: string, refreshToken: string, client: Client): Promise<void>
+  /** Every session of the caller's user, or every one but the caller's own; how many were revoked. */
+  logoutAll(caller: Caller, exceptCurrent: boolean, client: Client): Promise<number>
   /** The caller's live sessions, newest first. */
   sessions(caller: Caller): Promise<SessionView[]>
-  /** One of the user's sessions; false when it is not a live session of theirs. */
-  revokeSession(userId: string, sid: string): Promise<boolean>
+  /** One of the caller's user's sessions; false when it is not a live session of theirs. */
+  revokeSession(caller: Caller, sid: string, client: Client): Promise<boolean>
   /** Every other session of the user is revoked, the caller's kept. 400 field errors; 429 like a login. */
-  changePassword(caller: Caller, input: PasswordChange, ip: string): Promise<void>
+  changePassword(caller: Caller, input: PasswordChange, client: Client): Promise<void>
   /** Mails a reset link when an active account has this email; the same work and answer otherwise. */
-  requestPasswordReset(email: string): Promise<void>
+  requestPasswordReset(email: string, client: Client): Promise<void>
   /** Sets the password from a reset link and revokes every session. 400 field errors. */
-  confirmPasswordReset(input: PasswordResetConfirm): Promise<void>
+  confirmPasswordReset(input: PasswordResetConfirm, client: Client): Promise<void>
   /** Marks the email of a verification key verified; false for an unknown, used or expired key. */
-  verifyEmail(key: string): Promise<boolean>
+  verifyEmail(key: string, client: Client): Promise<boolean>
   /** Mails a new verification link when an active, unverified account has this email; silent otherwise. */
   resendVerification(email: string): Promise<void>
   /** Deletes the user and every session after checking the password (400 otherwise; 429 like a login). */
-  deleteAccount(userId: string, password: string, ip: string): Promise<void>
+  deleteAccount(userId: string, password: string, client: Client): Promise<void>
 }
 
 declare module 'fastify' {
@@ -157,12 +158,14 @@ const UNIQUE_MESSAGES = {
 
 export default fp(
   async (fastify) => {
-    const { users, passwords, tokens, throttle, mail, config, log } = fastify
+    const { users, passwords, tokens, throttle, mail, config, audit } = fastify
     const store = fastify.tokenStore
     const email = config.email
     const links = createLinks({ secret: config.jwt.signingKey, resetTimeout: email.resetTimeout, verifyTimeout: email.verifyTimeout })
 
     const nowSeconds = () => Math.floor(Date.now() / 1000)
+    /** The session a token pair belongs to (for the audit log). */
+    const sidOf = (pair: TokenPair) => tokens.verify(pair.refresh)?.sid ?? null
 
     // Stale-if-error for me(): a protected route should not need the database, and the session
     // check that guards it does not. Bounded; the oldest seen goes first.
@@ -216,12 +219,25 @@ export default fp(
      * The password of an authenticated account, checked like a login: the failure limits apply
      * (a stolen access token must not become a password oracle) and a wrong one counts against them.
      */
-    async function checkOwnPassword(user: User, password: string, ip: string): Promise<boolean> {
+    async function checkOwnPassword(user: User, password: string, client: Client, event: 'password_changed' | 'account_deleted'): Promise<boolean> {
       const account = `user:${user.id}`
-      await throttle.checkLogin(ip, account)
+      await auditThrottled(() => throttle.checkLogin(client.ip, account), client, { event, outcome: 'throttled', userId: user.id })
       const ok = await passwords.verify(password, user.passwordHash)
-      if (!ok) await throttle.failLogin(ip, account)
+      if (!ok) {
+        await throttle.failLogin(client.ip, account)
+        audit(client, { event, outcome: 'wrong_password', userId: user.id })
+      }
       return ok
+    }
+
+    /** A throttle check whose refusal (a 429) is audited before it is thrown. */
+    async function auditThrottled(check: () => Promise<void>, client: Client, record: AuditRecord): Promise<void> {
+      try {
+        await check()
+      } catch (err) {
+        if (err instanceof ApiError && err.statusCode === 429) audit(client, record)
+        throw err
+      }
     }
 
     async function currentUser(userId: string): Promise<User> {
@@ -281,32 +297,41 @@ export default fp(
           try {
             user = await users.create({ id, ...fields })
           } catch (err) {
-            const sid = tokens.verify(pair.refresh)?.sid
+            const sid = sidOf(pair)
             if (sid) await store.revokeSession({ userId: id, sid }).catch(() => {})
             throw uniqueError(err)
           }
         }
         if (email.verification !== 'none') sendVerification(user)
+        audit(client, { event: 'register', outcome: 'success', userId: user.id, sid: pair ? sidOf(pair) : null })
         return { user: remember(publicUser(user)), tokens: pair }
       },
 
-      async login({ login, password, ip, userAgent }) {
+      async login({ login, password, ...client }) {
         const user = await users.findByLogin(login)
+        const userId = user?.id ?? null
         // The failure limits count per account, whichever way it was named (username in any
         // case, or its email); a name that designates nobody is its own bucket.
         const account = user ? `user:${user.id}` : `name:${foldUsername(login)}`
-        await throttle.checkLogin(ip, account)
+        await auditThrottled(() => throttle.checkLogin(client.ip, account), client, { event: 'login', outcome: 'throttled', userId })
         // Always one bcrypt compare: an unknown user costs the same as a wrong password.
         const ok = await passwords.verify(password, user?.passwordHash ?? null)
         if (!user || !ok || !user.isActive) {
-          await throttle.failLogin(ip, account)
+          await throttle.failLogin(client.ip, account)
+          // The cause is for the audit log only: the answer is the same for all three.
+          audit(client, { event: 'login', outcome: !user ? 'unknown_user' : !ok ? 'wrong_password' : 'inactive', userId })
           return null
         }
-        if (email.verification === 'mandatory' && !user.emailVerified) throw new ApiError(400, { non_field_errors: [MESSAGES.unverified] })
+        if (email.verification === 'mandatory' && !user.emailVerified) {
+          audit(client, { event: 'login', outcome: 'unverified', userId })
+          throw new ApiError(400, { non_field_errors: [MESSAGES.unverified] })
+        }
         const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
         // last_login moves: every password reset link made before this login stops working.
         await users.recordLogin(user.id, new Date(), rehash)
-        return { user: remember(publicUser(user)), tokens: await startSession(user.id, { ip, userAgent }) }
+        const pair = await startSession(user.id, client)
+        audit(client, { event: 'login', outcome: 'success', userId, sid: sidOf(pair) })
+        return { user: remember(publicUser(user)), tokens: pair }
       },
 
       async me(userId) {
@@ -325,23 +350,32 @@ export default fp(
         return remember(publicUser(user))
       },
 
-      async refresh(token) {
+      async refresh(token, client) {
         const claims = tokens.verify(token)
-        if (!claims || claims.token_type !== 'refresh') throw tokenNotValid()
+        if (!claims || claims.token_type !== 'refresh') {
+          // Not a token this service signed (or not a refresh token): nobody is named.
+          audit(client, { event: 'refresh', outcome: 'unknown', userId: null })
+          throw tokenNotValid()
+        }
         const result = await store.rotate({ sid: claims.sid, userId: claims.user_id, jti: claims.jti, newJti: tokens.newId() })
+        const record = { event: 'refresh', userId: claims.user_id, sid: claims.sid } as const
         switch (result.status) {
           case 'rotated':
           case 'grace':
+            audit(client, { ...record, outcome: result.status })
             return {
               access: tokens.signAccess(claims.user_id, claims.sid, nowSeconds()),
               refresh: tokens.signRefresh(claims.user_id, claims.sid, result.refresh)
             }
           case 'reused':
-            log.warn({ sid: claims.sid, userId: claims.user_id }, 'refresh token reuse detected: session revoked')
+            // A replayed token: the session is revoked, whoever holds its tokens.
+            audit(client, { ...record, outcome: 'reuse_detected' })
             throw tokenNotValid(TOKEN_BLACKLISTED)
           case 'revoked':
+            audit(client, { ...record, outcome: 'revoked' })
             throw tokenNotValid(TOKEN_BLACKLISTED)
           default:
+            audit(client, { ...record, outcome: 'unknown' })
             throw tokenNotValid()
         }
       },
@@ -354,7 +388,7 @@ export default fp(
         return (await store.refreshStatus(session, claims.jti)) === 'current'
       },
 
-      async logout(userId, refreshToken) {
+      async logout(userId, refreshToken, client) {
         const claims = tokens.verify(refreshToken)
         if (!claims || claims.token_type !== 'refresh') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
         const session = { userId: claims.user_id, sid: claims.sid }
@@ -363,9 +397,14 @@ export default fp(
         if (status === 'unknown') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
         if (claims.user_id !== userId) throw new ApiError(403, { error: 'Token does not belong to user' })
         await store.revokeSession(session)
+        audit(client, { event: 'logout', outcome: 'success', userId, sid: claims.sid })
       },
 
-      logoutAll: (userId, exceptSid) => store.revokeUserSessions(userId, exceptSid),
+      async logoutAll(caller, exceptCurrent, client) {
+        const sessions = await store.revokeUserSessions(caller.userId, exceptCurrent ? caller.sid : undefined)
+        audit(client, { event: 'logout_all', outcome: 'success', userId: caller.userId, sid: caller.sid, sessions })
+        return sessions
+      },
 
       async sessions({ userId, sid }) {
         const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -380,50 +419,64 @@ export default fp(
         }))
       },
 
-      revokeSession: (userId, sid) => store.revokeSession({ userId, sid }),
+      async revokeSession(caller, sid, client) {
+        const revoked = await store.revokeSession({ userId: caller.userId, sid })
+        if (revoked) audit(client, { event: 'session_revoked', outcome: 'success', userId: caller.userId, sid })
+        return revoked
+      },
 
-      async changePassword(caller, { old_password, new_password1, new_password2 }, ip) {
+      async changePassword(caller, { old_password, new_password1, new_password2 }, client) {
         const user = await currentUser(caller.userId)
-        if (!(await checkOwnPassword(user, old_password, ip))) throw fieldErrors({ old_password: [MESSAGES.oldPassword] })
+        if (!(await checkOwnPassword(user, old_password, client, 'password_changed'))) throw fieldErrors({ old_password: [MESSAGES.oldPassword] })
         const errors = newPasswordErrors(new_password1, new_password2, user)
         if (Object.keys(errors).length > 0) throw fieldErrors(errors)
         const hash = await passwords.hash(new_password1)
         const changed = await revokingAround(user.id, caller.sid, () => users.replacePassword(user.id, user.passwordHash, hash))
         // Another change won the race: this one was checked against a password that is gone.
         if (!changed) throw fieldErrors({ old_password: [MESSAGES.oldPassword] })
+        audit(client, { event: 'password_changed', outcome: 'success', userId: user.id, sid: caller.sid })
       },
 
-      async requestPasswordReset(address) {
+      async requestPasswordReset(address, client) {
         const user = await users.findByEmail(address)
         // Django sends to active users with a usable password; anyone else gets the same answer.
-        if (!user || !user.isActive) return
+        if (!user || !user.isActive) {
+          audit(client, { event: 'password_reset_requested', outcome: 'no_account', userId: user?.id ?? null })
+          return
+        }
+        audit(client, { event: 'password_reset_requested', outcome: 'sent', userId: user.id })
         later(() => {
           const link = fillLink(email.resetUrl, { uid: links.uid(user.id), token: links.resetToken(user) })
           void mail.send('password-reset', user.email, { link, username: user.username, email: user.email, ...expiryVars(email.resetTimeout) })
         })
       },
 
-      async confirmPasswordReset({ uid, token, new_password1, new_password2 }) {
+      async confirmPasswordReset({ uid, token, new_password1, new_password2 }, client) {
+        const invalid = (userId: string | null, field: 'uid' | 'token') => {
+          audit(client, { event: 'password_reset_completed', outcome: 'invalid_link', userId })
+          return fieldErrors({ [field]: [MESSAGES.invalid] })
+        }
         // dj-rest-auth's order: the uid, the token, then the new password.
         const id = links.decodeUid(uid)
         const user = id === null ? null : await users.findById(id)
-        if (!user || !user.isActive) throw fieldErrors({ uid: [MESSAGES.invalid] })
-        if (!links.checkResetToken(user, token)) throw fieldErrors({ token: [MESSAGES.invalid] })
+        if (!user || !user.isActive) throw invalid(null, 'uid')
+        if (!links.checkResetToken(user, token)) throw invalid(user.id, 'token')
         const errors = newPasswordErrors(new_password1, new_password2, user)
         if (Object.keys(errors).length > 0) throw fieldErrors(errors)
         const hash = await passwords.hash(new_password1)
         // Compare-and-set on the hash the token was made from: the link works once, whatever races.
         const changed = await revokingAround(user.id, undefined, () => users.replacePassword(user.id, user.passwordHash, hash))
-        if (!changed) throw fieldErrors({ token: [MESSAGES.invalid] })
+        if (!changed) throw invalid(user.id, 'token')
         recent.delete(user.id)
+        audit(client, { event: 'password_reset_completed', outcome: 'success', userId: user.id })
       },
 
-      async verifyEmail(key) {
+      async verifyEmail(key, client) {
         const id = links.verifyKeyUser(key)
         const user = id === null ? null : await users.findById(id)
-        if (!user || !user.isActive || !links.checkVerifyKey(user, key)) return false
-        const verified = await users.verifyEmail(user.id, user.email)
+        const verified = !!user && user.isActive && links.checkVerifyKey(user, key) && (await users.verifyEmail(user.id, user.email))
         if (verified) recent.delete(user.id)
+        audit(client, { event: 'email_verified', outcome: verified ? 'success' : 'invalid_key', userId: user?.id ?? null })
         return verified
       },
 
@@ -434,14 +487,15 @@ export default fp(
         sendVerification(user)
       },
 
-      async deleteAccount(userId, password, ip) {
+      async deleteAccount(userId, password, client) {
         const user = await currentUser(userId)
-        if (!(await checkOwnPassword(user, password, ip))) throw fieldErrors({ password: [MESSAGES.wrongPassword] })
+        if (!(await checkOwnPassword(user, password, client, 'account_deleted'))) throw fieldErrors({ password: [MESSAGES.wrongPassword] })
         await revokingAround(user.id, undefined, () => users.delete(user.id))
         recent.delete(user.id)
+        audit(client, { event: 'account_deleted', outcome: 'success', userId: user.id })
       }
     }
     fastify.decorate('accounts', accounts)
   },
-  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'jwt', 'throttle', 'mail'] }
+  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'jwt', 'throttle', 'mail', 'audit'] }
 )

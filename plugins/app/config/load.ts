@@ -2,6 +2,7 @@
 // message that names the variable; nothing else in the code reads process.env.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { isAbsolute, join, resolve } from 'node:path'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
@@ -69,7 +70,10 @@ export const EnvSchema = Type.Object({
   EMAIL_VERIFY_URL: Type.String({ minLength: 1, default: 'http://localhost:3000/verify?key={key}' }),
   PASSWORD_RESET_TIMEOUT: Seconds(3600),
   EMAIL_VERIFY_TIMEOUT: Seconds(259200),
-  EMAIL_TEMPLATES_DIR: Type.Optional(Type.String({ minLength: 1 }))
+  EMAIL_TEMPLATES_DIR: Type.Optional(Type.String({ minLength: 1 })),
+
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  METRICS_ALLOW: Type.String({ default: '127.0.0.1,::1' })
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -170,6 +174,12 @@ export interface Config {
     /** A folder whose files replace the default templates of the same name; null: the defaults. */
     templatesDir: string | null
   }
+  metrics: {
+    /** /metrics on a port of its own (every address may scrape it there; 0: any free one); null: on the main port. */
+    port: number | null
+    /** On the main port, the client addresses (IPs or CIDR ranges) that may read /metrics. */
+    allow: string[]
+  }
 }
 
 export class ConfigError extends Error {
@@ -263,6 +273,20 @@ function redisTarget(env: Env): RedisTarget | null {
     return { kind: 'sentinel', sentinels: nodes, name: env.REDIS_SENTINEL_NAME, ...auth }
   }
   return null
+}
+
+/** METRICS_ALLOW: addresses and CIDR ranges, IPv4 or IPv6. */
+function parseAllowList(value: string): string[] {
+  const entries = value.split(',').map((e) => e.trim()).filter(Boolean)
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/')
+    const family = isIP(address ?? '')
+    const max = family === 4 ? 32 : 128
+    if (family === 0 || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+      throw new ConfigError(`METRICS_ALLOW: not an IP address or CIDR range: ${JSON.stringify(entry)}`)
+    }
+  }
+  return entries
 }
 
 function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
@@ -417,6 +441,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       resetTimeout: env.PASSWORD_RESET_TIMEOUT,
       verifyTimeout: env.EMAIL_VERIFY_TIMEOUT,
       templatesDir
+    },
+    metrics: {
+      port: env.METRICS_PORT ?? null,
+      allow: parseAllowList(env.METRICS_ALLOW)
     }
   }
 }

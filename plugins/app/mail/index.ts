@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import nodemailer from 'nodemailer'
+import { Counter } from 'prom-client'
 import type { Config } from '../config/index.js'
 import { loadTemplates, MAIL_KINDS, type MailKind, type MailVars, type RenderedMail } from './templates.js'
 
@@ -111,6 +112,20 @@ export default fp(
     const transport = email.smtpUrl ? smtpTransport(config, log) : fileTransport(config, log)
 
     const stats: MailStats = { sent: zero(), failed: zero() }
+    // The same counts for Prometheus, read when scraped.
+    new Counter({
+      name: 'auth_mail_total',
+      help: 'E-mails by kind and outcome (sent, failed)',
+      labelNames: ['kind', 'outcome'] as const,
+      registers: [fastify.metrics.registry],
+      collect() {
+        this.reset()
+        for (const kind of MAIL_KINDS) {
+          this.inc({ kind, outcome: 'sent' }, stats.sent[kind])
+          this.inc({ kind, outcome: 'failed' }, stats.failed[kind])
+        }
+      }
+    })
     const pending = new Set<Promise<boolean>>()
     // Aborted when a shutdown has waited long enough: what is still on its way fails (and is logged).
     const shutdown = new AbortController()
@@ -170,5 +185,5 @@ export default fp(
       transport.close()
     })
   },
-  { name: 'mail', dependencies: ['config'] }
+  { name: 'mail', dependencies: ['config', 'metrics'] }
 )

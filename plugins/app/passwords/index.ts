@@ -7,7 +7,8 @@ import { Piscina } from 'piscina'
 import bcrypt from 'bcryptjs'
 import { loadCommonPasswords } from './common-passwords.js'
 import { MAX_BYTES, validatePassword, type UserAttributes } from './validators.js'
-import type { PasswordTask } from './worker.js'
+import { Gauge, Histogram } from 'prom-client'
+import type { PasswordResult, PasswordTask } from './worker.js'
 
 export type { UserAttributes } from './validators.js'
 
@@ -45,7 +46,7 @@ export default fp(
     const cost = fastify.config.bcryptCost
     const common = loadCommonPasswords()
     const threads = fastify.config.passwordWorkers ?? availableParallelism()
-    const pool = new Piscina<PasswordTask, string | boolean>({
+    const pool = new Piscina<PasswordTask, PasswordResult>({
       filename: workerFilename(),
       minThreads: threads,
       maxThreads: threads,
@@ -56,8 +57,39 @@ export default fp(
       await pool.destroy()
     })
 
-    const runHash = async (password: string) => (await pool.run({ op: 'hash', password, cost })) as string
-    const runCompare = async (password: string, hash: string) => (await pool.run({ op: 'compare', password, hash })) as boolean
+    // The pool's queue: how many tasks wait for a worker, and how long a task waited.
+    const registers = [fastify.metrics.registry]
+    new Gauge({
+      name: 'auth_bcrypt_queue_depth',
+      help: 'bcrypt tasks waiting for a worker thread',
+      registers,
+      collect() {
+        this.set(pool.queueSize)
+      }
+    })
+    const waited = new Histogram({
+      name: 'auth_bcrypt_wait_seconds',
+      help: 'Time a bcrypt task waited for a worker thread',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    })
+    const worked = new Histogram({
+      name: 'auth_bcrypt_duration_seconds',
+      help: 'Time a worker thread spent on a bcrypt hash or compare',
+      labelNames: ['op'] as const,
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2],
+      registers
+    })
+    const now = () => performance.timeOrigin + performance.now()
+    const run = async (task: PasswordTask) => {
+      const submitted = now()
+      const [value, startedAt] = await pool.run(task)
+      waited.observe(Math.max(0, startedAt - submitted) / 1000)
+      worked.observe({ op: task.op }, Math.max(0, now() - startedAt) / 1000)
+      return value
+    }
+    const runHash = async (password: string) => (await run({ op: 'hash', password, cost })) as string
+    const runCompare = async (password: string, hash: string) => (await run({ op: 'compare', password, hash })) as boolean
 
     // Computed once, at the configured cost, so an unknown user costs what a known one does.
     const dummyHash = await runHash(randomBytes(18).toString('base64'))
@@ -86,5 +118,5 @@ export default fp(
     }
     fastify.decorate('passwords', passwords)
   },
-  { name: 'passwords', dependencies: ['config'] }
+  { name: 'passwords', dependencies: ['config', 'metrics'] }
 )

@@ -7,12 +7,16 @@ export type PasswordTask =
   | { op: 'hash'; password: string; cost: number }
   | { op: 'compare'; password: string; hash: string }
 
-export default function run(task: PasswordTask): string | boolean {
+/** The result, and when the worker took the task (ms since the epoch): the pool's queue wait is measured from it. */
+export type PasswordResult = [value: string | boolean, startedAt: number]
+
+export default function run(task: PasswordTask): PasswordResult {
+  const startedAt = performance.timeOrigin + performance.now()
   switch (task.op) {
     case 'hash':
-      return bcrypt.hashSync(task.password, bcrypt.genSaltSync(task.cost))
+      return [bcrypt.hashSync(task.password, bcrypt.genSaltSync(task.cost)), startedAt]
     case 'compare':
-      return bcrypt.compareSync(task.password, task.hash)
+      return [bcrypt.compareSync(task.password, task.hash), startedAt]
     default:
       throw new TypeError(`unknown password task: ${(task as { op?: unknown }).op}`)
   }

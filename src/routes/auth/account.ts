@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { DeleteAccountBodySchema, DetailSchema, PasswordChangeBodySchema, ProfileBodySchema } from '../../schemas/routes.js'
 import { authResponses, bad, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
+import { clientOf } from '../client.js'
 
 // DRF's CharField trims names before validating.
 const trimNames = async (request: { body: unknown }) => {
@@ -58,7 +59,7 @@ export default async function accountRoutes(fastify: FastifyInstance) {
     },
     onRequest: fastify.authenticate,
     handler: async (request, reply) => {
-      await fastify.accounts.deleteAccount(request.auth!.userId, (request.body as { password: string }).password, request.ip)
+      await fastify.accounts.deleteAccount(request.auth!.userId, (request.body as { password: string }).password, clientOf(request))
       return reply.code(204).send()
     }
   })
@@ -85,7 +86,7 @@ export default async function accountRoutes(fastify: FastifyInstance) {
     },
     onRequest: fastify.authenticate,
     handler: async (request) => {
-      await fastify.accounts.changePassword(request.auth!, request.body as { old_password: string; new_password1: string; new_password2: string }, request.ip)
+      await fastify.accounts.changePassword(request.auth!, request.body as { old_password: string; new_password1: string; new_password2: string }, clientOf(request))
       return { detail: 'New password has been saved.' }
     }
   })

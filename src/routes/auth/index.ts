@@ -158,7 +158,7 @@ const ALL_OTHERS = 'Successfully logged out of all other sessions'
       const token = refreshTokenOf(request.body)
       if (token === undefined || token === null || token === '') throw new ApiError(400, { error: 'Refresh token required' })
       if (typeof token !== 'string') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
-      await fastify.accounts.logout(request.auth!.userId, token)
+      await fastify.accounts.logout(request.auth!.userId, token, clientOf(request))
       return { message: 'Successfully logged out' }
     }
   })
@@ -188,8 +188,7 @@ const ALL_OTHERS = 'Successfully logged out of all other sessions'
     },
     handler: async (request) => {
       const { except_current } = request.body as { except_current?: boolean }
-      const { userId, sid } = request.auth!
-      await fastify.accounts.logoutAll(userId, except_current ? sid : undefined)
+      await fastify.accounts.logoutAll(request.auth!, except_current === true, clientOf(request))
       return { message: except_current ? ALL_OTHERS : ALL }
     }
   })

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import { DetailSchema, EmailBodySchema, PasswordResetConfirmBodySchema } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse, unavailableResponse } from '../responses.js'
+import { clientOf } from '../client.js'
 
 const SENT = 'Password reset e-mail has been sent.'
 
@@ -25,7 +26,7 @@ export default async function passwordResetRoutes(fastify: FastifyInstance) {
     },
     preHandler: fastify.throttle.passwordResets,
     handler: async (request) => {
-      await fastify.accounts.requestPasswordReset((request.body as { email: string }).email)
+      await fastify.accounts.requestPasswordReset((request.body as { email: string }).email, clientOf(request))
       return { detail: SENT }
     }
   })
@@ -46,7 +47,7 @@ export default async function passwordResetRoutes(fastify: FastifyInstance) {
       }
     },
     handler: async (request) => {
-      await fastify.accounts.confirmPasswordReset(request.body as { uid: string; token: string; new_password1: string; new_password2: string })
+      await fastify.accounts.confirmPasswordReset(request.body as { uid: string; token: string; new_password1: string; new_password2: string }, clientOf(request))
       return { detail: 'Password has been reset with the new password.' }
     }
   })

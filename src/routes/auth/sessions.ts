@@ -5,6 +5,7 @@ import { ApiError } from '../../../plugins/app/errors.js'
 import { SessionListSchema } from '../../schemas/routes.js'
 import { SESSION_EXAMPLE } from '../../schemas/auth.js'
 import { authResponses, bearer, describe, unavailableResponse } from '../responses.js'
+import { clientOf } from '../client.js'
 
 /** The ids the service makes (base64url); a little room for other lengths. */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/
@@ -54,7 +55,7 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
       const { id } = request.params as { id: string }
       // Anything but a session id is unknown as it is: it never reaches the store.
       if (!SESSION_ID.test(id)) throw notFound()
-      if (!(await fastify.accounts.revokeSession(request.auth!.userId, id))) throw notFound()
+      if (!(await fastify.accounts.revokeSession(request.auth!, id, clientOf(request)))) throw notFound()
       return reply.code(204).send()
     }
   })

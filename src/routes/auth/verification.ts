@@ -4,6 +4,7 @@ import Type from 'typebox'
 import { ApiError } from '../../../plugins/app/errors.js'
 import { DetailSchema, EmailBodySchema, VerifyEmailBodySchema } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse, unavailableResponse } from '../responses.js'
+import { clientOf } from '../client.js'
 
 const OK = { detail: 'ok' }
 
@@ -23,7 +24,7 @@ export default async function verificationRoutes(fastify: FastifyInstance) {
       }
     },
     handler: async (request) => {
-      if (!(await fastify.accounts.verifyEmail((request.body as { key: string }).key))) throw new ApiError(404, { detail: 'Not found.' })
+      if (!(await fastify.accounts.verifyEmail((request.body as { key: string }).key, clientOf(request)))) throw new ApiError(404, { detail: 'Not found.' })
       return OK
     }
   })

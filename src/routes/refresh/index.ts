@@ -5,6 +5,7 @@ import Type from 'typebox'
 import { fieldErrors, REQUIRED } from '../../../plugins/app/errors.js'
 import { RefreshBodySchema, refreshTokenOf } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse, tokenErrorResponse, unavailableResponse } from '../responses.js'
+import { clientOf } from '../client.js'
 
 const MAIN = '/token/refresh/'
 // Under the /api prefix. The aliases come first: the OpenAPI document lists the /api/auth paths together.
@@ -51,7 +52,7 @@ export default async function refreshRoutes(fastify: FastifyInstance) {
       handler: async (request) => {
         const token = refreshTokenOf(request.body) as string | undefined
         if (token === undefined) throw fieldErrors({ refresh: [REQUIRED] })
-        return fastify.accounts.refresh(token)
+        return fastify.accounts.refresh(token, clientOf(request))
       }
     })
   }

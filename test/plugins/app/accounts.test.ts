@@ -4,7 +4,7 @@ import t from 'tap'
 import { ApiError } from '../../../plugins/app/errors.js'
 import { build, PASSWORD, register, uniqueName } from '../../helper.js'
 
-const CLIENT = { ip: '192.0.2.1', userAgent: 'test' }
+const CLIENT = { ip: '192.0.2.1', userAgent: 'test', requestId: 'test-1' }
 
 t.test('accounts (embedded)', async (t) => {
   const { app } = await build(t, 'embedded')
@@ -52,12 +52,12 @@ t.test('accounts (embedded)', async (t) => {
   })
 
   t.test('login: a session for the right credentials, null for anything else', async (t) => {
-    const ok = await accounts.login({ login: taken.email.toUpperCase(), password: PASSWORD, ip: '192.0.2.1', userAgent: 'test' })
+    const ok = await accounts.login({ login: taken.email.toUpperCase(), password: PASSWORD, ...CLIENT })
     t.equal(ok?.user.id, taken.id)
     t.equal(ok?.user.first_name, 'Ann')
     t.equal(await accounts.verify(ok!.tokens.access), true)
-    t.equal(await accounts.login({ login: taken.username, password: 'wrong-password', ip: '192.0.2.1', userAgent: 'test' }), null)
-    t.equal(await accounts.login({ login: 'nobody-' + taken.username, password: PASSWORD, ip: '192.0.2.1', userAgent: 'test' }), null)
+    t.equal(await accounts.login({ login: taken.username, password: 'wrong-password', ...CLIENT }), null)
+    t.equal(await accounts.login({ login: 'nobody-' + taken.username, password: PASSWORD, ...CLIENT }), null)
   })
 
   t.test('me: the public user; a 401 once the user is gone', async (t) => {

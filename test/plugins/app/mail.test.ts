@@ -16,6 +16,7 @@ import { simpleParser } from 'mailparser'
 import configPlugin, { loadConfig } from '../../../plugins/app/config/index.js'
 import mailPlugin, { expiryVars, fillLink, humanDuration, type MailKind, type MailVars } from '../../../plugins/app/mail/index.js'
 import { TEMPLATE_FILES } from '../../../plugins/app/mail/templates.js'
+import metricsPlugin from '../../../plugins/external/metrics.js'
 import { build as buildWholeApp } from '../../helper.js'
 import { startSmtp } from '../../support/smtp.js'
 import { compileLikeTsc } from '../../support/dist.js'
@@ -49,6 +50,7 @@ async function build(t: TestLike, env: Record<string, string> = {}): Promise<Mai
     closed = true
   })
   await app.register(configPlugin, { config: loadConfig({ NODE_ENV: 'test', JWT_SECRET: SECRET, DATA_DIR: dataDir, ...env }) })
+  await app.register(metricsPlugin)
   await app.register(mailPlugin)
   await app.ready()
   return { app, logs, dataDir }
@@ -292,11 +294,13 @@ t.test('the templates load from compiled JavaScript in dist/ without tsx', async
     `import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import mail from './plugins/app/mail/index.js'
+import { Registry } from 'prom-client'
 import { defaultTemplatesDir } from './plugins/app/mail/templates.js'
 const config = { production: false, dataDir: ${JSON.stringify(join(dir, 'data'))}, timeouts: { smtp: 1000 },
   email: { smtpUrl: null, from: 'no-reply@localhost', templatesDir: null } }
 const app = Fastify()
 await app.register(fp(async (f) => f.decorate('config', config), { name: 'config' }))
+await app.register(fp(async (f) => f.decorate('metrics', { registry: new Registry() }), { name: 'metrics' }))
 await app.register(mail)
 await app.ready()
 const ok = await app.mail.send('password-reset', 'x@example.com', { link: 'http://l/?t=1', expires: '1 hour', expiresAt: 'soon', username: 'x', email: 'x@example.com' })

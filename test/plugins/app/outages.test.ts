@@ -1,6 +1,8 @@
 // The outages guard: which errors are outages (a 503) and which are not (a bug stays a 500), and
 // one warning per kind every few seconds instead of one per request.
 import Fastify from 'fastify'
+import fp from 'fastify-plugin'
+import { Registry } from 'prom-client'
 import { ReplyError } from 'ioredis'
 import t from 'tap'
 import { DependencyError } from '../../../plugins/app/errors.js'
@@ -38,6 +40,7 @@ t.test('database: unreachable, timed out, shutting down or read-only are outages
 
 t.test('the guard turns outages into DependencyError and lets everything else through', async (t) => {
   const app = Fastify()
+  await app.register(fp(async (f) => void f.decorate('metrics', { registry: new Registry(), allowed: () => false, port: null }), { name: 'metrics' }))
   await app.register(outagesPlugin)
   await app.ready()
   t.teardown(() => app.close())

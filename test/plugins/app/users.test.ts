@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../../../plugins/app/config/index.js'
 import configPlugin from '../../../plugins/app/config/index.js'
 import prismaPlugin from '../../../plugins/external/prisma/index.js'
+import metricsPlugin from '../../../plugins/external/metrics.js'
 import outagesPlugin from '../../../plugins/app/outages.js'
 import usersPlugin, { normalizeEmail, UniqueViolationError, type User } from '../../../plugins/app/users.js'
 import { createTestDatabase, createTestDataDir } from '../../support/db.js'
@@ -31,6 +32,7 @@ async function buildUsersApp(mode: Mode): Promise<{ app: FastifyInstance; cleanu
   const app = Fastify({ logger: false })
   try {
     await app.register(configPlugin, { config: loadConfig(env) })
+    await app.register(metricsPlugin)
     await app.register(outagesPlugin)
     await app.register(prismaPlugin)
     await app.register(usersPlugin)

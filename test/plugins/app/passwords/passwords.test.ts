@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import bcrypt from 'bcryptjs'
 import configPlugin from '../../../../plugins/app/config/index.js'
 import passwordsPlugin from '../../../../plugins/app/passwords/index.js'
+import metricsPlugin from '../../../../plugins/external/metrics.js'
 import { loadConfig } from '../../../../plugins/app/config/index.js'
 import { loadCommonPasswords } from '../../../../plugins/app/passwords/common-passwords.js'
 import { compileLikeTsc } from '../../../support/dist.js'
@@ -39,6 +40,7 @@ async function build(t: TestLike, cost = 4): Promise<FastifyInstance> {
   })
   const app = Fastify()
   await app.register(configPlugin, { config })
+  await app.register(metricsPlugin)
   await app.register(passwordsPlugin)
   await app.ready()
   t.teardown(() => app.close())
@@ -222,8 +224,10 @@ t.test('the pool and the list load from compiled JavaScript without tsx', async 
     `import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import passwords from './plugins/app/passwords/index.js'
+import { Registry } from 'prom-client'
 const app = Fastify()
 await app.register(fp(async (f) => f.decorate('config', { bcryptCost: 4, passwordWorkers: 1 }), { name: 'config' }))
+await app.register(fp(async (f) => f.decorate('metrics', { registry: new Registry() }), { name: 'metrics' }))
 await app.register(passwords)
 await app.ready()
 const hash = await app.passwords.hash('compiled pool works')

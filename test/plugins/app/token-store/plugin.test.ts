@@ -8,6 +8,7 @@ import outagesPlugin from '../../../../plugins/app/outages.js'
 import tokenStorePlugin, { sessionKey } from '../../../../plugins/app/token-store/index.js'
 import prismaPlugin from '../../../../plugins/external/prisma/index.js'
 import redisPlugin from '../../../../plugins/external/redis.js'
+import metricsPlugin from '../../../../plugins/external/metrics.js'
 import { createTestDatabase, createTestDataDir } from '../../../support/db.js'
 import { testRedis, TEST_REDIS_URL } from '../../../support/redis.js'
 import { startRedis } from '../../../support/servers.js'
@@ -28,6 +29,7 @@ async function app(env: Record<string, string>) {
   })
   try {
     await fastify.register(configPlugin, { config: loadConfig({ ...ENV, ...env }) })
+    await fastify.register(metricsPlugin)
     await fastify.register(outagesPlugin)
     await fastify.register(redisPlugin)
     await fastify.register(prismaPlugin)

@@ -1,0 +1,101 @@
+// The audit trail: one structured log line per auth event (who logged in, from where, which
+// sessions were revoked and why), `"audit": true` so a log pipeline can route them apart, and a
+// Prometheus counter of every event by outcome. A line names the user, the session, the client's
+// address and user agent and the request id; never a token, a password, a hash or an e-mail body
+// (the flows pass none of those, and the record has no field that could hold one).
+import fp from 'fastify-plugin'
+import type { FastifyBaseLogger } from 'fastify'
+import { Counter } from 'prom-client'
+
+/** API.md's list of audited events. */
+export const AUDIT_EVENTS = {
+  register: ['success'],
+  login: ['success', 'unknown_user', 'wrong_password', 'inactive', 'throttled', 'unverified'],
+  refresh: ['rotated', 'grace', 'reuse_detected', 'revoked', 'unknown'],
+  logout: ['success'],
+  logout_all: ['success'],
+  session_revoked: ['success'],
+  password_changed: ['success', 'wrong_password', 'throttled'],
+  password_reset_requested: ['sent', 'no_account'],
+  password_reset_completed: ['success', 'invalid_link'],
+  email_verified: ['success', 'invalid_key'],
+  account_deleted: ['success', 'wrong_password', 'throttled']
+} as const
+
+export type AuditEvent = keyof typeof AUDIT_EVENTS
+export type AuditOutcome<E extends AuditEvent> = (typeof AUDIT_EVENTS)[E][number]
+
+/** The request an event happened in. */
+export interface AuditContext {
+  ip: string
+  userAgent: string
+  requestId: string
+}
+
+export interface AuditRecord<E extends AuditEvent = AuditEvent> {
+  event: E
+  outcome: AuditOutcome<E>
+  /** The account concerned; null when none is known (an unknown name, an invalid link). */
+  userId: string | null
+  /** The session concerned (the one started, rotated, ended or revoked); null when none. */
+  sid?: string | null
+  /** How many sessions a logout-all ended. */
+  sessions?: number
+}
+
+export type Audit = <E extends AuditEvent>(context: AuditContext, record: AuditRecord<E>) => void
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    audit: Audit
+  }
+}
+
+/** Outcomes that may be an attack: logged as warnings. */
+const SUSPICIOUS = new Set(['reuse_detected', 'throttled'])
+/** User agents are kept as the sessions keep them (USER_AGENT_MAX). */
+const AGENT_MAX = 256
+
+/**
+ * The audit log: the app's logger at info level at least, so LOG_LEVEL=warn still keeps the
+ * trail (only "silent" silences it, as it silences everything).
+ */
+function auditLogger(log: FastifyBaseLogger, level: string): FastifyBaseLogger {
+  return log.child({ audit: true }, level === 'silent' ? { level: 'silent' } : { level: ['debug', 'trace'].includes(level) ? level : 'info' })
+}
+
+export default fp(
+  async (fastify) => {
+    const log = auditLogger(fastify.log, fastify.config.logLevel)
+    const events = new Counter({
+      name: 'auth_events_total',
+      help: 'Auth events (the audit log\'s) by event and outcome',
+      labelNames: ['event', 'outcome'] as const,
+      registers: [fastify.metrics.registry]
+    })
+    // Every series exists from the start (at 0), so a rate() over a fresh instance is defined.
+    const counters = new Map<string, ReturnType<typeof events.labels>>()
+    for (const [event, outcomes] of Object.entries(AUDIT_EVENTS)) {
+      for (const outcome of outcomes) counters.set(`${event}:${outcome}`, events.labels(event, outcome))
+    }
+
+    const audit: Audit = (context, record) => {
+      counters.get(`${record.event}:${record.outcome}`)?.inc()
+      const line = {
+        reqId: context.requestId,
+        event: record.event,
+        outcome: record.outcome,
+        user_id: record.userId,
+        sid: record.sid ?? null,
+        ...(record.sessions !== undefined ? { sessions: record.sessions } : {}),
+        ip: context.ip,
+        user_agent: context.userAgent.slice(0, AGENT_MAX)
+      }
+      const message = `audit: ${record.event} ${record.outcome}`
+      if (SUSPICIOUS.has(record.outcome)) log.warn(line, message)
+      else log.info(line, message)
+    }
+    fastify.decorate('audit', audit)
+  },
+  { name: 'audit', dependencies: ['config', 'metrics'] }
+)
