@@ -30,6 +30,8 @@ export interface TestApp {
   app: FastifyInstance
   mode: Mode
   env: Record<string, string>
+  /** Every log line of the apps built here, parsed (none unless LOG_LEVEL is set above silent). */
+  logs: Array<Record<string, unknown>>
   /** Builds a second app on the same database and token store (two instances behind a balancer). */
   twin(): Promise<FastifyInstance>
   /** Another app on the same resources with some settings changed; closed with the others. */
@@ -73,8 +75,10 @@ export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<st
     base.DATA_DIR = `/tmp/auth-test-${randomBytes(6).toString('hex')}`
   }
   const fullEnv = { ...base, ...env }
+  const logs: Array<Record<string, unknown>> = []
+  const stream = { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }
   const make = async (extra: Record<string, string> = {}) => {
-    const app = await buildApp(loadConfig({ ...fullEnv, ...extra }))
+    const app = await buildApp(loadConfig({ ...fullEnv, ...extra }), {}, stream)
     // Every response the tests receive is checked against the app's OpenAPI document.
     installContractCheck(app)
     apps.push(app)
@@ -85,6 +89,7 @@ export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<st
     app,
     mode,
     env: fullEnv,
+    logs,
     twin: () => {
       if (mode === 'embedded') throw new Error('the embedded mode is single-instance')
       return make()

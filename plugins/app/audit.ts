@@ -76,7 +76,10 @@ export default fp(
     // Every series exists from the start (at 0), so a rate() over a fresh instance is defined.
     const counters = new Map<string, ReturnType<typeof events.labels>>()
     for (const [event, outcomes] of Object.entries(AUDIT_EVENTS)) {
-      for (const outcome of outcomes) counters.set(`${event}:${outcome}`, events.labels(event, outcome))
+      for (const outcome of outcomes) {
+        events.inc({ event, outcome }, 0)
+        counters.set(`${event}:${outcome}`, events.labels(event, outcome))
+      }
     }
 
     const audit: Audit = (context, record) => {

@@ -1,0 +1,208 @@
+// The audit trail: every auth event of API.md's list, flow by flow, is one log line with
+// "audit": true, the event and its outcome, the user, the session, the client's address and user
+// agent, and the id of the request it happened in; and no line of the log, audit or not, holds a
+// token, a password, a password hash, a reset or verification link, or an e-mail body.
+import t, { type Test } from 'tap'
+import type { LightMyRequestResponse } from 'fastify'
+import { AUDIT_EVENTS } from '../../plugins/app/audit.js'
+import { build, call, claims, PASSWORD, uniqueName } from '../helper.js'
+import { startSmtp } from '../support/smtp.js'
+
+type Line = Record<string, unknown>
+const UA = 'AuditTest/1.0 (the client of this test)'
+const IP = '127.0.0.1'
+const NEW_PASSWORD = 'An0ther-Passphrase!'
+
+t.test('one audit line per event, with who, which session, from where and in which request', async (t) => {
+  const smtp = await startSmtp(t)
+  const { app, logs, variant } = await build(t, 'postgres', {
+    LOG_LEVEL: 'info',
+    SMTP_URL: smtp.url,
+    EMAIL_VERIFICATION: 'optional',
+    REFRESH_REUSE_INTERVAL: '5'
+  })
+  const secrets = new Set<string>([PASSWORD, NEW_PASSWORD])
+  const keep = (...values: Array<string | undefined>) => {
+    for (const v of values) if (v) secrets.add(v)
+  }
+  const seen = new Map<string, number>()
+
+  /** Calls the API as the test's client; the audit lines the call wrote (and checks their common fields). */
+  const act = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, opts: { body?: unknown; access?: string } = {}) => {
+    const from = logs.length
+    const res = await call(app, method, url, { ...opts, headers: { 'user-agent': UA } })
+    // Mail goes out after the answer: let it, so its lines (if any) are in the log too.
+    await new Promise((r) => setImmediate(r))
+    const written = logs.slice(from)
+    const audit = written.filter((l) => l.audit === true)
+    const request = written.find((l) => l.msg === 'request completed')
+    for (const line of audit) {
+      t.equal(line.reqId, request?.reqId, `${line.event} ${line.outcome}: the request's id`)
+      t.equal(line.ip, IP)
+      t.equal(line.user_agent, UA)
+      seen.set(`${line.event}:${line.outcome}`, (seen.get(`${line.event}:${line.outcome}`) ?? 0) + 1)
+    }
+    return { res, audit }
+  }
+  /** Exactly one audit line, with these fields. */
+  const one = (t: Test, audit: Line[], fields: Line) => {
+    t.equal(audit.length, 1, `one audit line for ${fields.event} ${fields.outcome}`)
+    t.match(audit[0], { audit: true, ...fields })
+  }
+  const json = (res: LightMyRequestResponse) => res.json() as Record<string, any>
+
+  // register
+  const username = uniqueName('audit')
+  const email = `${username}@example.com`
+  let { res, audit } = await act('POST', '/api/auth/register/', { body: { username, email, password: PASSWORD } })
+  t.equal(res.statusCode, 201)
+  const userId = json(res).id as string
+  let access = json(res).tokens.access as string
+  let refresh = json(res).tokens.refresh as string
+  keep(access, refresh)
+  one(t, audit, { event: 'register', outcome: 'success', user_id: userId, sid: claims(refresh).sid })
+
+  // login: success and every failure cause
+  ;({ res, audit } = await act('POST', '/api/auth/login/', { body: { username, password: PASSWORD } }))
+  keep(json(res).access, json(res).refresh)
+  one(t, audit, { event: 'login', outcome: 'success', user_id: userId, sid: claims(json(res).refresh).sid })
+  ;({ audit } = await act('POST', '/api/auth/login/', { body: { username, password: 'Wr0ng-Passphrase!' } }))
+  keep('Wr0ng-Passphrase!')
+  one(t, audit, { event: 'login', outcome: 'wrong_password', user_id: userId, sid: null })
+  ;({ audit } = await act('POST', '/api/token/', { body: { username: `nobody-${username}`, password: PASSWORD } }))
+  one(t, audit, { event: 'login', outcome: 'unknown_user', user_id: null })
+
+  // refresh: rotated, grace (the old token again, in the interval), reuse (an older one), revoked, unknown
+  const sid = claims(refresh).sid
+  ;({ res, audit } = await act('POST', '/api/token/refresh/', { body: { refresh } }))
+  const r1 = json(res).refresh as string
+  keep(r1, json(res).access)
+  one(t, audit, { event: 'refresh', outcome: 'rotated', user_id: userId, sid })
+  ;({ res, audit } = await act('POST', '/api/token/refresh/', { body: { refresh } }))
+  one(t, audit, { event: 'refresh', outcome: 'grace', user_id: userId, sid })
+  ;({ res, audit } = await act('POST', '/api/token/refresh/', { body: { refresh: r1 } }))
+  const r2 = json(res).refresh as string
+  access = json(res).access as string
+  keep(r2, access)
+  one(t, audit, { event: 'refresh', outcome: 'rotated', user_id: userId, sid })
+  ;({ res, audit } = await act('POST', '/api/token/refresh/', { body: { refresh } }))
+  t.equal(res.statusCode, 401)
+  one(t, audit, { event: 'refresh', outcome: 'reuse_detected', user_id: userId, sid })
+  t.equal(audit[0]?.level, 40, 'reuse is a warning')
+  ;({ res, audit } = await act('POST', '/api/token/refresh/', { body: { refresh: r2 } }))
+  one(t, audit, { event: 'refresh', outcome: 'revoked', user_id: userId, sid })
+  ;({ res, audit } = await act('POST', '/api/token/refresh/', { body: { refresh: 'not-a-token' } }))
+  one(t, audit, { event: 'refresh', outcome: 'unknown', user_id: null, sid: null })
+
+  // sessions: logout, one revoked from the list, logout-all
+  const fresh = async () => {
+    const { res } = await act('POST', '/api/auth/login/', { body: { username, password: PASSWORD } })
+    keep(json(res).access, json(res).refresh)
+    return json(res) as { access: string; refresh: string }
+  }
+  const a = await fresh()
+  const b = await fresh()
+  const c = await fresh()
+  ;({ audit } = await act('POST', '/api/auth/logout/', { body: { refresh: a.refresh }, access: a.access }))
+  one(t, audit, { event: 'logout', outcome: 'success', user_id: userId, sid: claims(a.refresh).sid })
+  ;({ res, audit } = await act('DELETE', `/api/auth/sessions/${claims(b.refresh).sid}/`, { access: c.access }))
+  t.equal(res.statusCode, 204)
+  one(t, audit, { event: 'session_revoked', outcome: 'success', user_id: userId, sid: claims(b.refresh).sid })
+  ;({ audit } = await act('POST', '/api/auth/logout/all/', { body: { except_current: true }, access: c.access }))
+  one(t, audit, { event: 'logout_all', outcome: 'success', user_id: userId, sid: claims(c.refresh).sid })
+  t.type(audit[0]?.sessions, 'number')
+
+  // password change: a wrong old password, then the change
+  ;({ audit } = await act('POST', '/api/auth/password/change/', {
+    body: { old_password: 'Wr0ng-Passphrase!', new_password1: NEW_PASSWORD, new_password2: NEW_PASSWORD },
+    access: c.access
+  }))
+  one(t, audit, { event: 'password_changed', outcome: 'wrong_password', user_id: userId, sid: null })
+  ;({ res, audit } = await act('POST', '/api/auth/password/change/', {
+    body: { old_password: PASSWORD, new_password1: NEW_PASSWORD, new_password2: NEW_PASSWORD },
+    access: c.access
+  }))
+  t.equal(res.statusCode, 200)
+  one(t, audit, { event: 'password_changed', outcome: 'success', user_id: userId, sid: claims(c.refresh).sid })
+
+  // password reset: requested (known and unknown address), a bad link, the link used
+  ;({ audit } = await act('POST', '/api/auth/password/reset/', { body: { email: `nobody-${email}` } }))
+  one(t, audit, { event: 'password_reset_requested', outcome: 'no_account', user_id: null })
+  ;({ audit } = await act('POST', '/api/auth/password/reset/', { body: { email } }))
+  one(t, audit, { event: 'password_reset_requested', outcome: 'sent', user_id: userId })
+  const resetMail = await smtp.next((m) => (m.subject ?? '').toLowerCase().includes('password'))
+  const link = /reset\?uid=([^&\s]+)&token=([^\s"<]+)/.exec(resetMail.text ?? '')!
+  const [uid, token] = [decodeURIComponent(link[1]!), decodeURIComponent(link[2]!)]
+  keep(token, link[0], resetMail.text, String(resetMail.html))
+  ;({ audit } = await act('POST', '/api/auth/password/reset/confirm/', { body: { uid, token: `${token}x`, new_password1: PASSWORD, new_password2: PASSWORD } }))
+  one(t, audit, { event: 'password_reset_completed', outcome: 'invalid_link', user_id: userId })
+  ;({ res, audit } = await act('POST', '/api/auth/password/reset/confirm/', { body: { uid, token, new_password1: PASSWORD, new_password2: PASSWORD } }))
+  t.equal(res.statusCode, 200)
+  one(t, audit, { event: 'password_reset_completed', outcome: 'success', user_id: userId })
+
+  // e-mail verification: the key of the mail sent at register, and a bad one
+  const verifyMail = await smtp.next((m) => (m.text ?? '').includes('verify?key='))
+  const key = decodeURIComponent(/verify\?key=([^\s"<]+)/.exec(verifyMail.text ?? '')![1]!)
+  keep(key, verifyMail.text, String(verifyMail.html))
+  ;({ audit } = await act('POST', '/api/auth/registration/verify-email/', { body: { key: `${key}x` } }))
+  one(t, audit, { event: 'email_verified', outcome: 'invalid_key', user_id: userId })
+  ;({ res, audit } = await act('POST', '/api/auth/registration/verify-email/', { body: { key } }))
+  t.equal(res.statusCode, 200)
+  one(t, audit, { event: 'email_verified', outcome: 'success', user_id: userId })
+
+  // account deletion: a wrong password, then the deletion
+  const d = await fresh()
+  ;({ audit } = await act('DELETE', '/api/auth/me/', { body: { password: 'Wr0ng-Passphrase!' }, access: d.access }))
+  one(t, audit, { event: 'account_deleted', outcome: 'wrong_password', user_id: userId })
+  ;({ res, audit } = await act('DELETE', '/api/auth/me/', { body: { password: PASSWORD }, access: d.access }))
+  t.equal(res.statusCode, 204)
+  one(t, audit, { event: 'account_deleted', outcome: 'success', user_id: userId })
+
+  // An inactive account, the login limits, and mandatory verification: apps of their own.
+  const strict = await variant({ EMAIL_VERIFICATION: 'mandatory', RATE_LIMIT_ENABLED: 'true', LOGIN_FAILURES_PER_USER_IP: '1' })
+  const other = uniqueName('audit')
+  t.equal((await call(strict, 'POST', '/api/auth/register/', { body: { username: other, email: `${other}@example.com`, password: PASSWORD } })).statusCode, 201)
+  const asStrict = async (body: unknown) => {
+    const from = logs.length
+    const res = await call(strict, 'POST', '/api/auth/login/', { body, headers: { 'user-agent': UA } })
+    const audit = logs.slice(from).filter((l) => l.audit === true)
+    for (const line of audit) seen.set(`${line.event}:${line.outcome}`, (seen.get(`${line.event}:${line.outcome}`) ?? 0) + 1)
+    return { res, audit }
+  }
+  ;({ res, audit } = await asStrict({ username: other, password: PASSWORD }))
+  t.equal(res.statusCode, 400)
+  one(t, audit, { event: 'login', outcome: 'unverified' })
+  await asStrict({ username: other, password: 'Wr0ng-Passphrase!' })
+  ;({ res, audit } = await asStrict({ username: other, password: 'Wr0ng-Passphrase!' }))
+  t.equal(res.statusCode, 429)
+  one(t, audit, { event: 'login', outcome: 'throttled' })
+  const row = (await app.users.findByLogin(other))!
+  await app.users.deactivate(row.id)
+  const third = uniqueName('audit')
+  t.equal((await call(app, 'POST', '/api/auth/register/', { body: { username: third, email: `${third}@example.com`, password: PASSWORD } })).statusCode, 201)
+  const inactive = (await app.users.findByLogin(third))!
+  keep(inactive.passwordHash, row.passwordHash)
+  await app.users.deactivate(inactive.id)
+  ;({ audit } = await act('POST', '/api/auth/login/', { body: { username: third, password: PASSWORD } }))
+  one(t, audit, { event: 'login', outcome: 'inactive', user_id: inactive.id })
+
+  // Every event of the list was seen, with every outcome.
+  for (const [event, outcomes] of Object.entries(AUDIT_EVENTS)) {
+    for (const outcome of outcomes) {
+      if (event === 'password_changed' || event === 'account_deleted') {
+        if (outcome === 'throttled') continue // the same check as login's, audited there
+      }
+      t.ok(seen.has(`${event}:${outcome}`), `${event} ${outcome} was audited`)
+    }
+  }
+
+  // No secret anywhere in the log: tokens, passwords, hashes, links and mail bodies.
+  const text = logs.map((l) => JSON.stringify(l)).join('\n')
+  t.ok(logs.filter((l) => l.audit === true).length >= 30, 'the audit lines were captured')
+  for (const secret of secrets) {
+    // Mail bodies are checked line by line (a body's lines are long enough to be specific).
+    const parts = secret.includes('\n') ? secret.split('\n').filter((p) => p.trim().length >= 20) : [secret]
+    for (const part of parts) t.notOk(text.includes(part), `not in the log: ${part.slice(0, 24)}…`)
+  }
+  t.notOk(/\$2[aby]\$/.test(text), 'no bcrypt hash')
+})
