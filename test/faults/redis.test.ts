@@ -5,19 +5,13 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { build, claims, get, login, post, register } from '../helper.js'
+import { refreshLoad, type Chain } from '../support/refresh-load.js'
 import { onceBack, startRedis } from '../support/servers.js'
 
 const TIMEOUT_MS = 500
 /** What "answered within the timeout" allows for scheduling on a busy 2-core machine. */
 const SLACK_MS = 400
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-interface Chain {
-  refresh: string
-  access: string
-  ok: number
-  okAfter: number
-}
 
 t.test('Redis killed and restarted (AOF) under refresh load: 503s while it is away, every chain continues', async (t) => {
   const redis = await startRedis()
@@ -27,48 +21,18 @@ t.test('Redis killed and restarted (AOF) under refresh load: 503s while it is aw
   const chains: Chain[] = []
   for (let i = 0; i < 8; i++) chains.push({ ...(await login(app, user.username)), ok: 0, okAfter: 0 })
 
-  const statuses = new Map<number, number>()
-  const slow503: number[] = []
-  let outage: 'before' | 'during' | 'after' = 'before'
-  let stop = false
-  const drive = async (chain: Chain) => {
-    while (!stop) {
-      const started = Date.now()
-      const res = await post(app, '/api/token/refresh/', { refresh: chain.refresh })
-      const took = Date.now() - started
-      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
-      if (res.statusCode === 200) {
-        const pair = res.json() as { access: string; refresh: string }
-        chain.refresh = pair.refresh
-        chain.access = pair.access
-        chain.ok++
-        if (outage === 'after') chain.okAfter++
-      } else if (res.statusCode === 503) {
-        t.equal(res.headers['retry-after'], '5')
-        if (took > TIMEOUT_MS + SLACK_MS) slow503.push(took)
-        await sleep(20)
-      } else {
-        t.fail(`refresh answered ${res.statusCode} ${res.body}`)
-        return
-      }
-    }
-  }
-  const load = Promise.all(chains.map(drive))
+  const load = refreshLoad(app, chains)
   await sleep(500)
-  outage = 'during'
   await redis.kill()
   await sleep(1_500)
   await redis.start()
-  outage = 'after'
-  const end = Date.now() + 10_000
-  while (chains.some((c) => c.okAfter < 3) && Date.now() < end) await sleep(100)
-  stop = true
-  await load
+  load.after()
+  await load.settle(3, 10_000)
 
-  t.comment(`statuses: ${JSON.stringify(Object.fromEntries(statuses))}`)
-  t.same([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], 'only 200 and 503')
-  t.ok((statuses.get(503) ?? 0) > 0, 'the outage was seen')
-  t.same(slow503, [], `every 503 within ${TIMEOUT_MS} ms (+ ${SLACK_MS} ms of scheduling)`)
+  t.comment(`statuses: ${JSON.stringify(Object.fromEntries(load.statuses))}`)
+  t.same(load.unexpected, [], 'only 200 and 503 (with Retry-After: 5)')
+  t.ok((load.statuses.get(503) ?? 0) > 0, 'the outage was seen')
+  t.same(load.unavailable.filter((ms) => ms > TIMEOUT_MS + SLACK_MS), [], `every 503 within ${TIMEOUT_MS} ms (+ ${SLACK_MS} ms of scheduling)`)
   for (const [i, c] of chains.entries()) t.ok(c.okAfter >= 3, `chain ${i} continued after the restart (${c.ok} rotations in all)`)
   // Every token handed out was stored: the newest of each chain is current, its access token live.
   for (const c of chains) {

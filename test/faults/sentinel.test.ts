@@ -8,19 +8,13 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { build, get, login, post, register } from '../helper.js'
+import { refreshLoad, type Chain } from '../support/refresh-load.js'
 import { startRedisSentinel } from '../support/servers.js'
 
 const run = promisify(execFile)
 const TIMEOUT_MS = 500
 const SLACK_MS = 400
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-interface Chain {
-  refresh: string
-  access: string
-  ok: number
-  okAfter: number
-}
 
 t.test('SENTINEL FAILOVER under refresh load: 503s while it switches, every chain continues on the new master', async (t) => {
   const own = await startRedisSentinel('failover')
@@ -36,60 +30,28 @@ t.test('SENTINEL FAILOVER under refresh load: 503s while it switches, every chai
   const chains: Chain[] = []
   for (let i = 0; i < 8; i++) chains.push({ ...(await login(app, user.username)), ok: 0, okAfter: 0 })
 
-  const statuses = new Map<number, number>()
-  const slow: number[] = []
-  let phase: 'before' | 'during' | 'after' = 'before'
-  let stop = false
-  const drive = async (chain: Chain) => {
-    while (!stop) {
-      const started = Date.now()
-      const res = await post(app, '/api/token/refresh/', { refresh: chain.refresh })
-      const took = Date.now() - started
-      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
-      if (took > TIMEOUT_MS + SLACK_MS) slow.push(took)
-      if (res.statusCode === 200) {
-        const pair = res.json() as { access: string; refresh: string }
-        chain.refresh = pair.refresh
-        chain.access = pair.access
-        chain.ok++
-        if (phase === 'after') chain.okAfter++
-      } else if (res.statusCode === 503) {
-        await sleep(20)
-      } else {
-        t.fail(`refresh answered ${res.statusCode} ${res.body}`)
-        return
-      }
-    }
-  }
-  const load = Promise.all(chains.map(drive))
+  const load = refreshLoad(app, chains)
   await sleep(700)
-  const oldMaster = await own.masterPort()
-  t.equal(oldMaster, own.master.port)
-  phase = 'during'
+  t.equal(await own.masterPort(), own.master.port)
   await run('redis-cli', ['-p', String(own.sentinel.port), 'SENTINEL', 'FAILOVER', own.name], { timeout: 5_000 })
   // The sentinel names the replica as master once it is promoted.
   const end = Date.now() + 20_000
   while ((await own.masterPort()) !== own.replica.port && Date.now() < end) await sleep(100)
   t.equal(await own.masterPort(), own.replica.port, 'the replica was promoted')
-  phase = 'after'
-  // Load on, until every chain has rotated on the new master (bounded). The new master takes
-  // writes once it has a replica again: the sentinel turns the old master into one within ~10 s.
-  const settle = Date.now() + 30_000
-  while (chains.some((c) => c.okAfter < 3) && Date.now() < settle) await sleep(100)
-  stop = true
-  await load
+  load.after()
+  // The new master takes writes once it has a replica again: the sentinel turns the old master
+  // into one within ~10 s. Until then, writes are refused (min-replicas-to-write): 503s.
+  await load.settle(3, 30_000)
 
-  t.comment(`statuses: ${JSON.stringify(Object.fromEntries(statuses))}`)
-  t.same([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], 'only 200s and 503s')
-  t.same(slow, [], `every answer within DEPENDENCY_TIMEOUT (+${SLACK_MS} ms)`)
+  t.comment(`statuses: ${JSON.stringify(Object.fromEntries(load.statuses))}`)
+  t.same(load.unexpected, [], 'only 200s and 503s (with Retry-After: 5)')
+  t.same(load.unavailable.filter((ms) => ms > TIMEOUT_MS + SLACK_MS), [], `every 503 within ${TIMEOUT_MS} ms (+ ${SLACK_MS} ms of scheduling)`)
   for (const [i, c] of chains.entries()) t.ok(c.okAfter >= 3, `chain ${i} rotated ${c.okAfter} times after the failover`)
 
-  // The chains live on the new master: their tokens work, and what they replaced is refused.
-  const promoted = await run('redis-cli', ['-p', String(own.replica.port), 'ROLE'])
-  t.match(promoted.stdout, /^master/, 'the old replica is the master now')
+  // The chains live on the new master: their tokens work there.
+  t.match((await run('redis-cli', ['-p', String(own.replica.port), 'ROLE'])).stdout, /^master/, 'the old replica is the master now')
   for (const c of chains) {
     t.equal((await get(app, '/api/protected-endpoint/', c.access)).statusCode, 200)
-    const res = await post(app, '/api/token/refresh/', { refresh: c.refresh })
-    t.equal(res.statusCode, 200, 'the chain continues')
+    t.equal((await post(app, '/api/token/refresh/', { refresh: c.refresh })).statusCode, 200, 'the chain continues')
   }
 })
