@@ -63,11 +63,8 @@ export interface RegisterInput {
   last_name: string
 }
 
-/** Who is asking: the failure limits count by address, a new session records both, the audit log all three. */
-export interface Client extends AuditContext {
-  ip: string
-  userAgent: string
-}
+/** Who is asking (address, user agent, request id): the failure limits count by address, a new session records the first two, the audit log all three. */
+export type Client = AuditContext
 
 export interface LoginInput extends Client {
   /** The username, or the account's email. */
