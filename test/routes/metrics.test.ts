@@ -125,3 +125,10 @@ t.test('the reader is strict: what is not the text format is refused', async (t)
   t.equal(m.get('x')?.help, 'An \\ escaped\nhelp')
   t.same(m.get('x')?.samples, [{ name: 'x', labels: { path: 'C:\\DIR', msg: 'a "quote"' }, value: -1500 }])
 })
+
+t.test('the reader takes Inf and NaN as Prometheus does (prom-client writes NaN as "Nan")', async (t) => {
+  const m = parse('# TYPE g gauge\ng{a="1"} Nan\ng{a="2"} +Inf\ng{a="3"} -inf\n')
+  t.ok(Number.isNaN(valueOf(m, 'g', { a: '1' })))
+  t.equal(valueOf(m, 'g', { a: '2' }), Infinity)
+  t.equal(valueOf(m, 'g', { a: '3' }), -Infinity)
+})

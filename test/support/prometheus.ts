@@ -42,9 +42,10 @@ function labelsOf(text: string, line: string): Record<string, string> {
 }
 
 function number(text: string, line: string): number {
-  if (text === '+Inf') return Infinity
-  if (text === '-Inf') return -Infinity
-  if (text === 'NaN') return NaN
+  // As Prometheus reads them (Go's ParseFloat): Inf and NaN in any case (prom-client writes "Nan").
+  if (/^\+?inf$/i.test(text)) return Infinity
+  if (/^-inf$/i.test(text)) return -Infinity
+  if (/^nan$/i.test(text)) return NaN
   const n = Number(text)
   if (text === '' || Number.isNaN(n)) throw new Error(`bad value in: ${line}`)
   return n
