@@ -129,7 +129,7 @@ export class RedisTokenStore implements TokenStore {
    */
   async #write<T>(command: WriteCommand, ...args: Arg[]): Promise<T> {
     const { replicas, timeoutMs } = this.#replication
-    if (replicas === 0) return (this.#redis[command] as (...a: Arg[]) => Promise<T>)(...args)
+    if (replicas === 0) return (this.#redis[command] as (...a: Arg[]) => Promise<T>).apply(this.#redis, args)
     const pipeline = this.#redis.pipeline() as unknown as Record<WriteCommand, (...a: Arg[]) => unknown> & {
       wait(replicas: number, timeout: number): unknown
       exec(): Promise<Array<[Error | null, unknown]> | null>
