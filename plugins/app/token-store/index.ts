@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import { databaseOutage, redisOutage } from '../outages.js'
 import { DatabaseTokenStore } from './database-store.js'
 import { checkRedis } from './redis-check.js'
+import { closeClient, duplicateClient } from '../../external/redis.js'
 import { RedisTokenStore } from './redis-store.js'
 import type { TokenStore, TokenStoreOptions } from './types.js'
 
@@ -20,6 +21,9 @@ declare module 'fastify' {
   }
 }
 
+/** Connections for writes that wait for replicas: as many WAITs at once per instance. */
+const WRITE_CONNECTIONS = 4
+
 export default fp(
   async (fastify) => {
     const { config, redis, prisma } = fastify
@@ -32,9 +36,20 @@ export default fp(
     let store: TokenStore
     if (config.tokenStore === 'redis') {
       if (!redis) throw new Error('token store: TOKEN_STORE=redis without a Redis client')
+      // Writes that wait for replicas get connections of their own (WAIT holds its connection).
+      const writers = config.redisWaitReplicas > 0 ? Array.from({ length: WRITE_CONNECTIONS }, () => duplicateClient(redis, {})) : []
+      for (const writer of writers) {
+        // Its failures are the main client's too, which reports them.
+        writer.on('error', () => {})
+        writer.connect().catch(() => {})
+      }
+      fastify.addHook('onClose', async () => {
+        await Promise.all(writers.map(closeClient))
+      })
       store = new RedisTokenStore(redis, options, {
         replicas: config.redisWaitReplicas,
-        timeoutMs: Math.max(10, Math.floor(config.timeouts.dependency / 2))
+        timeoutMs: Math.max(10, Math.floor(config.timeouts.dependency / 2)),
+        writers
       })
       const judge = async () => {
         const { refusal, warning } = await checkRedis(redis, config.redisWaitReplicas)

@@ -101,6 +101,12 @@ export interface Replication {
   replicas: number
   /** How long WAIT may take, ms (below the command timeout, so the answer is a 503, not a timeout). */
   timeoutMs: number
+  /**
+   * Connections for the writes that wait (owned by the caller; none: the main one). WAIT holds its
+   * connection until the replicas answer: writes take turns over these, so they wait side by
+   * side, and reads (every protected request) never queue behind a WAIT.
+   */
+  writers?: RedisClient[]
 }
 
 type WriteCommand = 'tokenStoreCreate' | 'tokenStoreRotateBuffer' | 'tokenStoreRevoke' | 'tokenStoreRevokeAll'
@@ -110,16 +116,21 @@ export class RedisTokenStore implements TokenStore {
   readonly #redis: RedisClient & ScriptCommands
   readonly #opts: TokenStoreOptions
   readonly #replication: Replication
+  readonly #writers: Array<RedisClient & ScriptCommands>
+  #nextWriter = 0
 
   /** `redis` is owned by the caller (its keyPrefix already set) and is not closed by close(). */
   constructor(redis: RedisClient, options: TokenStoreOptions, replication: Replication = { replicas: 0, timeoutMs: 0 }) {
     this.#opts = options
     this.#replication = replication
     // defineCommand: EVALSHA with a transparent EVAL on NOSCRIPT (e.g. after a Redis restart).
-    for (const [name, [lua, numberOfKeys]] of Object.entries(COMMANDS)) {
-      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua })
+    for (const client of [redis, ...(replication.writers ?? [])]) {
+      for (const [name, [lua, numberOfKeys]] of Object.entries(COMMANDS)) {
+        if (!(name in client)) client.defineCommand(name, { numberOfKeys, lua })
+      }
     }
     this.#redis = redis as RedisClient & ScriptCommands
+    this.#writers = (replication.writers?.length ? replication.writers : [redis]) as Array<RedisClient & ScriptCommands>
   }
 
   /**
@@ -130,7 +141,8 @@ export class RedisTokenStore implements TokenStore {
   async #write<T>(command: WriteCommand, ...args: Arg[]): Promise<T> {
     const { replicas, timeoutMs } = this.#replication
     if (replicas === 0) return (this.#redis[command] as (...a: Arg[]) => Promise<T>).apply(this.#redis, args)
-    const pipeline = this.#redis.pipeline() as unknown as Record<WriteCommand, (...a: Arg[]) => unknown> & {
+    const writer = this.#writers[this.#nextWriter++ % this.#writers.length]!
+    const pipeline = writer.pipeline() as unknown as Record<WriteCommand, (...a: Arg[]) => unknown> & {
       wait(replicas: number, timeout: number): unknown
       exec(): Promise<Array<[Error | null, unknown]> | null>
     }

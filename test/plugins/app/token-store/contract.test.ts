@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { DatabaseTokenStore, NotReplicatedError, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from '../../../../plugins/app/token-store/index.js'
 import { redisOutage } from '../../../../plugins/app/outages.js'
-import type { RedisClient } from '../../../../plugins/external/redis.js'
+import { closeClient, duplicateClient, type RedisClient } from '../../../../plugins/external/redis.js'
 import type { RotateResult, TokenStore, TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
 import { CLIENT_IP, USER_AGENT } from '../../../../bench/agent.js'
 import { MEMORY_TARGET } from '../../../../bench/memory.js'
@@ -358,8 +358,34 @@ for (const topology of TOPOLOGIES) {
   t.test(`redis store (${topology})`, async (t) => {
     const tr = await testRedis(undefined, topology)
     t.teardown(() => tr.cleanup())
-    const replication = topology === 'sentinel' ? { replicas: 1, timeoutMs: 500 } : undefined
+    // Through Sentinel, the writes take turns over two connections of their own, as the plugin does.
+    const writers = topology === 'sentinel' ? [duplicateClient(tr.redis, {}), duplicateClient(tr.redis, {})] : []
+    await Promise.all(writers.map((w) => w.connect()))
+    t.teardown(() => Promise.all(writers.map(closeClient)))
+    const replication = topology === 'sentinel' ? { replicas: 1, timeoutMs: 500, writers } : undefined
     contract(t, { make: (options) => new RedisTokenStore(tr.redis, { ...DEFAULTS, ...options }, replication) })
+  })
+}
+
+if (TOPOLOGIES.includes('sentinel')) {
+  t.test('redis store (sentinel): writes that wait take turns over their own connections, reads stay on the main one', async (t) => {
+    const tr = await testRedis(undefined, 'sentinel')
+    t.teardown(() => tr.cleanup())
+    const writers = [duplicateClient(tr.redis, {}), duplicateClient(tr.redis, {})]
+    await Promise.all(writers.map((w) => w.connect()))
+    t.teardown(() => Promise.all(writers.map(closeClient)))
+    const used = [0, 0, 0]
+    for (const [i, client] of [tr.redis, ...writers].entries()) {
+      const pipeline = client.pipeline.bind(client)
+      client.pipeline = ((...args: Parameters<typeof pipeline>) => {
+        used[i]!++
+        return pipeline(...args)
+      }) as typeof client.pipeline
+    }
+    const store = new RedisTokenStore(tr.redis, DEFAULTS, { replicas: 1, timeoutMs: 500, writers })
+    const sessions = await Promise.all(Array.from({ length: 4 }, () => start(store, Date.now())))
+    for (const s of sessions) t.equal(await store.isSessionActive(s), true)
+    t.same(used, [0, 2, 2], 'four writes, two on each writer, none on the main connection')
   })
 }
 
