@@ -1,35 +1,12 @@
 // The load scenarios, run by autocannon against either target (the service or the baseline),
 // and the HTTP helpers that set them up.
 import { USER_AGENT } from './agent.js'
+import { inBatches, post } from './http.js'
 import { runLoad, type LoadResult, type LoadSpec } from './load.js'
 import { opts } from './options.js'
 
-// ---------------------------------------------------------------------------------------------
-// HTTP helpers (setup only; the load itself is autocannon)
-
-export async function post<T>(base: string, path: string, body: unknown, expect = 200): Promise<T> {
-  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  const text = await res.text()
-  if (res.status !== expect) {
-    const hint = res.status === 429 ? ' (rate limited: start the service with RATE_LIMIT_ENABLED=false)' : ''
-    throw new Error(`POST ${path}: ${res.status} ${text.slice(0, 300)}${hint}`)
-  }
-  return JSON.parse(text) as T
-}
-
-export async function inBatches<T>(count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(count)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: Math.min(width, count) }, async () => {
-      while (next < count) {
-        const i = next++
-        out[i] = await fn(i)
-      }
-    })
-  )
-  return out
-}
+// The setup helpers live in http.ts (no benchmark options there: scripts use them too).
+export { inBatches, post } from './http.js'
 
 export interface Pair {
   access: string

@@ -25,6 +25,7 @@ import pg from 'pg'
 import { chromium } from 'playwright-core'
 import { runLoad, type LoadResult, type LoadSpec } from '../bench/load.js'
 import { deletePrefix } from '../bench/memory.js'
+import { inBatches, post as expectPost } from '../bench/http.js'
 import { openLog, runNode, startChild, type Child } from '../bench/processes.js'
 import { parsePrometheus, type Family } from '../test/support/prometheus.js'
 
@@ -110,36 +111,11 @@ interface User {
   password: string
 }
 
-async function post(base: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+/** A POST whose status the caller counts (a refused token is an expected answer here). */
+async function send(base: string, path: string, body: unknown): Promise<{ status: number }> {
   const res = await fetch(base + path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) })
-  const text = await res.text()
-  let json: Record<string, unknown> = {}
-  try {
-    json = JSON.parse(text) as Record<string, unknown>
-  } catch {
-    // not JSON: kept empty
-  }
-  return { status: res.status, json }
-}
-
-async function expectPost<T>(base: string, path: string, body: unknown, status = 200): Promise<T> {
-  const res = await post(base, path, body)
-  if (res.status !== status) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.json).slice(0, 300)}`)
-  return res.json as T
-}
-
-async function inBatches<T>(count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: Math.min(width, count) }, async () => {
-      while (next < count) {
-        const i = next++
-        results[i] = await fn(i)
-      }
-    })
-  )
-  return results
+  await res.arrayBuffer()
+  return { status: res.status }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,17 +275,17 @@ async function drive(): Promise<Run> {
     for (let k = 0; Date.now() < until; k++) {
       const v = victims[k]
       if (v) {
-        count('refresh (old token replayed)', (await post(url, '/api/token/refresh/', { refresh: v.old })).status)
-        count('refresh (its session revoked)', (await post(url, '/api/token/refresh/', { refresh: v.current })).status)
+        count('refresh (old token replayed)', (await send(url, '/api/token/refresh/', { refresh: v.old })).status)
+        count('refresh (its session revoked)', (await send(url, '/api/token/refresh/', { refresh: v.current })).status)
       }
       const g = graces[k]
       if (g) {
-        const [a, b] = await Promise.all([post(url, '/api/token/refresh/', { refresh: g.refresh }), sleep(5).then(() => post(url, '/api/token/refresh/', { refresh: g.refresh }))])
+        const [a, b] = await Promise.all([send(url, '/api/token/refresh/', { refresh: g.refresh }), sleep(5).then(() => send(url, '/api/token/refresh/', { refresh: g.refresh }))])
         count('refresh (twice at once)', a.status)
         count('refresh (twice at once)', b.status)
       }
       const email = k % 3 === 2 ? `nobody_${k}@plot.example` : user(k).email
-      count('password reset', (await post(url, '/api/auth/password/reset/', { email })).status)
+      count('password reset', (await send(url, '/api/auth/password/reset/', { email })).status)
       await sleep(400)
     }
   }
