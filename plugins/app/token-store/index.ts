@@ -6,13 +6,13 @@ import fp from 'fastify-plugin'
 import { databaseOutage, redisOutage } from '../outages.js'
 import { DatabaseTokenStore } from './database-store.js'
 import { checkRedis } from './redis-check.js'
-import { closeClient, duplicateClient } from '../../external/redis.js'
+import { closeClient, duplicateClient, readyWithin } from '../../external/redis.js'
 import { RedisTokenStore } from './redis-store.js'
 import type { TokenStore, TokenStoreOptions } from './types.js'
 
 export type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, SessionInfo, SessionRef, TokenStore, TokenStoreOptions } from './types.js'
 export { USER_AGENT_MAX } from './types.js'
-export { NotReplicatedError, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey, type Replication } from './redis-store.js'
+export { NotReplicatedError, writerOf, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey, type Replication } from './redis-store.js'
 export { DatabaseTokenStore } from './database-store.js'
 
 declare module 'fastify' {
@@ -43,6 +43,9 @@ export default fp(
         writer.on('error', () => {})
         writer.connect().catch(() => {})
       }
+      // Connected before the first request, as the main client is (a write on a connection still
+      // opening would be a 503); a Redis that is down at boot is not waited for longer than it is.
+      await Promise.all(writers.map((w) => readyWithin(w, Math.max(config.timeouts.dependency, 2_000))))
       fastify.addHook('onClose', async () => {
         await Promise.all(writers.map(closeClient))
       })

@@ -103,10 +103,21 @@ export interface Replication {
   timeoutMs: number
   /**
    * Connections for the writes that wait (owned by the caller; none: the main one). WAIT holds its
-   * connection until the replicas answer: writes take turns over these, so they wait side by
-   * side, and reads (every protected request) never queue behind a WAIT.
+   * connection until the replicas answer: writes are spread over these, so they wait side by
+   * side, and reads (every protected request) never queue behind a WAIT. Each user's writes
+   * always take the same one, so they reach Redis in the order they were made: a write that timed
+   * out (a 503) but is still on its way can never run after the client's later rotations on
+   * another connection and look like reuse.
    */
   writers?: RedisClient[]
+}
+
+/** The writer of a user's writes: FNV-1a of the user id, over `n` connections. */
+export function writerOf(userId: string, n: number): number {
+  if (n <= 1) return 0
+  let h = 0x811c9dc5
+  for (let i = 0; i < userId.length; i++) h = Math.imul(h ^ userId.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % n
 }
 
 type WriteCommand = 'tokenStoreCreate' | 'tokenStoreRotateBuffer' | 'tokenStoreRevoke' | 'tokenStoreRevokeAll'
@@ -117,7 +128,6 @@ export class RedisTokenStore implements TokenStore {
   readonly #opts: TokenStoreOptions
   readonly #replication: Replication
   readonly #writers: Array<RedisClient & ScriptCommands>
-  #nextWriter = 0
 
   /** `redis` is owned by the caller (its keyPrefix already set) and is not closed by close(). */
   constructor(redis: RedisClient, options: TokenStoreOptions, replication: Replication = { replicas: 0, timeoutMs: 0 }) {
@@ -138,10 +148,10 @@ export class RedisTokenStore implements TokenStore {
    * must have it: an answer the master gave but no replica holds could be lost by a failover
    * (a revoked session coming back, a rotated chain forked), so it is a 503 and the client retries.
    */
-  async #write<T>(command: WriteCommand, ...args: Arg[]): Promise<T> {
+  async #write<T>(userId: string, command: WriteCommand, ...args: Arg[]): Promise<T> {
     const { replicas, timeoutMs } = this.#replication
     if (replicas === 0) return (this.#redis[command] as (...a: Arg[]) => Promise<T>).apply(this.#redis, args)
-    const writer = this.#writers[this.#nextWriter++ % this.#writers.length]!
+    const writer = this.#writers[writerOf(userId, this.#writers.length)]!
     const pipeline = writer.pipeline() as unknown as Record<WriteCommand, (...a: Arg[]) => unknown> & {
       wait(replicas: number, timeout: number): unknown
       exec(): Promise<Array<[Error | null, unknown]> | null>
@@ -158,6 +168,7 @@ export class RedisTokenStore implements TokenStore {
   async createSession(s: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
     const [iat, exp] = await this.#write<[number, number]>(
+      s.userId,
       'tokenStoreCreate',
       sessionKey(s),
       userKey(s.userId),
@@ -177,6 +188,7 @@ export class RedisTokenStore implements TokenStore {
   async rotate(r: Rotation): Promise<RotateResult> {
     const { refreshTtl, accessTtl, reuseInterval, sessionMaxAge } = this.#opts
     const reply = await this.#write<Array<Buffer | number>>(
+      r.userId,
       'tokenStoreRotateBuffer',
       sessionKey(r),
       userKey(r.userId),
@@ -235,11 +247,11 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async revokeSession(s: SessionRef): Promise<boolean> {
-    return (await this.#write<number>('tokenStoreRevoke', sessionKey(s), userKey(s.userId), s.sid)) === 1
+    return (await this.#write<number>(s.userId, 'tokenStoreRevoke', sessionKey(s), userKey(s.userId), s.sid)) === 1
   }
 
   async revokeUserSessions(userId: string, exceptSid?: string): Promise<number> {
-    return this.#write<number>('tokenStoreRevokeAll', userKey(userId), sessionsOf(userId), exceptSid ?? '')
+    return this.#write<number>(userId, 'tokenStoreRevokeAll', userKey(userId), sessionsOf(userId), exceptSid ?? '')
   }
 
   async ping(): Promise<void> {

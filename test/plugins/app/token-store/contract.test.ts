@@ -4,7 +4,7 @@
 // their deletion), the store's own clock, and two clients racing on one token.
 import { randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { DatabaseTokenStore, NotReplicatedError, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from '../../../../plugins/app/token-store/index.js'
+import { DatabaseTokenStore, NotReplicatedError, writerOf, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from '../../../../plugins/app/token-store/index.js'
 import { redisOutage } from '../../../../plugins/app/outages.js'
 import { closeClient, duplicateClient, type RedisClient } from '../../../../plugins/external/redis.js'
 import type { RotateResult, TokenStore, TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
@@ -368,24 +368,40 @@ for (const topology of TOPOLOGIES) {
 }
 
 if (TOPOLOGIES.includes('sentinel')) {
-  t.test('redis store (sentinel): writes that wait take turns over their own connections, reads stay on the main one', async (t) => {
+  t.test('redis store (sentinel): each user\'s writes take one connection of their own, in order; reads stay on the main one', async (t) => {
     const tr = await testRedis(undefined, 'sentinel')
     t.teardown(() => tr.cleanup())
     const writers = [duplicateClient(tr.redis, {}), duplicateClient(tr.redis, {})]
     await Promise.all(writers.map((w) => w.connect()))
     t.teardown(() => Promise.all(writers.map(closeClient)))
-    const used = [0, 0, 0]
+    const used: string[][] = [[], [], []]
+    let user = ''
     for (const [i, client] of [tr.redis, ...writers].entries()) {
       const pipeline = client.pipeline.bind(client)
       client.pipeline = ((...args: Parameters<typeof pipeline>) => {
-        used[i]!++
+        used[i]!.push(user)
         return pipeline(...args)
       }) as typeof client.pipeline
     }
     const store = new RedisTokenStore(tr.redis, DEFAULTS, { replicas: 1, timeoutMs: 500, writers })
-    const sessions = await Promise.all(Array.from({ length: 4 }, () => start(store, Date.now())))
-    for (const s of sessions) t.equal(await store.isSessionActive(s), true)
-    t.same(used, [0, 2, 2], 'four writes, two on each writer, none on the main connection')
+    const users = Array.from({ length: 16 }, () => randomUUID())
+    for (const userId of users) {
+      user = userId
+      // create, rotate, revoke: three writes of one user
+      const s = await start(store, Date.now(), userId)
+      t.equal((await store.rotate({ ...s, newJti: newId(), now: Date.now() })).status, 'rotated')
+      t.equal(await store.revokeSession(s), true)
+      t.equal(await store.isSessionActive(s), false)
+    }
+    t.same(used[0], [], 'no write on the main connection')
+    for (const userId of users) {
+      const on = [1, 2].filter((i) => used[i]!.includes(userId))
+      t.equal(on.length, 1, 'every write of a user on one connection')
+      t.equal(used[on[0]!]!.filter((u) => u === userId).length, 3)
+      t.equal(on[0]! - 1, writerOf(userId, 2))
+    }
+    t.ok(used[1]!.length > 0 && used[2]!.length > 0, `the users spread over both (${used[1]!.length / 3} and ${used[2]!.length / 3})`)
+    t.same([writerOf('a', 1), writerOf('a', 0)], [0, 0])
   })
 }
 
