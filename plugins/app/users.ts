@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import { Prisma, type PrismaClient, type UserRow } from '../external/prisma/index.js'
 import { isUuid } from './ids.js'
 import { foldUsername, normalizeUsername } from './usernames.js'
-import { databaseOutage } from './outages.js'
+import { databaseOutage } from '../external/prisma/database-outage.js'
 
 export interface User {
   id: string
@@ -79,7 +79,7 @@ export function normalizeEmail(email: string): string {
   return trimmed.slice(0, at) + '@' + trimmed.slice(at + 1).toLowerCase()
 }
 
-const foldEmail = (email: string) => normalizeEmail(email).toLowerCase()
+export const foldEmail = (email: string) => normalizeEmail(email).toLowerCase()
 
 function toUser(row: UserRow): User {
   return {

@@ -1,12 +1,23 @@
-// One ioredis client per app, shared by the token store and the rate limiter, or null when no
+// One ioredis client per app (others that need other command options duplicate it), or null when no
 // Redis is configured: a single Redis (REDIS_URL), a Cluster (REDIS_CLUSTER_NODES) or a master
 // found through Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME). Every key gets
 // config.redisKeyPrefix, so several deployments (or test runs) can share one Redis without
 // seeing each other's data.
 import fp from 'fastify-plugin'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
-import type { RedisTarget } from '../app/config/index.js'
-import { throttledWarnings } from '../app/outages.js'
+import { throttledWarnings } from './throttled-warnings.js'
+
+/** A Redis server as the settings name it. */
+export interface RedisNode {
+  host: string
+  port: number
+}
+
+/** Which Redis to use: a single one (REDIS_URL), a Cluster or a master found through Sentinel. */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'cluster'; nodes: RedisNode[]; username: string | null; password: string | null; tls: boolean }
+  | { kind: 'sentinel'; sentinels: RedisNode[]; name: string; username: string | null; password: string | null; tls: boolean }
 
 /** A single Redis (direct or through Sentinel) or a Cluster: the same commands on either. */
 export type RedisClient = Redis | Cluster
@@ -102,7 +113,7 @@ export function createRedisClient(target: RedisTarget, keyPrefix: string, depend
   }
 }
 
-/** A second client to the same Redis with other command options (the rate limiter's). */
+/** A second client to the same Redis with other command options (its own connections). */
 export function duplicateClient(redis: RedisClient, overrides: Partial<RedisOptions>): RedisClient {
   if (redis instanceof Cluster) return redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, ...overrides } })
   return redis.duplicate(overrides)

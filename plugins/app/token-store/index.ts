@@ -3,7 +3,8 @@
 // in (PostgreSQL, or the embedded PGlite). Both keep every record durable within their server's
 // persistence; nothing is held only in this process.
 import fp from 'fastify-plugin'
-import { databaseOutage, redisOutage } from '../outages.js'
+import { databaseOutage } from '../../external/prisma/database-outage.js'
+import { redisOutage } from '../../external/redis-outage.js'
 import { DatabaseTokenStore } from './database-store.js'
 import { checkRedis } from './redis-check.js'
 import { closeClient, duplicateClient, readyWithin } from '../../external/redis.js'

@@ -3,11 +3,11 @@
 // `npm run db:migrate` instead, so several instances never race to migrate at boot.
 import fp from 'fastify-plugin'
 import { PrismaPg } from '@prisma/adapter-pg'
-import { throttledWarnings } from '../../app/outages.js'
 import { PrismaClient } from './generated/client.js'
 import { pendingDataMigrations } from './data-migrations.js'
 import { pendingMigrations } from './migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from './pglite.js'
+import { throttledWarnings } from '../throttled-warnings.js'
 
 export { Prisma, PrismaClient } from './generated/client.js'
 export type { User as UserRow } from './generated/client.js'

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { DatabaseTokenStore, NotReplicatedError, writerOf, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from '../../../../plugins/app/token-store/index.js'
-import { redisOutage } from '../../../../plugins/app/outages.js'
+import { redisOutage } from '../../../../plugins/external/redis-outage.js'
 import { closeClient, duplicateClient, type RedisClient } from '../../../../plugins/external/redis.js'
 import type { RotateResult, TokenStore, TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
 import { CLIENT_IP, USER_AGENT } from '../../../../bench/agent.js'
