@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { describe } from '../responses.js'
+import { DependencyError, type Dependency } from '../../../plugins/app/errors.js'
 
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('unavailable')])
 const ReadySchema = Type.Object({ status: Check, database: Check, token_store: Check })
@@ -31,16 +32,24 @@ export default async function healthRoutes(fastify: FastifyInstance) {
         })
       }
     },
-    handler: async (request, reply) => {
-      const probe = (p: Promise<unknown>) =>
-        Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), fastify.config.timeouts.dependency).unref())]).then(
+    handler: async (_request, reply) => {
+      // A failed probe is an outage like any other: reported through the outages plugin, so a
+      // balancer probing many times a second writes one warning per kind every few seconds.
+      const probe = (p: Promise<unknown>, dependency: Dependency) => {
+        const timedOut = new Error('no answer within DEPENDENCY_TIMEOUT')
+        const timer = new Promise((_, reject) => setTimeout(() => reject(timedOut), fastify.config.timeouts.dependency).unref())
+        return Promise.race([p, timer]).then(
           () => 'ok' as const,
-          (err: Error) => {
-            request.log.warn({ err: { message: err.message } }, 'readiness check failed')
+          (err: unknown) => {
+            // The token store's guard made (and reported) this one already.
+            if (!(err instanceof DependencyError)) {
+              fastify.outages.report(new DependencyError(dependency, err === timedOut ? 'timeout' : 'down', { cause: err }))
+            }
             return 'unavailable' as const
           }
         )
-      const [database, tokenStore] = await Promise.all([probe(fastify.dbPing()), probe(fastify.tokenStore.ping())])
+      }
+      const [database, tokenStore] = await Promise.all([probe(fastify.dbPing(), 'database'), probe(fastify.tokenStore.ping(), 'token store')])
       const ok = database === 'ok' && tokenStore === 'ok'
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', database, token_store: tokenStore })
     }
