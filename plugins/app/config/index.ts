@@ -2,9 +2,12 @@
 // tests can build apps with their own settings; server.ts loads it from the environment with
 // loadConfig (load.ts), the only code that reads process.env.
 import fp from 'fastify-plugin'
-import type { Config } from './load.js'
+import type { Config } from './types.js'
 
-export { ConfigError, EnvSchema, loadConfig, type Config, type Env, type JwtAlgorithm, type RedisNode, type RedisTarget } from './load.js'
+export { ConfigError } from './config-error.js'
+export { EnvSchema, type Env } from './env.js'
+export { loadConfig } from './load.js'
+export type { Config, JwtAlgorithm } from './types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -102,7 +102,6 @@ export default fp(
     const config = fastify.config
     const { email } = config
     const timeout = config.timeouts.smtp
-    if (!email.smtpUrl && config.production) throw new Error('SMTP_URL: required in production')
     const log = fastify.log.child({ plugin: 'mail' })
 
     const templates = loadTemplates(email.templatesDir)

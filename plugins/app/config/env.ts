@@ -1,0 +1,73 @@
+// The environment the service reads: every variable, its type, range and default. loadConfig
+// (load.ts) validates process.env against it and turns the result into a Config.
+import Type, { type Static } from 'typebox'
+
+const Bool = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')])
+const Seconds = (def: number, minimum = 1) => Type.Integer({ minimum, default: def })
+
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' }
+  ),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // Comma-separated host:port or redis[s]://[user:password@]host:port entries.
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_SENTINEL_NAME: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_WAIT_REPLICAS: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
+  // No braces: a brace in the prefix would become the hash tag of every key (one slot for all).
+  REDIS_KEY_PREFIX: Type.String({ default: 'auth:', pattern: '^[^{}]*$' }),
+  TOKEN_STORE: Type.Optional(Type.Union([Type.Literal('redis'), Type.Literal('database')])),
+  DEPENDENCY_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 1 }),
+  REQUEST_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30 }),
+  SHUTDOWN_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 10 }),
+
+  JWT_ALGORITHM: Type.Union(['HS256', 'RS256', 'ES256', 'EdDSA'].map((a) => Type.Literal(a)), { default: 'HS256' }),
+  JWT_SECRET: Type.Optional(Type.String()),
+  JWT_PRIVATE_KEY: Type.Optional(Type.String()),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String()),
+  JWT_KEY_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  // Old verification keys kept during a key rotation: a JSON object {"kid": "secret or PEM"}.
+  JWT_PREVIOUS_KEYS: Type.Optional(Type.String()),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+
+  ACCESS_TOKEN_TTL: Seconds(300),
+  REFRESH_TOKEN_TTL: Seconds(86400),
+  SESSION_MAX_AGE: Seconds(2592000),
+  REFRESH_REUSE_INTERVAL: Seconds(10, 0),
+
+  BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12 }),
+  PASSWORD_WORKERS: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+
+  RATE_LIMIT_ENABLED: { ...Bool, default: 'true' },
+  LOGIN_FAILURES_PER_USER_IP: Type.Integer({ minimum: 1, default: 5 }),
+  LOGIN_FAILURES_PER_ACCOUNT: Type.Integer({ minimum: 1, default: 100 }),
+  LOGIN_ATTEMPTS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
+  REGISTRATIONS_PER_IP: Type.Integer({ minimum: 1, default: 10 }),
+  REFRESHES_PER_SESSION: Type.Integer({ minimum: 1, default: 60 }),
+  PASSWORD_RESETS_PER_EMAIL: Type.Integer({ minimum: 1, default: 5 }),
+  PASSWORD_RESETS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
+  TRUST_PROXY: Type.Optional(Type.String()),
+  CORS_ORIGINS: Type.Optional(Type.String()),
+
+  EMAIL_VERIFICATION: Type.Union(['none', 'optional', 'mandatory'].map((v) => Type.Literal(v)), { default: 'optional' }),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  SMTP_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 10 }),
+  EMAIL_FROM: Type.String({ minLength: 1, default: 'no-reply@localhost' }),
+  PASSWORD_RESET_URL: Type.String({ minLength: 1, default: 'http://localhost:3000/reset?uid={uid}&token={token}' }),
+  EMAIL_VERIFY_URL: Type.String({ minLength: 1, default: 'http://localhost:3000/verify?key={key}' }),
+  PASSWORD_RESET_TIMEOUT: Seconds(3600),
+  EMAIL_VERIFY_TIMEOUT: Seconds(259200),
+  EMAIL_TEMPLATES_DIR: Type.Optional(Type.String({ minLength: 1 })),
+
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  METRICS_ALLOW: Type.String({ default: '127.0.0.1,::1' })
+})
+export type Env = Static<typeof EnvSchema>

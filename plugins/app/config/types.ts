@@ -1,0 +1,95 @@
+// The validated configuration the app receives (fastify.config), made by loadConfig (load.ts).
+import type { RedisTarget } from '../../external/redis.js'
+
+export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA'
+export type EmailVerification = 'none' | 'optional' | 'mandatory'
+
+export interface Config {
+  env: string
+  production: boolean
+  port: number
+  host: string
+  logLevel: string
+  databaseUrl: string | null
+  dataDir: string
+  /** REDIS_URL (a single Redis); null with a Cluster or a Sentinel (see `redis`). */
+  redisUrl: string | null
+  /** The Redis of the token store and the rate limits, null when none is configured. */
+  redis: RedisTarget | null
+  redisKeyPrefix: string
+  /**
+   * Token-store writes are acknowledged only once this many replicas have them (WAIT), else the
+   * request is a 503: a failover then cannot lose a rotation or a revocation that was answered.
+   */
+  redisWaitReplicas: number
+  /** Where sessions live: Redis (shared, fast) or the database (no Redis needed). */
+  tokenStore: 'redis' | 'database'
+  /** No Redis and no DATABASE_URL: PGlite in DATA_DIR, one instance, a generated dev secret. */
+  embedded: boolean
+  timeouts: {
+    /** The longest wait on the database or Redis before a 503, ms. */
+    dependency: number
+    /** A request whose body has not fully arrived by then is answered 408, ms. */
+    request: number
+    /** How long a SIGTERM drains requests in flight before the process exits anyway, ms. */
+    shutdown: number
+    /** SMTP connect, greeting and socket inactivity; also the longest wait for mail at shutdown, ms. */
+    smtp: number
+  }
+  jwt: {
+    algorithm: JwtAlgorithm
+    /** HS256: the shared secret. Others: the PEM private key. */
+    signingKey: string
+    /** HS256: the same secret. Others: the PEM public key. */
+    verifyKey: string
+    kid: string
+    /** Keys accepted for verification only, by kid (rotation). */
+    previousKeys: Record<string, string>
+    issuer: string | null
+    audience: string | null
+  }
+  accessTokenTtl: number
+  refreshTokenTtl: number
+  sessionMaxAge: number
+  refreshReuseInterval: number
+  bcryptCost: number
+  passwordWorkers: number | null
+  rateLimit: {
+    enabled: boolean
+    loginFailuresPerUserIp: number
+    loginFailuresPerAccount: number
+    loginAttemptsPerIp: number
+    registrationsPerIp: number
+    refreshesPerSession: number
+    /** Password reset requests per email address per hour. */
+    passwordResetsPerEmail: number
+    /** Password reset requests per IP per hour. */
+    passwordResetsPerIp: number
+  }
+  trustProxy: boolean | string | string[] | number
+  /** Browser origins allowed to call the API (CORS); empty: no CORS headers. */
+  corsOrigins: string[]
+  email: {
+    /** none: no verification e-mail; optional: sent at register; mandatory: and login waits for it. */
+    verification: EmailVerification
+    /** smtp:// or smtps:// with the credentials (never log it); null: .eml files in DATA_DIR/mail (not in production). */
+    smtpUrl: string | null
+    from: string
+    /** The reset link, with {uid} and {token} to fill in. */
+    resetUrl: string
+    /** The verification link, with {key} to fill in. */
+    verifyUrl: string
+    /** Lifetime of a reset link, seconds. */
+    resetTimeout: number
+    /** Lifetime of a verification link, seconds. */
+    verifyTimeout: number
+    /** A folder whose files replace the default templates of the same name; null: the defaults. */
+    templatesDir: string | null
+  }
+  metrics: {
+    /** /metrics on a port of its own (every address may scrape it there; 0: any free one); null: on the main port. */
+    port: number | null
+    /** On the main port, the client addresses (IPs or CIDR ranges) that may read /metrics. */
+    allow: string[]
+  }
+}
