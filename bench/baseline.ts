@@ -22,6 +22,8 @@ import pg from 'pg'
 import { Piscina } from 'piscina'
 import { loadConfig } from '../plugins/app/config/index.js'
 import { RedisTokenStore } from '../plugins/app/token-store/index.js'
+import { foldEmail } from '../plugins/app/users.js'
+import { foldUsername } from '../plugins/app/usernames.js'
 import { CLIENT_IP, USER_AGENT as BENCH_AGENT } from './agent.js'
 import type { PasswordTask } from '../plugins/app/passwords/worker.js'
 
@@ -112,10 +114,10 @@ app.post('/login', async (request, reply) => {
   if (!db) return reply.code(503).send({ detail: 'no database' })
   const { username, password } = (request.body ?? {}) as { username?: string; password?: string }
   if (typeof username !== 'string' || typeof password !== 'string') return reply.code(400).send({})
-  const login = username.toLowerCase()
+  // The keys the service's user repository looks a login up by.
   const { rows } = await db.query<{ id: string; username: string; email: string; first_name: string; last_name: string; password_hash: string; is_active: boolean }>(
-    'SELECT id, username, email, first_name, last_name, password_hash, is_active FROM users WHERE username_lower = $1 OR email_lower = $1 LIMIT 2',
-    [login]
+    'SELECT id, username, email, first_name, last_name, password_hash, is_active FROM users WHERE username_lower = $1 OR email_lower = $2 LIMIT 2',
+    [foldUsername(username), foldEmail(username)]
   )
   const user = rows[0]
   const ok = await pool.run({ op: 'compare', password, hash: user?.password_hash ?? '$2b$12$' + 'x'.repeat(53) })

@@ -8,6 +8,11 @@ export const here = dirname(fileURLToPath(import.meta.url))
 export const distRoot = resolve(here, '..')
 export const resultsDir = join(resolve(distRoot, '..'), 'bench', 'results')
 
+/** Every Redis key of the benchmark starts with this (deleted before and after a run). */
+export const PREFIX = 'bench:'
+/** The service's and the baseline's bcrypt cost (the default of a deployment). */
+export const BCRYPT_COST = 12
+
 export const SCENARIOS = ['protected', 'verify', 'refresh', 'login', 'mixed', 'protected-db', 'refresh-db'] as const
 export type Scenario = (typeof SCENARIOS)[number]
 

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
 
 export interface Child {
   name: string
@@ -76,6 +77,17 @@ export function runNode(name: string, script: string, args: string[], env: NodeJ
     child.once('error', reject)
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${name} failed with exit code ${code}; see the log`))))
   })
+}
+
+/** Migrates the database at `databaseUrl` with the compiled migration script under `dist`. */
+export const migrate = (dist: string, databaseUrl: string, log: WriteStream): Promise<void> =>
+  runNode('migrate', join(dist, 'scripts', 'migrate.js'), [], { ...baseEnv(), DATABASE_URL: databaseUrl }, log)
+
+/** The few variables of this environment a child needs; the rest of its settings are given. */
+export function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[k] !== undefined) env[k] = process.env[k]
+  return env
 }
 
 export function openLog(path: string): WriteStream {

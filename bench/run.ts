@@ -19,96 +19,23 @@
 //     request and a projection to Redis Cluster shards (bench/scaling.ts)
 //   BENCH_NODE_OPTIONS: node flags for the children (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof");
 //   BENCH_SERVICE_SCRIPT: the service's entry point (default dist/src/server.js), to compare a variant.
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, totalmem, type as osType, release } from 'node:os'
 import { join } from 'node:path'
-import bcrypt from 'bcryptjs'
-import pg from 'pg'
 import { Redis } from 'ioredis'
-import type { LoadResult } from './load.js'
 import { deletePrefix, measureMemory, type MemoryResult } from './memory.js'
-import { openLog, runNode, startChild, type Child } from './processes.js'
+import type { Child } from './processes.js'
 import { probeRoundTrips, type ProbeResult } from './probe.js'
 import { printReport, type ScenarioReport } from './report.js'
 import { scaleOut, type ScalingReport } from './scaling.js'
-import { cpuMark, otherCores } from './cpu.js'
 import { bcryptCompareMs, bcryptPoolRate } from './bcrypt.js'
-import { distRoot, here, opts, resultsDir, SCENARIOS } from './options.js'
-import { inBatches, merge, post, scenario, type Pair, type Target } from './scenarios.js'
-
-const PREFIX = 'bench:'
-const BCRYPT_COST = 12
-const runId = randomBytes(3).toString('hex')
-const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-mkdirSync(resultsDir, { recursive: true })
-const logPath = join(resultsDir, `${stamp}.log`)
-const log = openLog(logPath)
-const say = (line: string) => {
-  console.log(line)
-  log.write(`# ${line}\n`)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Setup: database, Redis, processes
-
-async function ensureDatabase(url: string): Promise<void> {
-  const target = new URL(url)
-  const name = target.pathname.slice(1)
-  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`bench database name not supported: ${name}`)
-  const admin = new URL(url)
-  admin.pathname = '/postgres'
-  const client = new pg.Client({ connectionString: admin.toString() })
-  await client.connect()
-  try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
-    if (!rowCount) {
-      await client.query(`CREATE DATABASE "${name}"`)
-      say(`created database ${name}`)
-    }
-  } finally {
-    await client.end()
-  }
-  await runNode('migrate', join(distRoot, 'scripts', 'migrate.js'), [], { ...baseEnv(), DATABASE_URL: url }, log)
-  // The database is the benchmark's own: start from no users.
-  const db = new pg.Client({ connectionString: url })
-  await db.connect()
-  await db.query('TRUNCATE users')
-  await db.end()
-}
-
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[k] !== undefined) env[k] = process.env[k]
-  return env
-}
-
-const jwtSecret = randomBytes(48).toString('base64url')
-function appEnv(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    ...baseEnv(),
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    JWT_SECRET: jwtSecret,
-    // Production needs a mail server; the benchmark sends no mail, so none is ever contacted.
-    SMTP_URL: 'smtp://127.0.0.1:2525',
-    DATABASE_URL: opts.databaseUrl,
-    REDIS_URL: opts.redisUrl,
-    REDIS_KEY_PREFIX: prefix,
-    RATE_LIMIT_ENABLED: 'false',
-    BCRYPT_COST: String(BCRYPT_COST),
-    LOG_LEVEL: opts.logLevel,
-    DATA_DIR: join(resultsDir, 'data'),
-    ...extra
-  }
-}
-
-// Request logs (info and below) are not kept: see startChild.
-const quiet = !['warn', 'error', 'fatal', 'silent'].includes(opts.logLevel)
-const startService = (prefix: string, extra: NodeJS.ProcessEnv = {}) =>
-  // BENCH_SERVICE_SCRIPT: another entry point for the service (to measure a variant of it).
-  startChild('service', process.env.BENCH_SERVICE_SCRIPT ?? join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), logPath, quiet)
-const startBaseline = () => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), logPath, false)
+import { BCRYPT_COST, distRoot, opts, PREFIX, resultsDir } from './options.js'
+import { log, logPath, runId, say, stamp } from './run-log.js'
+import { ensureDatabase } from './database.js'
+import { copyUsers, registerUsers } from './users.js'
+import { baselineTarget, serviceTarget, startBaseline, startService } from './services.js'
+import { compare } from './compare.js'
+import type { Target } from './scenarios.js'
 
 async function main(): Promise<number> {
   const startedAt = new Date()
@@ -133,12 +60,12 @@ async function main(): Promise<number> {
 
   await deletePrefix(opts.redisUrl, PREFIX)
   const children: Child[] = []
-  const results: ScenarioReport[] = []
+  let results: ScenarioReport[] = []
   let memory: MemoryResult | null = null
   const probes: ProbeResult[] = []
   const scaling: ScalingReport[] = []
   try {
-    await ensureDatabase(opts.databaseUrl)
+    await ensureDatabase(opts.databaseUrl, distRoot, log, say)
     let serviceUrl = opts.url
     let first: Child | null = null
     if (!serviceUrl) {
@@ -150,44 +77,12 @@ async function main(): Promise<number> {
     children.push(baseline)
     say(`service ${serviceUrl}${opts.url ? ' (given)' : ''}, baseline ${baseline.url}`)
 
-    // The users: registered through the service (bcrypt at cost 12, a few at a time).
-    const count = Math.max(opts.connections, opts.loginConnections)
-    const users = await inBatches(count, 4, async (i) => {
-      const u = { username: `bench_${runId}_${i}`, password: `${randomBytes(9).toString('base64url')}-Pw1` }
-      const created = await post<{ id: string }>(serviceUrl, '/api/auth/register/', { ...u, email: `${u.username}@bench.example`, password2: u.password }, 201)
-      return { ...u, id: created.id }
-    })
+    const users = await registerUsers(serviceUrl, runId, Math.max(opts.connections, opts.loginConnections))
     say(`registered ${users.length} users`)
-    if (opts.url) {
-      // The given service keeps its users in its own database: the baseline's login reads the
-      // benchmark's, so the same users (same ids and passwords, bcrypt at the same cost) go there.
-      const db = new pg.Client({ connectionString: opts.databaseUrl })
-      await db.connect()
-      try {
-        for (const u of users) {
-          await db.query(
-            'INSERT INTO users (id, username, username_lower, email, email_lower, password_hash) VALUES ($1, $2, $3, $4, $5, $6)',
-            [u.id, u.username, u.username.toLowerCase(), `${u.username}@bench.example`, `${u.username}@bench.example`, bcrypt.hashSync(u.password, BCRYPT_COST)]
-          )
-        }
-      } finally {
-        await db.end()
-      }
-    }
+    // The given service keeps its users in its own database: the baseline's login reads the benchmark's.
+    if (opts.url) await copyUsers(opts.databaseUrl, users, BCRYPT_COST)
 
-    const service: Target = {
-      kind: 'service',
-      url: serviceUrl,
-      paths: { protected: '/api/protected-endpoint/', verify: '/api/token/verify/', refresh: '/api/token/refresh/', login: '/api/auth/login/' },
-      session: (u) => post<Pair>(serviceUrl, '/api/auth/login/', { username: u.username, password: u.password })
-    }
-    const base: Target = {
-      kind: 'baseline',
-      url: baseline.url,
-      paths: { protected: '/protected', verify: '/verify', refresh: '/refresh', login: '/login' },
-      session: (u) => post<Pair>(baseline.url, '/session', { user_id: u.id })
-    }
-
+    const service = serviceTarget(serviceUrl)
     // Our own processes, so that other work on the machine can be told apart (bench/cpu.ts).
     const info = new Redis(opts.redisUrl, { lazyConnect: true })
     await info.connect()
@@ -203,48 +98,10 @@ async function main(): Promise<number> {
       const child = await startService(`${PREFIX}db:`, { TOKEN_STORE: 'database', REDIS_URL: '' })
       children.push(child)
       say(`service with sessions in PostgreSQL ${child.url}`)
-      dbService = { ...service, url: child.url, session: (u) => post<Pair>(child.url, '/api/auth/login/', { username: u.username, password: u.password }) }
+      dbService = serviceTarget(child.url)
       return dbService
     }
-
-    for (const name of SCENARIOS) {
-      if (!opts.only.has(name)) continue
-      if (name === 'protected-db' || name === 'refresh-db') {
-        const kind = name === 'protected-db' ? 'protected' : 'refresh'
-        const load = Number(loadavg()[0]!.toFixed(2))
-        const target = await databaseStore()
-        say(`${kind}: service with sessions in PostgreSQL...`)
-        const s = (await scenario(kind, target, users, opts.duration)) as LoadResult
-        // Next to the Redis store's figure of this run, when it ran.
-        const onRedis = results.find((r) => r.name === kind)?.service as LoadResult | undefined
-        results.push({ name, service: s, baseline: onRedis ?? null, loadAverage: load, otherCpu: null })
-        continue
-      }
-      const load = Number(loadavg()[0]!.toFixed(2))
-      const mark = cpuMark(pids)
-      const other = () => {
-        const cores = otherCores(mark, pids)
-        return cores === null ? null : Number(cores.toFixed(2))
-      }
-      if ((name === 'protected' || name === 'verify') && opts.rounds > 1) {
-        // Service and baseline alternate (S B B S ...) in shorter runs, so a change in the load
-        // of a shared machine falls on both alike.
-        const runs = { service: [] as LoadResult[], baseline: [] as LoadResult[] }
-        for (let r = 0; r < opts.rounds; r++) {
-          for (const t of r % 2 === 0 ? [service, base] : [base, service]) {
-            say(`${name}: ${t.kind} (round ${r + 1} of ${opts.rounds})...`)
-            runs[t.kind].push((await scenario(name, t, users, opts.duration / opts.rounds)) as LoadResult)
-          }
-        }
-        results.push({ name, service: merge(runs.service), baseline: merge(runs.baseline), loadAverage: load, otherCpu: other() })
-        continue
-      }
-      say(`${name}: service...`)
-      const s = await scenario(name, service, users)
-      say(`${name}: baseline...`)
-      const b = await scenario(name, base, users)
-      results.push({ name, service: s, baseline: b, loadAverage: load, otherCpu: other() } as ScenarioReport)
-    }
+    results = await compare({ service, baseline: baselineTarget(baseline.url), databaseStore }, users, pids, say)
 
     // --instances N: more instances of the same service (the same environment: database, Redis,
     // key prefix, JWT secret; only PORT differs), each started as the first one was.
@@ -257,10 +114,7 @@ async function main(): Promise<number> {
         extra.push(child)
       }
       say(`${opts.instances} service instances: ${[first, ...extra].map((c) => c.url).join(', ')}`)
-      const targets: Target[] = [
-        service,
-        ...extra.map((c): Target => ({ ...service, url: c.url, session: (u) => post<Pair>(c.url, '/api/auth/login/', { username: u.username, password: u.password }) }))
-      ]
+      const targets: Target[] = [service, ...extra.map((c) => serviceTarget(c.url))]
       const servicePids = [first, ...extra].map((c) => c.pid)
       const ourPids = [process.pid, redisPid, ...children.map((c) => c.pid)].filter((p) => p > 0)
       for (const name of scaled) {

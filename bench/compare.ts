@@ -1,0 +1,59 @@
+// The chosen scenarios (--only), each on the service and on the baseline in the same run, with
+// the machine's load average and the CPU of other work during each (bench/cpu.ts).
+import { loadavg } from 'node:os'
+import { cpuMark, otherCores } from './cpu.js'
+import type { LoadResult } from './load.js'
+import { opts, SCENARIOS } from './options.js'
+import type { ScenarioReport } from './report.js'
+import { merge, scenario, type BenchUser, type Target } from './scenarios.js'
+
+export interface Targets {
+  service: Target
+  baseline: Target
+  /** The service with its sessions in PostgreSQL, started when first asked for. */
+  databaseStore: () => Promise<Target>
+}
+
+export async function compare(targets: Targets, users: BenchUser[], pids: number[], say: (line: string) => void): Promise<ScenarioReport[]> {
+  const { service, baseline: base } = targets
+  const results: ScenarioReport[] = []
+  for (const name of SCENARIOS) {
+    if (!opts.only.has(name)) continue
+    if (name === 'protected-db' || name === 'refresh-db') {
+      const kind = name === 'protected-db' ? 'protected' : 'refresh'
+      const load = Number(loadavg()[0]!.toFixed(2))
+      const target = await targets.databaseStore()
+      say(`${kind}: service with sessions in PostgreSQL...`)
+      const s = (await scenario(kind, target, users, opts.duration)) as LoadResult
+      // Next to the Redis store's figure of this run, when it ran.
+      const onRedis = results.find((r) => r.name === kind)?.service as LoadResult | undefined
+      results.push({ name, service: s, baseline: onRedis ?? null, loadAverage: load, otherCpu: null })
+      continue
+    }
+    const load = Number(loadavg()[0]!.toFixed(2))
+    const mark = cpuMark(pids)
+    const other = () => {
+      const cores = otherCores(mark, pids)
+      return cores === null ? null : Number(cores.toFixed(2))
+    }
+    if ((name === 'protected' || name === 'verify') && opts.rounds > 1) {
+      // Service and baseline alternate (S B B S ...) in shorter runs, so a change in the load
+      // of a shared machine falls on both alike.
+      const runs = { service: [] as LoadResult[], baseline: [] as LoadResult[] }
+      for (let r = 0; r < opts.rounds; r++) {
+        for (const t of r % 2 === 0 ? [service, base] : [base, service]) {
+          say(`${name}: ${t.kind} (round ${r + 1} of ${opts.rounds})...`)
+          runs[t.kind].push((await scenario(name, t, users, opts.duration / opts.rounds)) as LoadResult)
+        }
+      }
+      results.push({ name, service: merge(runs.service), baseline: merge(runs.baseline), loadAverage: load, otherCpu: other() })
+      continue
+    }
+    say(`${name}: service...`)
+    const s = await scenario(name, service, users)
+    say(`${name}: baseline...`)
+    const b = await scenario(name, base, users)
+    results.push({ name, service: s, baseline: b, loadAverage: load, otherCpu: other() } as ScenarioReport)
+  }
+  return results
+}

@@ -1,0 +1,53 @@
+// The processes the benchmark measures: the service (one or more instances, or a variant of it
+// with its sessions in PostgreSQL) and the baseline, each started with the environment of a
+// production deployment on the benchmark's database and Redis, and the targets that reach them.
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { BCRYPT_COST, distRoot, here, opts, PREFIX, resultsDir } from './options.js'
+import { baseEnv, startChild, type Child } from './processes.js'
+import { logPath } from './run-log.js'
+import { post, type Pair, type Target } from './scenarios.js'
+
+// One secret for every child: the service's instances accept each other's tokens.
+const jwtSecret = randomBytes(48).toString('base64url')
+function appEnv(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv(),
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    JWT_SECRET: jwtSecret,
+    // Production needs a mail server; the benchmark sends no mail, so none is ever contacted.
+    SMTP_URL: 'smtp://127.0.0.1:2525',
+    DATABASE_URL: opts.databaseUrl,
+    REDIS_URL: opts.redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    RATE_LIMIT_ENABLED: 'false',
+    BCRYPT_COST: String(BCRYPT_COST),
+    LOG_LEVEL: opts.logLevel,
+    DATA_DIR: join(resultsDir, 'data'),
+    ...extra
+  }
+}
+
+// Request logs (info and below) are not kept: see startChild.
+const quiet = !['warn', 'error', 'fatal', 'silent'].includes(opts.logLevel)
+export const startService = (prefix: string, extra: NodeJS.ProcessEnv = {}): Promise<Child> =>
+  // BENCH_SERVICE_SCRIPT: another entry point for the service (to measure a variant of it).
+  startChild('service', process.env.BENCH_SERVICE_SCRIPT ?? join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), logPath, quiet)
+export const startBaseline = (): Promise<Child> => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), logPath, false)
+
+/** The service's routes at `url`; a session is a login. */
+export const serviceTarget = (url: string): Target => ({
+  kind: 'service',
+  url,
+  paths: { protected: '/api/protected-endpoint/', verify: '/api/token/verify/', refresh: '/api/token/refresh/', login: '/api/auth/login/' },
+  session: (u) => post<Pair>(url, '/api/auth/login/', { username: u.username, password: u.password })
+})
+
+/** The baseline's routes at `url`; a session comes from its bench-only route, without bcrypt. */
+export const baselineTarget = (url: string): Target => ({
+  kind: 'baseline',
+  url,
+  paths: { protected: '/protected', verify: '/verify', refresh: '/refresh', login: '/login' },
+  session: (u) => post<Pair>(url, '/session', { user_id: u.id })
+})
