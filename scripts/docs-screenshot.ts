@@ -1,15 +1,15 @@
-// Opens /docs in headless Chromium (Debian's `chromium` package, driven by playwright-core), waits
-// for the operations to render, checks that every path of the document is shown and that the page
-// fetched nothing from another host (it must work offline), and writes a PNG.
+// Opens /docs in headless Chromium (scripts/screenshot.ts), waits for the operations to render,
+// checks that every path of the document is shown and that the page fetched nothing from another
+// host (it must work offline), and writes a PNG.
 // Usage: tsx scripts/docs-screenshot.ts [out.png]   (CHROMIUM_PATH overrides /usr/bin/chromium)
-import { mkdtemp, mkdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
-import { chromium } from 'playwright-core'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../plugins/app/config/index.js'
+import { savePng, withPage } from './screenshot.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = resolve(process.argv[2] ?? join(root, 'docs', 'docs-screenshot.png'))
@@ -23,22 +23,7 @@ try {
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
   const paths = Object.keys((app.swagger() as { paths: Record<string, unknown> }).paths)
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync'
-    ]
-  })
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+  await withPage(1280, async (page) => {
     const foreign: string[] = []
     page.on('request', (request) => {
       const url = new URL(request.url())
@@ -57,12 +42,9 @@ try {
     if (foreign.length > 0) problems.push(`requests to other hosts: ${foreign.join(', ')}`)
     const title = await page.locator('.info .title').first().textContent()
 
-    await mkdir(dirname(out), { recursive: true })
-    await page.screenshot({ path: out, fullPage: true })
+    await savePng(page, out)
     console.log(`/docs shows ${shown.length} operations on ${paths.length} paths ("${title?.trim()}"); screenshot: ${out}`)
-  } finally {
-    await browser.close()
-  }
+  })
 } finally {
   await app.close()
   await rm(dataDir, { recursive: true, force: true })
