@@ -17,6 +17,7 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import { dataMigrations } from '../plugins/app/data-migrations.js'
 import { applyMigrations, createMigration, diffMigrationsToSchema, postgresAdapterFactory, prismaPaths } from '../plugins/external/prisma/migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../plugins/external/prisma/pglite.js'
 
@@ -55,12 +56,12 @@ async function main(): Promise<number> {
 
   const url = process.env.DATABASE_URL
   if (url) {
-    const applied = await applyMigrations(postgresAdapterFactory({ connectionString: url, connectionTimeoutMillis: 10_000 }))
+    const applied = await applyMigrations(postgresAdapterFactory({ connectionString: url, connectionTimeoutMillis: 10_000 }), dataMigrations)
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
     return 0
   }
   const dataDir = resolve(process.env.DATA_DIR || './data')
-  const embedded = await openEmbeddedDatabase(dataDir)
+  const embedded = await openEmbeddedDatabase(dataDir, dataMigrations)
   await embedded.close()
   console.log(`${pgliteDir(dataDir)}: ${embedded.applied.length ? `applied: ${embedded.applied.join(', ')}` : 'up to date'}`)
   return 0

@@ -12,8 +12,9 @@ import { commonSchemas } from './schemas/common.js'
 import { authSchemas } from './schemas/auth.js'
 import { commonResponses, routelessResponses } from './routes/responses.js'
 import configPlugin, { type Config } from '../plugins/app/config/index.js'
-import { ApiError } from '../plugins/app/errors.js'
+import { ApiError, throttled } from '../plugins/app/errors.js'
 import outagesPlugin from '../plugins/app/outages.js'
+import { dataMigrations } from '../plugins/app/data-migrations.js'
 import corsPlugin from '../plugins/external/cors.js'
 import metricsPlugin from '../plugins/external/metrics.js'
 import redisPlugin from '../plugins/external/redis.js'
@@ -196,12 +197,12 @@ export const app = fp<AppOptions>(
     await fastify.register(outagesPlugin)
     await fastify.register(corsPlugin)
     await fastify.register(redisPlugin)
-    await fastify.register(prismaPlugin)
+    await fastify.register(prismaPlugin, { dataMigrations })
     await fastify.register(usersPlugin)
     await fastify.register(passwordsPlugin)
     await fastify.register(mailPlugin)
     await fastify.register(tokenStorePlugin)
-    await fastify.register(rateLimitPlugin)
+    await fastify.register(rateLimitPlugin, { tooMany: throttled })
     await fastify.register(throttlePlugin)
     await fastify.register(jwtPlugin)
     await fastify.register(authPlugin)

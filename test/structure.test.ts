@@ -1,6 +1,7 @@
-// The layout's one rule: imports go one way. src/ (the HTTP layer) uses plugins/; nothing under
-// plugins/ imports src/, whether by a static or dynamic import, an export-from, or a module URL
-// (worker threads are loaded by `new URL(..., import.meta.url)`).
+// The layout's one rule: imports go one way, src/ (the HTTP layer) -> plugins/app/ (the service's
+// own plugins) -> plugins/external/ (thin wrappers of libraries). A file imports its own layer or
+// a lower one, never a higher one, whether by a static or dynamic import, an export-from, or a
+// module URL (worker threads are loaded by `new URL(..., import.meta.url)`).
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,7 +9,8 @@ import t from 'tap'
 import ts from 'typescript'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const SRC = join(root, 'src') + sep
+/** From the top layer to the bottom one. */
+const LAYERS = ['src', join('plugins', 'app'), join('plugins', 'external')].map((dir) => join(root, dir) + sep)
 
 /** .ts files below dir, the generated Prisma client left out. */
 function sources(dir: string): string[] {
@@ -26,30 +28,63 @@ export function specifiers(text: string): string[] {
   return [...importedFiles.map((f) => f.fileName), ...urls]
 }
 
-/** The specifiers of `file` (its text given) that resolve into src/. */
-export function importsOfSrc(file: string, text: string): string[] {
-  return specifiers(text).filter((s) => s.startsWith('.') && (resolve(dirname(file), s) + sep).startsWith(SRC))
+/** The index in LAYERS of the layer a path is in, or -1 outside them all (tests, scripts, packages). */
+const layerOf = (path: string) => LAYERS.findIndex((dir) => (path + sep).startsWith(dir))
+
+/** The specifiers of `file` (its text given) that resolve into a layer above its own. */
+export function upwardImports(file: string, text: string): string[] {
+  const own = layerOf(file)
+  if (own <= 0) return []
+  return specifiers(text).filter((s) => {
+    if (!s.startsWith('.')) return false
+    const target = layerOf(resolve(dirname(file), s))
+    return target !== -1 && target < own
+  })
 }
 
-t.test('nothing under plugins/ imports src/', async (t) => {
-  const files = sources(join(root, 'plugins'))
-  t.ok(files.length > 20, `${files.length} plugin files read`)
-  const offenders = files.flatMap((f) => importsOfSrc(f, readFileSync(f, 'utf8')).map((s) => `${relative(root, f)}: ${s}`))
-  t.same(offenders, [], 'plugins import only plugins and packages')
+t.test('imports go one way: src -> plugins/app -> plugins/external', async (t) => {
+  const files = [...sources(join(root, 'src')), ...sources(join(root, 'plugins'))]
+  t.ok(files.filter((f) => layerOf(f) === 2).length > 10, 'plugins/external files read')
+  t.ok(files.filter((f) => layerOf(f) === 1).length > 20, 'plugins/app files read')
+  const offenders = files.flatMap((f) => upwardImports(f, readFileSync(f, 'utf8')).map((s) => `${relative(root, f)}: ${s}`))
+  t.same(offenders, [], 'each layer imports only itself, the layers below and packages')
 })
 
 t.test('the check sees every form of import', async (t) => {
-  const file = join(root, 'plugins', 'app', 'example.ts')
-  const cases = [
-    "import { buildApp } from '../../src/app.js'",
-    "import type { Config } from '../../src/config.js'",
-    "export { x } from '../../src/schemas/routes.js'",
-    "import '../../src/side-effect.js'",
-    "const m = await import('../../src/routes/responses.js')",
-    "const w = new URL(`../../src/worker.js`, import.meta.url)"
+  const forms = (up: string) => [
+    `import { buildApp } from '${up}/app.js'`,
+    `import type { Config } from '${up}/config.js'`,
+    `export { x } from '${up}/schemas/routes.js'`,
+    `import '${up}/side-effect.js'`,
+    `const m = await import('${up}/routes/responses.js')`,
+    `const w = new URL(\`${up}/worker.js\`, import.meta.url)`
   ]
-  for (const line of cases) t.equal(importsOfSrc(file, line).length, 1, line)
-  t.same(importsOfSrc(file, "import x from './users.js'\nimport y from '../external/redis.js'\nimport z from 'fastify'"), [])
-  // A path that only starts like src/ is not src/.
-  t.same(importsOfSrc(file, "import x from '../../srcs/x.js'"), [])
+  for (const line of forms('../../src')) t.equal(upwardImports(join(root, 'plugins', 'app', 'example.ts'), line).length, 1, `app: ${line}`)
+  for (const line of forms('../app')) t.equal(upwardImports(join(root, 'plugins', 'external', 'example.ts'), line).length, 1, `external: ${line}`)
+})
+
+t.test('what each layer may not import, and what it may', async (t) => {
+  const app = join(root, 'plugins', 'app', 'example.ts')
+  const external = join(root, 'plugins', 'external', 'example.ts')
+  const externalDeep = join(root, 'plugins', 'external', 'prisma', 'example.ts')
+  const src = join(root, 'src', 'routes', 'example.ts')
+  const refused: Array<[string, string]> = [
+    [app, "import { buildApp } from '../../src/app.js'"],
+    [external, "import { throttled } from '../app/errors.js'"],
+    [external, "import type { RedisTarget } from '../app/config/index.js'"],
+    [externalDeep, "import { foldUsername } from '../../app/usernames.js'"],
+    [external, "import { buildApp } from '../../src/app.js'"],
+    [externalDeep, "const m = await import('../../../src/routes/responses.js')"]
+  ]
+  for (const [file, line] of refused) t.equal(upwardImports(file, line).length, 1, `${relative(root, file)}: ${line}`)
+  const allowed: Array<[string, string]> = [
+    [app, "import x from './users.js'\nimport y from '../external/redis.js'\nimport z from 'fastify'"],
+    [external, "import { masters } from './redis.js'\nimport { PrismaClient } from './prisma/index.js'"],
+    [externalDeep, "import { throttledWarnings } from '../throttled-warnings.js'"],
+    [src, "import x from '../../plugins/app/users.js'\nimport y from '../../plugins/external/redis.js'\nimport z from '../schemas/common.js'"],
+    // Paths that only start like a layer are not that layer.
+    [app, "import x from '../../srcs/x.js'"],
+    [external, "import x from '../application/x.js'\nimport y from '../apps/x.js'"]
+  ]
+  for (const [file, text] of allowed) t.same(upwardImports(file, text), [], `${relative(root, file)}: ${text}`)
 })

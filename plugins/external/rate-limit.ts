@@ -1,13 +1,18 @@
 // @fastify/rate-limit, with its counters in Redis when the app has a client so every instance
 // shares them. Only the library: what is limited, and how, is the throttle plugin's
-// (plugins/app/throttle.ts). Nothing is registered when limits are off (RATE_LIMIT_ENABLED=false).
+// (plugins/app/throttle.ts), and the error a request over a limit gets is the app's (`tooMany`).
+// Nothing is registered when limits are off (RATE_LIMIT_ENABLED=false).
 import rateLimit from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
-import { throttled } from '../app/errors.js'
 import { closeClient, duplicateClient, readyWithin } from './redis.js'
 
-export default fp(
-  async (fastify) => {
+export interface RateLimitOptions {
+  /** The error thrown for a request over a limit, given the seconds until it may try again. */
+  tooMany: (retryAfterSeconds: number) => Error
+}
+
+export default fp<RateLimitOptions>(
+  async (fastify, { tooMany }) => {
     if (!fastify.config.rateLimit.enabled) return
     // A client of its own with a short command timeout: a counter that cannot be read in time is
     // skipped (skipOnError), so a Redis that hangs costs a request a fifth of DEPENDENCY_TIMEOUT
@@ -29,7 +34,7 @@ export default fp(
       nameSpace: 'rl:',
       // Limits are a defence, not a dependency: if Redis hiccups, serve rather than fail.
       skipOnError: true,
-      errorResponseBuilder: (_request, context) => throttled(Math.max(1, Math.ceil(context.ttl / 1000)))
+      errorResponseBuilder: (_request, context) => tooMany(Math.max(1, Math.ceil(context.ttl / 1000)))
     })
   },
   { name: 'rate-limit', dependencies: ['config', 'redis'] }

@@ -3,6 +3,7 @@
 // the token store (Redis) and keep working; what needs the database answers 503 within
 // DEPENDENCY_TIMEOUT; everything works again once PostgreSQL is back.
 import t, { type Test } from 'tap'
+import { dataMigrations } from '../../plugins/app/data-migrations.js'
 import { postgresAdapterFactory, applyMigrations } from '../../plugins/external/prisma/migrations.js'
 import { build, get, login, post, register } from '../helper.js'
 import { onceBack, startPostgres } from '../support/servers.js'
@@ -13,7 +14,7 @@ const SLACK_MS = 400
 async function ownDatabase(t: Test) {
   const pg = await startPostgres()
   t.teardown(() => pg.destroy())
-  await applyMigrations(postgresAdapterFactory({ connectionString: pg.url, max: 1 }))
+  await applyMigrations(postgresAdapterFactory({ connectionString: pg.url, max: 1 }), dataMigrations)
   return pg
 }
 

@@ -13,7 +13,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils'
 import type { PGlite } from '@electric-sql/pglite'
 import { PrismaClient } from '../../plugins/external/prisma/index.js'
-import { dataMigrationNames } from '../../plugins/external/prisma/data-migrations.js'
+import { dataMigrations } from '../../plugins/app/data-migrations.js'
 import { applyMigrations, postgresAdapterFactory, readMigrations } from '../../plugins/external/prisma/migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../../plugins/external/prisma/pglite.js'
 
@@ -36,7 +36,7 @@ async function schemaVersion(): Promise<string> {
     hash.update(m.path + '\0' + (m.migrationFile.content.tag === 'ok' ? m.migrationFile.content.value : '') + '\0')
   }
   // Data migrations are part of what a template holds.
-  hash.update(dataMigrationNames.join('\0'))
+  hash.update(dataMigrations.map((m) => m.name).join('\0'))
   return hash.digest('hex').slice(0, 12)
 }
 
@@ -69,7 +69,7 @@ async function ensureTemplate(admin: SqlDriverAdapter, template: string): Promis
   const building = template + '_building'
   await admin.executeScript(`DROP DATABASE IF EXISTS ${ident(building)} WITH (FORCE)`)
   await admin.executeScript(`CREATE DATABASE ${ident(building)}`)
-  await applyMigrations(postgresAdapterFactory({ connectionString: databaseUrl(building), max: 1 }))
+  await applyMigrations(postgresAdapterFactory({ connectionString: databaseUrl(building), max: 1 }), dataMigrations)
   for (let attempt = 0; ; attempt++) {
     try {
       // The migration's connection may still be closing on the server side.
@@ -127,7 +127,7 @@ function migratedPgliteTemplate(): Promise<string> {
   pgliteTemplate ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'auth-test-pglite-template-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    const embedded = await openEmbeddedDatabase(dir)
+    const embedded = await openEmbeddedDatabase(dir, dataMigrations)
     await embedded.close()
     return pgliteDir(dir)
   })()
@@ -183,7 +183,7 @@ export async function createTestPrisma(kind: DatabaseKind): Promise<TestPrisma> 
     }
   }
   const data = await createTestDataDir()
-  const embedded = await openEmbeddedDatabase(data.dir)
+  const embedded = await openEmbeddedDatabase(data.dir, dataMigrations)
   const prisma = new PrismaClient({ adapter: pgliteAdapterFactory(embedded.db) })
   return {
     prisma,

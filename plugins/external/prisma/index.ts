@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from './generated/client.js'
-import { pendingDataMigrations } from './data-migrations.js'
+import { pendingDataMigrations, type DataMigration } from './data-migrations.js'
 import { pendingMigrations } from './migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from './pglite.js'
 import { throttledWarnings } from '../throttled-warnings.js'
@@ -20,8 +20,13 @@ declare module 'fastify' {
   }
 }
 
-export default fp(
-  async (fastify) => {
+export interface PrismaPluginOptions {
+  /** The app's data migrations: applied to the embedded database on open, reported when pending on PostgreSQL. */
+  dataMigrations: DataMigration[]
+}
+
+export default fp<PrismaPluginOptions>(
+  async (fastify, { dataMigrations }) => {
     const { databaseUrl, dataDir } = fastify.config
     let prisma: PrismaClient
     let closeDatabase: () => Promise<void> = async () => {}
@@ -46,14 +51,14 @@ export default fp(
       // Migrating is a deploy step here (npm run db:migrate); say so early when it was skipped.
       // Not fatal: the database may be briefly down at boot, and /health/ready reports that.
       const query = (sql: string) => prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(sql)
-      await Promise.all([pendingMigrations(query), pendingDataMigrations(query)]).then(([sql, data]) => [...sql, ...data]).then(
+      await Promise.all([pendingMigrations(query), pendingDataMigrations(query, dataMigrations)]).then(([sql, data]) => [...sql, ...data]).then(
         (pending) => {
           if (pending.length > 0) fastify.log.warn({ pending }, 'database migrations pending: run `npm run db:migrate`')
         },
         (err: Error) => fastify.log.warn({ err: { message: err.message } }, 'could not check database migrations')
       )
     } else {
-      const embedded = await openEmbeddedDatabase(dataDir)
+      const embedded = await openEmbeddedDatabase(dataDir, dataMigrations)
       if (embedded.applied.length > 0) fastify.log.info({ migrations: embedded.applied }, 'embedded database migrated')
       fastify.log.info(
         { dir: pgliteDir(dataDir) },

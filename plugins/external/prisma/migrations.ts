@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PrismaPg } from '@prisma/adapter-pg'
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
-import { applyDataMigrations } from './data-migrations.js'
+import { applyDataMigrations, type DataMigration } from './data-migrations.js'
 import { withSchemaEngine, type EngineOptions, type MigrationList } from './schema-engine.js'
 
 export interface PrismaPaths {
@@ -107,11 +107,12 @@ export async function pendingMigrations(query: (sql: string) => Promise<Array<Re
 const noFilters = { externalTables: [], externalEnums: [] }
 
 /**
- * Applies every migration not yet recorded in _prisma_migrations, then every data migration not
- * yet recorded (data-migrations.ts); returns the names applied.
+ * Applies every migration not yet recorded in _prisma_migrations, then every one of
+ * `dataMigrations` not yet recorded (data-migrations.ts); returns the names applied.
  */
 export async function applyMigrations(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
+  dataMigrations: DataMigration[],
   options: EngineOptions & { migrationsDir?: string } = {}
 ): Promise<string[]> {
   const migrationsList = await readMigrations(options.migrationsDir)
@@ -120,7 +121,7 @@ export async function applyMigrations(
     (engine) => engine.applyMigrations({ migrationsList, filters: noFilters }),
     options
   )
-  return [...out.appliedMigrationNames, ...(await applyDataMigrations(adapterFactory))]
+  return [...out.appliedMigrationNames, ...(await applyDataMigrations(adapterFactory, dataMigrations))]
 }
 
 /**

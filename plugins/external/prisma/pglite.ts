@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
-import { pendingDataMigrations } from './data-migrations.js'
+import { pendingDataMigrations, type DataMigration } from './data-migrations.js'
 import { applyMigrations, pendingMigrations, scriptsWhole } from './migrations.js'
 
 /** The PGlite directory inside the app's data dir. */
@@ -42,10 +42,10 @@ export interface EmbeddedDatabase {
 
 /**
  * Opens (creating on first use) the embedded database in <dataDir>/pglite and applies pending
- * migrations. Starting the wasm schema engine costs about a second, so it only runs when
+ * migrations, SQL then `dataMigrations`. Starting the wasm schema engine costs about a second, so it only runs when
  * _prisma_migrations shows something is missing.
  */
-export async function openEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase> {
+export async function openEmbeddedDatabase(dataDir: string, dataMigrations: DataMigration[]): Promise<EmbeddedDatabase> {
   const dir = pgliteDir(dataDir)
   await mkdir(dir, { recursive: true })
   const releaseLock = await acquireLock(join(dataDir, 'pglite.lock'))
@@ -53,8 +53,8 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<EmbeddedDat
   try {
     db = await PGlite.create(dir)
     const query = async (sql: string) => (await db!.query<Record<string, unknown>>(sql)).rows
-    const pending = [...(await pendingMigrations(query)), ...(await pendingDataMigrations(query))]
-    const applied = pending.length > 0 ? await applyMigrations(pgliteAdapterFactory(db)) : []
+    const pending = [...(await pendingMigrations(query)), ...(await pendingDataMigrations(query, dataMigrations))]
+    const applied = pending.length > 0 ? await applyMigrations(pgliteAdapterFactory(db), dataMigrations) : []
     const opened = db
     return {
       db,

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../../plugins/app/config/index.js'
 import configPlugin from '../../../plugins/app/config/index.js'
+import { dataMigrations } from '../../../plugins/app/data-migrations.js'
 import prismaPlugin from '../../../plugins/external/prisma/index.js'
 import metricsPlugin from '../../../plugins/external/metrics.js'
 import outagesPlugin from '../../../plugins/app/outages.js'
@@ -34,7 +35,7 @@ async function buildUsersApp(mode: Mode): Promise<{ app: FastifyInstance; cleanu
     await app.register(configPlugin, { config: loadConfig(env) })
     await app.register(metricsPlugin)
     await app.register(outagesPlugin)
-    await app.register(prismaPlugin)
+    await app.register(prismaPlugin, { dataMigrations })
     await app.register(usersPlugin)
     await app.ready()
   } catch (err) {

@@ -6,6 +6,7 @@ import t from 'tap'
 import configPlugin, { loadConfig } from '../../../../plugins/app/config/index.js'
 import outagesPlugin from '../../../../plugins/app/outages.js'
 import tokenStorePlugin, { sessionKey } from '../../../../plugins/app/token-store/index.js'
+import { dataMigrations } from '../../../../plugins/app/data-migrations.js'
 import prismaPlugin from '../../../../plugins/external/prisma/index.js'
 import redisPlugin from '../../../../plugins/external/redis.js'
 import metricsPlugin from '../../../../plugins/external/metrics.js'
@@ -32,7 +33,7 @@ async function app(env: Record<string, string>) {
     await fastify.register(metricsPlugin)
     await fastify.register(outagesPlugin)
     await fastify.register(redisPlugin)
-    await fastify.register(prismaPlugin)
+    await fastify.register(prismaPlugin, { dataMigrations })
     await fastify.register(tokenStorePlugin)
     await fastify.ready()
   } catch (err) {

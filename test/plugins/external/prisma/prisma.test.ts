@@ -14,7 +14,7 @@ import configPlugin from '../../../../plugins/app/config/index.js'
 import prismaPlugin from '../../../../plugins/external/prisma/index.js'
 import { applyMigrations, diffMigrationsToSchema, postgresAdapterFactory, prismaPaths, readMigrations } from '../../../../plugins/external/prisma/migrations.js'
 import { pgliteAdapterFactory } from '../../../../plugins/external/prisma/pglite.js'
-import { dataMigrationNames } from '../../../../plugins/external/prisma/data-migrations.js'
+import { dataMigrations } from '../../../../plugins/app/data-migrations.js'
 import { createTestDatabase, createTestDataDir, TEST_PG_URL } from '../../../support/db.js'
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
@@ -22,7 +22,7 @@ const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 async function buildDbApp(env: Record<string, string>): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   await app.register(configPlugin, { config: loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: SECRET, ...env }) })
-  await app.register(prismaPlugin)
+  await app.register(prismaPlugin, { dataMigrations })
   await app.ready()
   return app
 }
@@ -65,7 +65,7 @@ t.test('a failing migration is reported, not recorded as applied (PGlite)', asyn
   await cp(join(dir, (await readMigrations()).migrationDirectories[0]!.path), join(dir, '99990101000000_broken'), { recursive: true })
   await writeFile(join(dir, '99990101000000_broken', 'migration.sql'), 'ALTER TABLE "users" ADD COLUMN "x" INT;\nSELECT no_such_function();\n')
   await withScratchPglite(async (db) => {
-    await t.rejects(applyMigrations(pgliteAdapterFactory(db), { migrationsDir: dir }), /no_such_function/)
+    await t.rejects(applyMigrations(pgliteAdapterFactory(db), [], { migrationsDir: dir }), /no_such_function/)
     const rows = await db.query<{ migration_name: string; finished_at: Date | null }>(
       'SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name'
     )
@@ -84,8 +84,8 @@ t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', 
   await pg.executeScript('DROP SCHEMA public CASCADE; CREATE SCHEMA public')
   const names = (await readMigrations()).migrationDirectories.map((m) => m.path)
 
-  t.same(await applyMigrations(postgresAdapterFactory(db.url)), [...names, ...dataMigrationNames], 'every migration applied, then the data migrations')
-  t.same(await applyMigrations(postgresAdapterFactory(db.url)), [], 'a second run applies nothing')
+  t.same(await applyMigrations(postgresAdapterFactory(db.url), dataMigrations), [...names, ...dataMigrations.map((m) => m.name)], 'every migration applied, then the data migrations')
+  t.same(await applyMigrations(postgresAdapterFactory(db.url), dataMigrations), [], 'a second run applies nothing')
   const recorded = await pg.queryRaw({
     sql: 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name',
     args: [],
@@ -115,7 +115,7 @@ t.test('PostgreSQL mode warns at start when migrations are pending', async (t) =
   })
   t.teardown(() => app.close())
   await app.register(configPlugin, { config: loadConfig({ NODE_ENV: 'test', JWT_SECRET: SECRET, DATABASE_URL: db.url, DATA_DIR: join(tmpdir(), 'auth-unused') }) })
-  await app.register(prismaPlugin)
+  await app.register(prismaPlugin, { dataMigrations })
   await app.ready()
   const names = (await readMigrations()).migrationDirectories.map((m) => m.path)
   t.match(lines, [{ level: 40, pending: names, msg: /migrations pending/ }])

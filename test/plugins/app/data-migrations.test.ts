@@ -2,10 +2,11 @@
 // are found by any twin of their name afterwards, and two users who would collide make it refuse,
 // naming them, with nothing changed.
 import t from 'tap'
-import { applyDataMigrations, pendingDataMigrations } from '../../../../plugins/external/prisma/data-migrations.js'
-import { postgresAdapterFactory } from '../../../../plugins/external/prisma/migrations.js'
-import { pgliteAdapterFactory } from '../../../../plugins/external/prisma/pglite.js'
-import { createTestPrisma, type DatabaseKind, type TestPrisma } from '../../../support/db.js'
+import { dataMigrations } from '../../../plugins/app/data-migrations.js'
+import { applyDataMigrations, pendingDataMigrations } from '../../../plugins/external/prisma/data-migrations.js'
+import { postgresAdapterFactory } from '../../../plugins/external/prisma/migrations.js'
+import { pgliteAdapterFactory } from '../../../plugins/external/prisma/pglite.js'
+import { createTestPrisma, type DatabaseKind, type TestPrisma } from '../../support/db.js'
 
 const NAME = '20261121120000_fold_usernames'
 
@@ -28,12 +29,12 @@ for (const kind of ['pglite', 'postgres'] as DatabaseKind[]) {
     t.teardown(() => db.cleanup())
     await oldUsers(db, ['Straße', 'ＢＯＢ', 'plain_name'])
     const query = (sql: string) => db.prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(sql)
-    t.same(await pendingDataMigrations(query), [NAME])
-    const applied = await applyDataMigrations(adapterOf(db, kind))
+    t.same(await pendingDataMigrations(query, dataMigrations), [NAME])
+    const applied = await applyDataMigrations(adapterOf(db, kind), dataMigrations)
     t.same(applied, [NAME])
     t.same(await keys(db), { Straße: 'strasse', ＢＯＢ: 'bob', plain_name: 'plain_name' })
-    t.same(await pendingDataMigrations(query), [], 'recorded')
-    t.same(await applyDataMigrations(adapterOf(db, kind)), [], 'and not run again')
+    t.same(await pendingDataMigrations(query, dataMigrations), [], 'recorded')
+    t.same(await applyDataMigrations(adapterOf(db, kind), dataMigrations), [], 'and not run again')
   })
 
   t.test(`${kind}: users who would collide make it refuse, naming them; nothing changes`, async (t) => {
@@ -41,14 +42,14 @@ for (const kind of ['pglite', 'postgres'] as DatabaseKind[]) {
     t.teardown(() => db.cleanup())
     await oldUsers(db, ['alice', 'ＡＬＩＣＥ', 'Straße', 'STRASSE', 'carol'])
     const before = await keys(db)
-    const err = await applyDataMigrations(adapterOf(db, kind)).catch((e: unknown) => e)
+    const err = await applyDataMigrations(adapterOf(db, kind), dataMigrations).catch((e: unknown) => e)
     t.match(err, { name: 'DataMigrationRefused' })
     t.match((err as Error).message, /"alice" \([0-9a-f-]+\) = "ＡＬＩＣＥ" \([0-9a-f-]+\)|"ＡＬＩＣＥ" \([0-9a-f-]+\) = "alice" \([0-9a-f-]+\)/)
     t.match((err as Error).message, /"Straße" .* = "STRASSE"|"STRASSE" .* = "Straße"/)
     t.notMatch((err as Error).message, /carol/)
     t.same(await keys(db), before, 'nothing changed')
     const query = (sql: string) => db.prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(sql)
-    t.same(await pendingDataMigrations(query), [NAME], 'still pending')
+    t.same(await pendingDataMigrations(query, dataMigrations), [NAME], 'still pending')
   })
 }
 
