@@ -26,7 +26,7 @@ import passwordsPlugin from '../plugins/app/passwords/index.js'
 import mailPlugin from '../plugins/app/mail/index.js'
 import tokenStorePlugin from '../plugins/app/token-store/index.js'
 import throttlePlugin from '../plugins/app/throttle.js'
-import jwtPlugin from '../plugins/app/jwt.js'
+import tokensPlugin from '../plugins/app/tokens.js'
 import authPlugin from '../plugins/app/auth.js'
 import auditPlugin from '../plugins/app/audit.js'
 import accountsPlugin from '../plugins/app/accounts/index.js'
@@ -204,7 +204,7 @@ export const app = fp<AppOptions>(
     await fastify.register(tokenStorePlugin)
     await fastify.register(rateLimitPlugin, { tooMany: throttled })
     await fastify.register(throttlePlugin)
-    await fastify.register(jwtPlugin)
+    await fastify.register(tokensPlugin)
     await fastify.register(authPlugin)
     await fastify.register(auditPlugin)
     await fastify.register(accountsPlugin)

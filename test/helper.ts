@@ -7,7 +7,7 @@ import { loadConfig } from '../plugins/app/config/index.js'
 import { createTestDatabase, createTestDataDir } from './support/db.js'
 import { redisEnv, testRedis, TOPOLOGIES, type Topology } from './support/redis.js'
 import { installContractCheck } from './support/contract.js'
-import { decodeSegment } from '../plugins/app/jwt.js'
+import { decodeSegment } from '../plugins/app/tokens.js'
 
 /**
  * embedded: PGlite and the database token store. postgres: PostgreSQL and the shared single

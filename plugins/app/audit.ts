@@ -6,6 +6,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
 import { Counter } from 'prom-client'
+// User agents are kept as the sessions keep them.
+import { USER_AGENT_MAX } from './token-store/types.js'
 
 /** API.md's list of audited events. */
 export const AUDIT_EVENTS = {
@@ -26,7 +28,7 @@ export type AuditEvent = keyof typeof AUDIT_EVENTS
 export type AuditOutcome<E extends AuditEvent> = (typeof AUDIT_EVENTS)[E][number]
 
 /** The request an event happened in. */
-export interface AuditContext {
+export interface Client {
   ip: string
   userAgent: string
   requestId: string
@@ -43,7 +45,7 @@ export interface AuditRecord<E extends AuditEvent = AuditEvent> {
   sessions?: number
 }
 
-export type Audit = <E extends AuditEvent>(context: AuditContext, record: AuditRecord<E>) => void
+export type Audit = <E extends AuditEvent>(context: Client, record: AuditRecord<E>) => void
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -53,8 +55,6 @@ declare module 'fastify' {
 
 /** Outcomes that may be an attack: logged as warnings. */
 const SUSPICIOUS = new Set(['reuse_detected', 'throttled'])
-/** User agents are kept as the sessions keep them (USER_AGENT_MAX). */
-const AGENT_MAX = 256
 
 /**
  * The audit log: the app's logger at info level at least, so LOG_LEVEL=warn still keeps the
@@ -92,7 +92,7 @@ export default fp(
         sid: record.sid ?? null,
         ...(record.sessions !== undefined ? { sessions: record.sessions } : {}),
         ip: context.ip,
-        user_agent: context.userAgent.slice(0, AGENT_MAX)
+        user_agent: context.userAgent.slice(0, USER_AGENT_MAX)
       }
       const message = `audit: ${record.event} ${record.outcome}`
       if (SUSPICIOUS.has(record.outcome)) log.warn(line, message)

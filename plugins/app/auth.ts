@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { accessTokenNotValid, notAuthenticated } from './errors.js'
 
-export interface AuthContext {
+export interface Caller {
   userId: string
   sid: string
 }
@@ -16,7 +16,7 @@ declare module 'fastify' {
     authenticate: (request: FastifyRequest) => Promise<void>
   }
   interface FastifyRequest {
-    auth: AuthContext | null
+    auth: Caller | null
   }
 }
 
@@ -44,5 +44,5 @@ export default fp(
       request.auth = { userId: claims.user_id, sid: claims.sid }
     })
   },
-  { name: 'auth', dependencies: ['jwt', 'token-store'] }
+  { name: 'auth', dependencies: ['tokens', 'token-store'] }
 )

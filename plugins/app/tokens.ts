@@ -1,4 +1,4 @@
-// Signing and verification of access and refresh tokens with @fastify/jwt, the key set
+// The JWT signer (`fastify.tokens`): signing and verification of access and refresh tokens with @fastify/jwt, the key set
 // (current key plus old keys kept for verification during a rotation, chosen by `kid`), and the
 // JWKS document. Nothing else: protected routes are guarded by the auth plugin.
 import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto'
@@ -56,7 +56,7 @@ function deriveKid(algorithm: JwtAlgorithm, verifyKey: string): string {
 
 /**
  * One part of a JWT (0: header, 1: payload) decoded WITHOUT verifying anything: for picking the
- * key by `kid`, or a throttling bucket. null when it is not a JSON object.
+ * verification key by the header's `kid`. null when it is not a JSON object.
  */
 export function decodeSegment(token: string, index: 0 | 1): Record<string, unknown> | null {
   const part = token.split('.', index + 1)[index]
@@ -160,5 +160,5 @@ export default fp(
     }
     fastify.decorate('tokens', tokens)
   },
-  { name: 'jwt', dependencies: ['config'] }
+  { name: 'tokens', dependencies: ['config'] }
 )
