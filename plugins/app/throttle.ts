@@ -6,11 +6,12 @@ import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { throttled } from './errors.js'
+import { foldEmail } from './users.js'
 
 /** Hooks that count one request against a limit (none when limits are off); onRequest or preHandler. */
-export type RequestLimit = onRequestAsyncHookHandler[]
+export type LimitHooks = onRequestAsyncHookHandler[]
 
-export interface RequestLimitSpec {
+export interface LimitSpec {
   /** Requests allowed per window. */
   max: number
   /** ms */
@@ -21,18 +22,18 @@ export interface RequestLimitSpec {
 
 export interface Throttle {
   /** A request limit of its own, shared by every route that uses the returned hooks. */
-  perRequest(spec: RequestLimitSpec): RequestLimit
+  perRequest(spec: LimitSpec): LimitHooks
   /** Login and token obtain together: attempts per IP per minute. */
-  loginAttempts: RequestLimit
+  loginAttempts: LimitHooks
   /** Registrations per IP per hour. */
-  registrations: RequestLimit
+  registrations: LimitHooks
   /**
    * Password reset requests, per IP and per email address (the body's `email`), per hour: a
    * preHandler (the body is read). A throttled request is a 429 whether or not the address exists.
    */
-  passwordResets: RequestLimit
+  passwordResets: LimitHooks
   /** Verification e-mails asked for again: the same limits as password resets, counted apart. */
-  verificationEmails: RequestLimit
+  verificationEmails: LimitHooks
   /**
    * Throws a 429 ApiError when this IP has used up its failures on the account, or when the
    * account has used up its failures from all IPs together and this IP failed on it too. An IP
@@ -50,19 +51,16 @@ declare module 'fastify' {
   }
 }
 
-// `account` is what the limit protects: the account's id when the name designates one, else the
-// name itself (its own bucket). Long keys are hashed so an attacker cannot make them large.
-const accountKey = (account: string) => {
-  const n = account.trim().toLowerCase()
-  return n.length <= 64 ? n : createHash('sha256').update(n).digest('base64url')
-}
+// A bucket named by what a client typed (an account's folded name, an e-mail address): hashed
+// when long, so an attacker cannot make keys large. Folding is the caller's: one owner each.
+const bucketName = (typed: string) => (typed.length <= 64 ? typed : createHash('sha256').update(typed).digest('base64url'))
 
 // createRateLimit's limiters take a request and read its key from the keyGenerator; the failure
-// limits are keyed by explicit arguments instead, so they get a stand-in carrying the key.
+// limits are keyed by explicit arguments instead, so they get a stand-in request holding the key.
 const KEY = Symbol('throttle key')
-type KeyCarrier = FastifyRequest & { [KEY]: string }
-const carrying = (key: string) => ({ routeOptions: { config: {} }, [KEY]: key }) as unknown as KeyCarrier
-const carriedKey = (request: FastifyRequest) => (request as KeyCarrier)[KEY]
+type StandIn = FastifyRequest & { [KEY]: string }
+const standIn = (key: string) => ({ routeOptions: { config: {} }, [KEY]: key }) as unknown as StandIn
+const standInKey = (request: FastifyRequest) => (request as StandIn)[KEY]
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
 
@@ -82,44 +80,47 @@ export default fp(
       return
     }
 
-    const perRequest = ({ max, timeWindow, key }: RequestLimitSpec): RequestLimit => [
+    const perRequest = ({ max, timeWindow, key }: LimitSpec): LimitHooks => [
       fastify.rateLimit({ max, timeWindow, keyGenerator: key }) as onRequestAsyncHookHandler
     ]
     // Keys carry the account (accounts passes the user's id, or the folded name that designates
     // nobody): a known and an unknown name are counted alike, so the limits reveal nothing.
-    const perIpAccount = fastify.createRateLimit({ max: limits.loginFailuresPerUserIp, timeWindow: 15 * 60 * 1000, keyGenerator: carriedKey })
-    const perAccount = fastify.createRateLimit({ max: limits.loginFailuresPerAccount, timeWindow: 60 * 60 * 1000, keyGenerator: carriedKey })
-    // Limits on what mails a link: per IP, and per address typed (lower-cased, hashed when long).
-    // Both are counted by one hook: @fastify/rate-limit runs only the first of its own hooks on a
-    // request, so two of them on one route would leave the second uncounted.
-    const perAddress = (name: string): RequestLimit => {
+    const perIpAccount = fastify.createRateLimit({ max: limits.loginFailuresPerUserIp, timeWindow: 15 * 60 * 1000, keyGenerator: standInKey })
+    const perAccount = fastify.createRateLimit({ max: limits.loginFailuresPerAccount, timeWindow: 60 * 60 * 1000, keyGenerator: standInKey })
+    // Limits on what mails a link: per IP, and per address typed (folded as the users table folds
+    // it, hashed when long). Both are counted by one hook: @fastify/rate-limit runs only the first
+    // of its own hooks on a request, so two of them on one route would leave the second uncounted.
+    const mailLimits = (name: string): LimitHooks => {
       const window = 3_600_000
-      const byIp = fastify.createRateLimit({ max: limits.passwordResetsPerIp, timeWindow: window, keyGenerator: carriedKey })
-      const byEmail = fastify.createRateLimit({ max: limits.passwordResetsPerEmail, timeWindow: window, keyGenerator: carriedKey })
+      const byIp = fastify.createRateLimit({ max: limits.passwordResetsPerIp, timeWindow: window, keyGenerator: standInKey })
+      const byEmail = fastify.createRateLimit({ max: limits.passwordResetsPerEmail, timeWindow: window, keyGenerator: standInKey })
       return [
         async (request) => {
           const email = String((request.body as { email?: unknown } | null)?.email ?? '')
-          const counts = await Promise.all([byIp(carrying(`${name}-ip:${request.ip}`)), byEmail(carrying(`${name}-email:${accountKey(email)}`))])
+          const counts = await Promise.all([byIp(standIn(`${name}-ip:${request.ip}`)), byEmail(standIn(`${name}-email:${bucketName(foldEmail(email))}`))])
           const over = counts.flatMap((c) => (!c.isAllowed && c.isExceeded ? [c.ttl] : []))
           if (over.length > 0) throw throttled(seconds(Math.max(...over)))
         }
       ]
     }
+    // `account` is what the limits protect, as accounts names it: `user:<id>` when the name
+    // designates an account, else `name:<folded name>` (its own bucket).
     const buckets = (ip: string, account: string) => {
-      const name = accountKey(account)
-      return [carrying(`lf:${ip}|${name}`), carrying(`la:${name}`)] as const
+      const name = bucketName(account)
+      return [standIn(`failures-ip-account:${ip}|${name}`), standIn(`failures-account:${name}`)] as const
     }
 
     fastify.decorate('throttle', {
       perRequest,
       loginAttempts: perRequest({ max: limits.loginAttemptsPerIp, timeWindow: 60_000, key: (req) => `login:${req.ip}` }),
       registrations: perRequest({ max: limits.registrationsPerIp, timeWindow: 3_600_000, key: (req) => `register:${req.ip}` }),
-      passwordResets: perAddress('reset'),
-      verificationEmails: perAddress('verify-mail'),
+      passwordResets: mailLimits('reset'),
+      verificationEmails: mailLimits('verify-mail'),
       async checkLogin(ip, account) {
         const [a, b] = buckets(ip, account)
         const [fromIp, overall] = await Promise.all([perIpAccount(a, { increment: false }), perAccount(b, { increment: false })])
-        // `read` reports the current count: no remaining attempt means a further failure would exceed it.
+        // Asked without counting, a limiter reports the count so far: no remaining attempt means a
+        // further failure would exceed it.
         const exhausted = (s: typeof fromIp) => !s.isAllowed && (s.isExceeded || s.remaining <= 0)
         const failedHere = !fromIp.isAllowed && fromIp.remaining < fromIp.max
         const blocked = [...(exhausted(fromIp) ? [fromIp] : []), ...(exhausted(overall) && failedHere ? [overall] : [])]
