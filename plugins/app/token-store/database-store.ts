@@ -8,6 +8,7 @@
 import type { PrismaClient } from '../../external/prisma/index.js'
 import {
   newestFirst,
+  rotateResult,
   USER_AGENT_MAX,
   type IssuedRefresh,
   type NewSession,
@@ -22,8 +23,6 @@ import {
 
 /** Expired rows deleted per new session: more than one, so the table never falls behind. */
 const SWEEP = 4
-
-type Status = RotateResult['status']
 
 export class DatabaseTokenStore implements TokenStore {
   readonly kind = 'database' as const
@@ -48,20 +47,10 @@ export class DatabaseTokenStore implements TokenStore {
 
   async rotate({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
     const { refreshTtl, reuseInterval, accessTtl } = this.#opts
-    const [row] = await this.#db.$queryRaw<Array<{ status: Status; jti: string | null; iat: bigint | null; exp: bigint | null }>>`
+    const [row] = await this.#db.$queryRaw<Array<{ status: string; jti: string | null; iat: bigint | null; exp: bigint | null }>>`
       SELECT status, jti, iat, exp FROM auth_session_rotate(${sid}::text, ${userId}::text, ${jti}::text, ${newJti}::text,
         ${refreshTtl}::int, ${reuseInterval * 1000}::bigint, ${accessTtl}::int, ${now ?? null}::bigint)`
-    switch (row?.status) {
-      case 'rotated':
-      case 'grace':
-        return { status: row.status, refresh: { jti: row.jti!, iat: Number(row.iat), exp: Number(row.exp) } }
-      case 'reused':
-      case 'revoked':
-      case 'unknown':
-        return { status: row.status }
-      default:
-        throw new Error(`token store: unexpected rotate reply ${JSON.stringify(row)}`)
-    }
+    return rotateResult({ status: row?.status, jti: row?.jti ?? null, iat: row?.iat, exp: row?.exp })
   }
 
   async refreshStatus({ userId, sid }: SessionRef, jti: string): Promise<RefreshStatus> {

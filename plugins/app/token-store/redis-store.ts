@@ -7,6 +7,7 @@ import { isUuid } from '../ids.js'
 import { CREATE, LIST, REVOKE, REVOKE_ALL, ROTATE } from './lua.js'
 import {
   newestFirst,
+  rotateResult,
   USER_AGENT_MAX,
   type IssuedRefresh,
   type NewSession,
@@ -202,18 +203,8 @@ export class RedisTokenStore implements TokenStore {
       INDEX_SLACK_MS,
       sessionMaxAge
     )
-    const status = String(reply[0])
-    switch (status) {
-      case 'rotated':
-      case 'grace':
-        return { status, refresh: { jti: (reply[1] as Buffer).toString('base64url'), iat: Number(reply[2]), exp: Number(reply[3]) } }
-      case 'reused':
-      case 'revoked':
-      case 'unknown':
-        return { status }
-      default:
-        throw new Error(`token store: unexpected rotate reply ${JSON.stringify(reply)}`)
-    }
+    const jti = reply[1] instanceof Buffer ? reply[1].toString('base64url') : null
+    return rotateResult({ status: String(reply[0]), jti, iat: reply[2], exp: reply[3] })
   }
 
   async refreshStatus(s: SessionRef, jti: string): Promise<RefreshStatus> {

@@ -35,6 +35,26 @@ export type RotateResult =
 export type RefreshStatus = 'current' | 'blacklisted' | 'unknown'
 
 /**
+ * A store's raw answer to a rotation (the status its script or function returned, and the
+ * current token's jti, iat and exp for 'rotated' and 'grace') as a RotateResult. Anything else
+ * is a broken store, not an answer to give a client.
+ */
+export function rotateResult(raw: { status: unknown; jti: string | null; iat: unknown; exp: unknown }): RotateResult {
+  const { status, jti } = raw
+  switch (status) {
+    case 'rotated':
+    case 'grace':
+      if (jti === null) break
+      return { status, refresh: { jti, iat: Number(raw.iat), exp: Number(raw.exp) } }
+    case 'reused':
+    case 'revoked':
+    case 'unknown':
+      return { status }
+  }
+  throw new Error(`token store: unexpected rotate reply ${JSON.stringify(raw)}`)
+}
+
+/**
  * A session is always named with its user: every token carries both, the Redis keys of one user
  * share a hash slot (so they are built from the user id), and another user's sid is just unknown.
  */
