@@ -1,14 +1,30 @@
 // Per-route request bodies and response bodies, composed from the building blocks.
-import Type from 'typebox'
-import { ACCESS_EXAMPLE, REFRESH_EXAMPLE, Text, USER_EXAMPLE } from './auth.js'
+import Type, { type Static, type TSchema } from 'typebox'
+import {
+  ACCESS_EXAMPLE,
+  EmailSchema,
+  JwtSchema,
+  PasswordSchema,
+  REFRESH_EXAMPLE,
+  SessionSchema,
+  Text,
+  TokenPairSchema,
+  USER_EXAMPLE,
+  UsernameSchema,
+  UserSchema
+} from './auth.js'
 
-const ref = (id: string) => Type.Ref(id)
+/** A $ref to a shared schema (by its $id) that keeps the schema's static type for the handlers. */
+function ref<T extends TSchema>(schema: T & { $id?: unknown }) {
+  if (typeof schema.$id !== 'string') throw new Error('a shared schema needs an $id')
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id))
+}
 
 export const RegisterBodySchema = Type.Object(
   {
-    username: ref('Username'),
-    email: ref('Email'),
-    password: ref('Password'),
+    username: ref(UsernameSchema),
+    email: ref(EmailSchema),
+    password: ref(PasswordSchema),
     password2: Type.Optional(Text({ description: 'When sent, must equal password.' })),
     first_name: Type.Optional(Text({ maxLength: 150, examples: ['John'] })),
     last_name: Type.Optional(Text({ maxLength: 150, examples: ['Doe'] }))
@@ -58,7 +74,7 @@ export const RegisteredSchema = Type.Object({
   first_name: Type.String(),
   last_name: Type.String(),
   email_verified: Type.Boolean(),
-  tokens: Type.Optional(ref('TokenPair')),
+  tokens: Type.Optional(ref(TokenPairSchema)),
   detail: Type.Optional(Type.String({ description: 'With EMAIL_VERIFICATION=mandatory, instead of tokens.' }))
 })
 export const REGISTERED_EXAMPLES = {
@@ -67,7 +83,7 @@ export const REGISTERED_EXAMPLES = {
 }
 
 export const LoginResponseSchema = Type.Object(
-  { access: ref('Jwt'), refresh: ref('Jwt'), user: ref('User') },
+  { access: ref(JwtSchema), refresh: ref(JwtSchema), user: ref(UserSchema) },
   { examples: [{ access: ACCESS_EXAMPLE, refresh: REFRESH_EXAMPLE, user: USER_EXAMPLE }] }
 )
 
@@ -103,7 +119,7 @@ export const PasswordChangeBodySchema = Type.Object(
   { examples: [{ old_password: 'correct-horse-battery', new_password1: 'new-horse-battery-staple', new_password2: 'new-horse-battery-staple' }] }
 )
 
-export const EmailBodySchema = Type.Object({ email: ref('Email') }, { examples: [{ email: 'john@example.com' }] })
+export const EmailBodySchema = Type.Object({ email: ref(EmailSchema) }, { examples: [{ email: 'john@example.com' }] })
 
 export const PasswordResetConfirmBodySchema = Type.Object(
   {
@@ -129,6 +145,6 @@ export const VerifyEmailBodySchema = Type.Object(
   { examples: [{ key: 'NTUwZTg0MDAtZTI5Yi00MWQ0LWE3MTYtNDQ2NjU1NDQwMDAw.1h7ka2m.c2lnbmF0dXJl' }] }
 )
 
-export const SessionListSchema = Type.Array(ref('Session'), { description: 'Newest first (by `created`).' })
+export const SessionListSchema = Type.Array(ref(SessionSchema), { description: 'Newest first (by `created`).' })
 
 export const EmptySchema = Type.Object({}, { additionalProperties: false, examples: [{}] })

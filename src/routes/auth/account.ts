@@ -1,19 +1,14 @@
 // The caller's account: names (PATCH /me), deletion (DELETE /me) and password change.
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { DeleteAccountBodySchema, DetailSchema, PasswordChangeBodySchema, ProfileBodySchema } from '../../schemas/routes.js'
 import { authResponses, bad, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
 import { clientOf } from '../client.js'
+import { trimmed } from '../trim.js'
 
-// DRF's CharField trims names before validating.
-const trimNames = async (request: { body: unknown }) => {
-  const body = request.body as Record<string, unknown> | null
-  if (body && typeof body === 'object' && !Array.isArray(body)) {
-    for (const f of ['first_name', 'last_name']) if (typeof body[f] === 'string') body[f] = (body[f] as string).trim()
-  }
-}
+const trimNames = trimmed(['first_name', 'last_name'])
 
-export default async function accountRoutes(fastify: FastifyInstance) {
+export default async function accountRoutes(fastify: RouteInstance) {
   fastify.patch('/me/', {
     schema: {
       tags: ['account'],
@@ -34,7 +29,7 @@ export default async function accountRoutes(fastify: FastifyInstance) {
     onRequest: fastify.authenticate,
     preValidation: trimNames,
     handler: async (request) => {
-      const { first_name, last_name } = request.body as { first_name?: string; last_name?: string }
+      const { first_name, last_name } = request.body
       return fastify.accounts.updateProfile(request.auth!.userId, { first_name, last_name })
     }
   })
@@ -59,8 +54,8 @@ export default async function accountRoutes(fastify: FastifyInstance) {
     },
     onRequest: fastify.authenticate,
     handler: async (request, reply) => {
-      await fastify.accounts.deleteAccount(request.auth!.userId, (request.body as { password: string }).password, clientOf(request))
-      return reply.code(204).send()
+      await fastify.accounts.deleteAccount(request.auth!.userId, request.body.password, clientOf(request))
+      return reply.code(204).send(null)
     }
   })
 
@@ -86,7 +81,7 @@ export default async function accountRoutes(fastify: FastifyInstance) {
     },
     onRequest: fastify.authenticate,
     handler: async (request) => {
-      await fastify.accounts.changePassword(request.auth!, request.body as { old_password: string; new_password1: string; new_password2: string }, clientOf(request))
+      await fastify.accounts.changePassword(request.auth!, request.body, clientOf(request))
       return { detail: 'New password has been saved.' }
     }
   })

@@ -2,7 +2,8 @@
 // sessions list, the account (names, password change, deletion), password reset and e-mail
 // verification. (The refresh aliases under /api/auth/ are declared with the refresh route, in
 // routes/refresh.)
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyRequest } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { ApiError, fieldErrors, TOKEN_INVALID } from '../../../plugins/app/errors.js'
 import type { RegisterInput } from '../../../plugins/app/accounts/index.js'
@@ -23,16 +24,20 @@ import accountRoutes from './account.js'
 import passwordResetRoutes from './password-reset.js'
 import sessionRoutes from './sessions.js'
 import verificationRoutes from './verification.js'
-import { clientOf } from '../client.js'
+import { clientOf, credentialsOf } from '../client.js'
+import { isObject, trimmed } from '../trim.js'
 import { authResponses, bad, badOr, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
 
 const ALL = 'Successfully logged out of all sessions'
 const ALL_OTHERS = 'Successfully logged out of all other sessions'
 
-// DRF's CharField trims surrounding white space before validating; passwords are kept as typed.
-const TRIMMED = ['username', 'email', 'first_name', 'last_name'] as const
+// Trimmed before validation (DRF's CharField); Django's UsernameField also validates the name
+// (pattern, length) in its NFKC form.
+const trimRegistration = trimmed(['username', 'email', 'first_name', 'last_name'], (body) => {
+  if (typeof body.username === 'string') body.username = normalizeUsername(body.username)
+})
 
-export default async function authRoutes(fastify: FastifyInstance) {
+export default async function authRoutes(fastify: RouteInstance) {
   await fastify.register(sessionRoutes)
   await fastify.register(accountRoutes)
   await fastify.register(passwordResetRoutes)
@@ -61,31 +66,26 @@ export default async function authRoutes(fastify: FastifyInstance) {
     // Validation errors reach the handler, so schema problems and uniqueness/password problems
     // are reported together.
     attachValidation: true,
-    preValidation: async (request: FastifyRequest) => {
-      const body = request.body as Record<string, unknown> | null
-      if (body && typeof body === 'object' && !Array.isArray(body)) {
-        for (const f of TRIMMED) if (typeof body[f] === 'string') body[f] = (body[f] as string).trim()
-        // Django's UsernameField: the name is validated (pattern, length) in its NFKC form.
-        if (typeof body.username === 'string') body.username = normalizeUsername(body.username)
-      }
-    },
+    preValidation: trimRegistration,
     onRequest: fastify.throttle.registrations,
     handler: async (request, reply) => {
-      const body = request.body as Record<string, unknown>
+      // With attachValidation the body may be anything: it is read as such.
+      const body: unknown = request.body
+      const fields = isObject(body) ? body : {}
       const errors = request.validationError
         ? validationToFieldErrors((request.validationError as FastifyError).validation ?? [], body)
         : {}
       if (errors.non_field_errors) throw new ApiError(400, errors)
-      if (!errors.password && !errors.password2 && body.password2 !== undefined && body.password2 !== body.password) {
+      if (!errors.password && !errors.password2 && fields.password2 !== undefined && fields.password2 !== fields.password) {
         ;(errors.password ??= []).push("Password fields didn't match.")
       }
       const str = (v: unknown) => (typeof v === 'string' ? v : '')
       const input: RegisterInput = {
-        username: str(body.username),
-        email: str(body.email),
-        password: str(body.password),
-        first_name: str(body.first_name),
-        last_name: str(body.last_name)
+        username: str(fields.username),
+        email: str(fields.email),
+        password: str(fields.password),
+        first_name: str(fields.first_name),
+        last_name: str(fields.last_name)
       }
       // Every problem at once: the fields refused here, and what the registration rules say of the others.
       if (Object.keys(errors).length > 0) {
@@ -117,12 +117,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
     },
     onRequest: fastify.throttle.loginAttempts,
     handler: async (request) => {
-      const { username, password } = request.body as { username: string; password: string }
-      const ALL = 'Successfully logged out of all sessions'
-const ALL_OTHERS = 'Successfully logged out of all other sessions'
-
-// DRF's CharField trims the name (never the password).
-      const session = await fastify.accounts.login({ login: username.trim(), password, ...clientOf(request) })
+      const session = await fastify.accounts.login(credentialsOf(request, request.body))
       if (!session) throw new ApiError(401, { detail: 'Invalid credentials' })
       return { ...session.tokens, user: session.user }
     }
@@ -187,7 +182,7 @@ const ALL_OTHERS = 'Successfully logged out of all other sessions'
       if (request.body === undefined || request.body === null) request.body = {}
     },
     handler: async (request) => {
-      const { except_current } = request.body as { except_current?: boolean }
+      const { except_current } = request.body
       await fastify.accounts.logoutAll(request.auth!, except_current === true, clientOf(request))
       return { message: except_current ? ALL_OTHERS : ALL }
     }

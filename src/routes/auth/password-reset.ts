@@ -1,12 +1,12 @@
 // /api/auth/password/reset: a link by e-mail, then a new password from it. No authentication.
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import { DetailSchema, EmailBodySchema, PasswordResetConfirmBodySchema } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse, unavailableResponse } from '../responses.js'
 import { clientOf } from '../client.js'
 
 const SENT = 'Password reset e-mail has been sent.'
 
-export default async function passwordResetRoutes(fastify: FastifyInstance) {
+export default async function passwordResetRoutes(fastify: RouteInstance) {
   fastify.post('/password/reset/', {
     schema: {
       tags: ['password reset'],
@@ -26,7 +26,7 @@ export default async function passwordResetRoutes(fastify: FastifyInstance) {
     },
     preHandler: fastify.throttle.passwordResets,
     handler: async (request) => {
-      await fastify.accounts.requestPasswordReset((request.body as { email: string }).email, clientOf(request))
+      await fastify.accounts.requestPasswordReset(request.body.email, clientOf(request))
       return { detail: SENT }
     }
   })
@@ -47,7 +47,7 @@ export default async function passwordResetRoutes(fastify: FastifyInstance) {
       }
     },
     handler: async (request) => {
-      await fastify.accounts.confirmPasswordReset(request.body as { uid: string; token: string; new_password1: string; new_password2: string }, clientOf(request))
+      await fastify.accounts.confirmPasswordReset(request.body, clientOf(request))
       return { detail: 'Password has been reset with the new password.' }
     }
   })

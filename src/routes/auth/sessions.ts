@@ -1,5 +1,5 @@
 // /api/auth/sessions: the signed-in devices of the caller, and signing one out.
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { ApiError } from '../../../plugins/app/errors.js'
 import { SessionListSchema } from '../../schemas/routes.js'
@@ -11,7 +11,7 @@ import { clientOf } from '../client.js'
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/
 const notFound = () => new ApiError(404, { detail: 'Not found.' })
 
-export default async function sessionRoutes(fastify: FastifyInstance) {
+export default async function sessionRoutes(fastify: RouteInstance) {
   fastify.get('/sessions/', {
     schema: {
       tags: ['sessions'],
@@ -52,11 +52,11 @@ export default async function sessionRoutes(fastify: FastifyInstance) {
     },
     onRequest: fastify.authenticate,
     handler: async (request, reply) => {
-      const { id } = request.params as { id: string }
+      const { id } = request.params
       // Anything but a session id is unknown as it is: it never reaches the store.
       if (!SESSION_ID.test(id)) throw notFound()
       if (!(await fastify.accounts.revokeSession(request.auth!, id, clientOf(request)))) throw notFound()
-      return reply.code(204).send()
+      return reply.code(204).send(null)
     }
   })
 }

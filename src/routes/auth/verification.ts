@@ -1,5 +1,5 @@
 // /api/auth/registration: following the link of the verification e-mail, and asking for it again.
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { ApiError } from '../../../plugins/app/errors.js'
 import { DetailSchema, EmailBodySchema, VerifyEmailBodySchema } from '../../schemas/routes.js'
@@ -8,7 +8,7 @@ import { clientOf } from '../client.js'
 
 const OK = { detail: 'ok' }
 
-export default async function verificationRoutes(fastify: FastifyInstance) {
+export default async function verificationRoutes(fastify: RouteInstance) {
   fastify.post('/registration/verify-email/', {
     schema: {
       tags: ['e-mail verification'],
@@ -24,7 +24,7 @@ export default async function verificationRoutes(fastify: FastifyInstance) {
       }
     },
     handler: async (request) => {
-      if (!(await fastify.accounts.verifyEmail((request.body as { key: string }).key, clientOf(request)))) throw new ApiError(404, { detail: 'Not found.' })
+      if (!(await fastify.accounts.verifyEmail(request.body.key, clientOf(request)))) throw new ApiError(404, { detail: 'Not found.' })
       return OK
     }
   })
@@ -47,7 +47,7 @@ export default async function verificationRoutes(fastify: FastifyInstance) {
     },
     preHandler: fastify.throttle.verificationEmails,
     handler: async (request) => {
-      await fastify.accounts.resendVerification((request.body as { email: string }).email)
+      await fastify.accounts.resendVerification(request.body.email)
       return OK
     }
   })

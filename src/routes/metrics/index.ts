@@ -1,6 +1,6 @@
 // GET /metrics on the main port, for the addresses of METRICS_ALLOW (403 for the others). With
 // METRICS_PORT set it is served there instead (plugins/external/metrics.ts) and not here.
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import { ApiError } from '../../../plugins/app/errors.js'
 import { describe } from '../responses.js'
 import Type from 'typebox'
@@ -11,7 +11,7 @@ auth_events_total{event="login",outcome="success"} 12
 auth_events_total{event="refresh",outcome="rotated"} 40
 `
 
-export default async function metricsRoutes(fastify: FastifyInstance) {
+export default async function metricsRoutes(fastify: RouteInstance) {
   const { metrics } = fastify
   if (metrics.port !== null) return
   fastify.get('/', {

@@ -1,9 +1,9 @@
 // A small protected route for clients to check their wiring.
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import { MessageSchema } from '../../schemas/routes.js'
 import { authResponses, bearer, describe, unavailableResponse } from '../responses.js'
 
-export default async function protectedRoutes(fastify: FastifyInstance) {
+export default async function protectedRoutes(fastify: RouteInstance) {
   fastify.get('/', {
     prefixTrailingSlash: 'slash',
     schema: {

@@ -1,8 +1,10 @@
 // The refresh route (SimpleJWT's /api/token/refresh/) and its two aliases under /api/auth/, with
 // their one limiter: refreshes per session per minute, shared by the three URLs.
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { fieldErrors, REQUIRED } from '../../../plugins/app/errors.js'
+import type { TokenClaims } from '../../../plugins/app/tokens.js'
 import { RefreshBodySchema, refreshTokenOf } from '../../schemas/routes.js'
 import { bad, describe, throttledResponse, tokenErrorResponse, unavailableResponse } from '../responses.js'
 import { clientOf } from '../client.js'
@@ -15,18 +17,27 @@ const URLS = [
   { url: MAIN, operationId: 'refreshToken' }
 ]
 
-export default async function refreshRoutes(fastify: FastifyInstance) {
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The claims of the body's refresh token, verified once per request (null: none or invalid). */
+    refreshClaims: TokenClaims | null
+  }
+}
+
+export default async function refreshRoutes(fastify: RouteInstance) {
+  fastify.decorateRequest('refreshClaims', null)
+  // The token is verified once, before the limit that keys on it and the rotation that uses it.
+  const readClaims = async (request: FastifyRequest) => {
+    const token = refreshTokenOf(request.body)
+    request.refreshClaims = typeof token === 'string' ? fastify.tokens.verify(token) : null
+  }
   // A preHandler (it reads the body), counting the three URLs together. Only a refresh token
   // whose signature holds counts against its session: anyone can read a token's sid, so junk
-  // tokens carrying a victim's sid count against the sender's IP instead.
+  // tokens naming a victim's sid count against the sender's IP instead.
   const limit = fastify.throttle.perRequest({
     max: fastify.config.rateLimit.refreshesPerSession,
     timeWindow: 60_000,
-    key: (request) => {
-      const token = refreshTokenOf(request.body)
-      const claims = typeof token === 'string' ? fastify.tokens.verify(token) : null
-      return claims?.token_type === 'refresh' ? `refresh:s:${claims.sid}` : `refresh:ip:${request.ip}`
-    }
+    key: ({ refreshClaims: claims, ip }) => (claims?.token_type === 'refresh' ? `refresh:s:${claims.sid}` : `refresh:ip:${ip}`)
   })
 
   for (const { url, operationId } of URLS) {
@@ -48,11 +59,10 @@ export default async function refreshRoutes(fastify: FastifyInstance) {
           503: unavailableResponse
         }
       },
-      preHandler: limit,
+      preHandler: [readClaims, ...limit],
       handler: async (request) => {
-        const token = refreshTokenOf(request.body) as string | undefined
-        if (token === undefined) throw fieldErrors({ refresh: [REQUIRED] })
-        return fastify.accounts.refresh(token, clientOf(request))
+        if (refreshTokenOf(request.body) === undefined) throw fieldErrors({ refresh: [REQUIRED] })
+        return fastify.accounts.refresh(request.refreshClaims, clientOf(request))
       }
     })
   }

@@ -1,12 +1,12 @@
 // SimpleJWT's endpoints: obtain a pair, verify. (Refresh, /api/token/refresh/, is in routes/refresh.)
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { ApiError, tokenNotValid } from '../../../plugins/app/errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
-import { clientOf } from '../client.js'
+import { credentialsOf } from '../client.js'
 import { bad, describe, throttledResponse, tokenErrorResponse, unavailableResponse } from '../responses.js'
 
-export default async function tokenRoutes(fastify: FastifyInstance) {
+export default async function tokenRoutes(fastify: RouteInstance) {
   fastify.post('/', {
     prefixTrailingSlash: 'slash',
     schema: {
@@ -29,9 +29,7 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
     },
     onRequest: fastify.throttle.loginAttempts,
     handler: async (request) => {
-      const { username, password } = request.body as { username: string; password: string }
-      // DRF's CharField trims the name (never the password).
-      const session = await fastify.accounts.login({ login: username.trim(), password, ...clientOf(request) })
+      const session = await fastify.accounts.login(credentialsOf(request, request.body))
       if (!session) throw new ApiError(401, { detail: 'No active account found with the given credentials' })
       return session.tokens
     }
@@ -52,7 +50,7 @@ export default async function tokenRoutes(fastify: FastifyInstance) {
       }
     },
     handler: async (request) => {
-      if (!(await fastify.accounts.verify((request.body as { token: string }).token))) throw tokenNotValid()
+      if (!(await fastify.accounts.verify(request.body.token))) throw tokenNotValid()
       return {}
     }
   })

@@ -1,5 +1,5 @@
 // The public keys that verify our tokens (RS256/ES256/EdDSA), current and previous, by kid.
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { describe } from '../responses.js'
 
@@ -7,7 +7,7 @@ const JwksSchema = Type.Object({
   keys: Type.Array(Type.Object({ kid: Type.String(), kty: Type.String(), alg: Type.String(), use: Type.String() }, { additionalProperties: true }))
 })
 
-export default async function wellKnownRoutes(fastify: FastifyInstance) {
+export default async function wellKnownRoutes(fastify: RouteInstance) {
   fastify.get('/jwks.json', {
     schema: {
       tags: ['tokens'],
