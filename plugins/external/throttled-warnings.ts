@@ -2,7 +2,7 @@
 // seconds with the count of the ones held back, instead of once per request or per retry.
 import type { FastifyBaseLogger } from 'fastify'
 
-export const REPORT_INTERVAL = 5_000
+const REPORT_INTERVAL = 5_000
 
 /** One warning per key every `interval` ms, with how many were held back since the last one. */
 export function throttledWarnings(log: FastifyBaseLogger, interval = REPORT_INTERVAL) {
