@@ -6,7 +6,7 @@ import { runLoad, type LoadResult, type LoadSpec } from './load.js'
 import { opts } from './options.js'
 
 // The setup helpers live in http.ts (no benchmark options there: scripts use them too).
-export { inBatches, post } from './http.js'
+export { post } from './http.js'
 
 export interface Pair {
   access: string

@@ -3,7 +3,7 @@
 // and the answer tells nothing about which addresses exist (body, status, throttling, time).
 import t from 'tap'
 import type { ParsedMail } from 'mailparser'
-import { build, call, get, login, MODES, PASSWORD, post, register, uniqueName } from '../helper.js'
+import { build, get, login, MODES, PASSWORD, post, register, uniqueName } from '../helper.js'
 import { startSmtp } from '../support/smtp.js'
 import { compareTimings } from '../support/timing.js'
 

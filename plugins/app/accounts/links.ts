@@ -102,4 +102,3 @@ export function createLinks({ secret, resetTimeout, verifyTimeout }: LinkSecrets
   }
 }
 
-export type Links = ReturnType<typeof createLinks>

@@ -5,7 +5,6 @@ import fp from 'fastify-plugin'
 import type { Config } from './types.js'
 
 export { ConfigError } from './config-error.js'
-export { EnvSchema, type Env } from './env.js'
 export { loadConfig } from './load.js'
 export type { Config, JwtAlgorithm } from './types.js'
 

@@ -14,7 +14,7 @@ import { Counter } from 'prom-client'
 import type { Config } from '../config/index.js'
 import { loadTemplates, MAIL_KINDS, type MailKind, type MailVars, type RenderedMail } from './templates.js'
 
-export { expiryVars, fillLink, humanDuration, MAIL_KINDS, type MailKind, type MailVars } from './templates.js'
+export { expiryVars, fillLink, humanDuration, type MailKind, type MailVars } from './templates.js'
 
 export interface MailStats {
   sent: Record<MailKind, number>

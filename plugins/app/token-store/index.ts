@@ -11,9 +11,8 @@ import { closeClient, duplicateClient, readyWithin } from '../../external/redis.
 import { RedisTokenStore } from './redis-store.js'
 import type { TokenStore, TokenStoreOptions } from './types.js'
 
-export type { IssuedRefresh, NewSession, RefreshStatus, Rotation, RotateResult, SessionInfo, SessionRef, TokenStore, TokenStoreOptions } from './types.js'
-export { USER_AGENT_MAX } from './types.js'
-export { NotReplicatedError, writerOf, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey, type Replication } from './redis-store.js'
+export type { RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+export { NotReplicatedError, writerOf, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from './redis-store.js'
 export { DatabaseTokenStore } from './database-store.js'
 
 declare module 'fastify' {

@@ -14,11 +14,7 @@ import {
 } from '@prisma/driver-adapter-utils'
 
 export type SchemaEngine = SchemaEngineType
-export type {
-  MigrationList,
-  DiffTarget,
-  ApplyMigrationsOutput
-} from '@prisma/schema-engine-wasm'
+export type { MigrationList } from '@prisma/schema-engine-wasm'
 
 // tsconfig's lib has no WebAssembly types (no DOM); the little used here is typed by hand.
 type WasmExports = Record<string, unknown>
