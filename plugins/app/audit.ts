@@ -9,7 +9,7 @@ import { Counter } from 'prom-client'
 // User agents are kept as the sessions keep them.
 import { USER_AGENT_MAX } from './token-store/types.js'
 
-/** API.md's list of audited events. */
+/** The audited events and their outcomes, as the HTTP contract lists them (README: Audit log). */
 export const AUDIT_EVENTS = {
   register: ['success'],
   login: ['success', 'unknown_user', 'wrong_password', 'inactive', 'throttled', 'unverified'],

@@ -1,7 +1,9 @@
 // The token store's contract, shared by the Redis and the database implementation.
 // Times: `now` arguments are milliseconds since the epoch; iat/exp are seconds (JWT claims). The
-// service passes no `now`: each store then takes the time from its server (Redis TIME, the
-// database's clock), so instances whose clocks differ agree. Tests pass one to move in time.
+// service passes no `now`: creating, rotating and listing sessions then take the time from the
+// store's server (Redis TIME, the database's clock), so instances whose clocks differ agree on the
+// grace interval and on expiry. Tests pass one to move in time. (A token's own exp is checked
+// against the instance's clock, by the JWT check, as every JWT verifier does.)
 
 export interface TokenStoreOptions {
   /** Access token lifetime, seconds: a session's record outlives its last access token. */
