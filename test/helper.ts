@@ -51,7 +51,7 @@ export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<st
     PASSWORD_WORKERS: '1',
     JWT_SECRET: TEST_SECRET,
     RATE_LIMIT_ENABLED: 'false',
-    // Register sends no verification e-mail unless a test asks (test/routes/verification.test.ts).
+    // Register sends no verification e-mail unless a test asks (test/routes/auth/verification.test.ts).
     EMAIL_VERIFICATION: 'none'
   }
   // One teardown: apps first, then their database and Redis keys.

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build, claims, get, MODES, post, register } from '../helper.js'
+import { build, claims, get, MODES, post, register } from '../../helper.js'
 
 const BLACKLISTED = { detail: 'Token is blacklisted', code: 'token_not_valid' }
 const INVALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' }

@@ -3,8 +3,8 @@
 // none (no mail); the key works exactly once; resend tells nothing about which addresses exist.
 import t from 'tap'
 import type { ParsedMail } from 'mailparser'
-import { build, get, MODES, PASSWORD, post, uniqueName } from '../helper.js'
-import { startSmtp, type TestSmtp } from '../support/smtp.js'
+import { build, get, MODES, PASSWORD, post, uniqueName } from '../../helper.js'
+import { startSmtp, type TestSmtp } from '../../support/smtp.js'
 
 const OK = { detail: 'ok' }
 const NOT_FOUND = { detail: 'Not found.' }

@@ -3,9 +3,9 @@
 // and the answer tells nothing about which addresses exist (body, status, throttling, time).
 import t from 'tap'
 import type { ParsedMail } from 'mailparser'
-import { build, get, login, MODES, PASSWORD, post, register, uniqueName } from '../helper.js'
-import { startSmtp } from '../support/smtp.js'
-import { compareTimings } from '../support/timing.js'
+import { build, get, login, MODES, PASSWORD, post, register, uniqueName } from '../../helper.js'
+import { startSmtp } from '../../support/smtp.js'
+import { compareTimings } from '../../support/timing.js'
 
 const NEW_PASSWORD = 'An0ther-Passphrase!'
 const SENT = { detail: 'Password reset e-mail has been sent.' }

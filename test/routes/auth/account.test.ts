@@ -1,6 +1,6 @@
 // The caller's account: names (PATCH /me), password change and deletion, in both modes.
 import t from 'tap'
-import { build, call, get, login, MODES, PASSWORD, post, register } from '../helper.js'
+import { build, call, get, login, MODES, PASSWORD, post, register } from '../../helper.js'
 
 const NEW_PASSWORD = 'An0ther-Passphrase!'
 const change = (old_password: string, new_password1 = NEW_PASSWORD, new_password2 = new_password1) => ({ old_password, new_password1, new_password2 })

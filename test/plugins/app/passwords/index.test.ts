@@ -2,8 +2,7 @@
 // 72-byte rule) and Django's validators with Django's messages and order.
 import { execFile } from 'node:child_process'
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -13,10 +12,9 @@ import passwordsPlugin from '../../../../plugins/app/passwords/index.js'
 import metricsPlugin from '../../../../plugins/external/metrics.js'
 import { loadConfig } from '../../../../plugins/app/config/index.js'
 import { loadCommonPasswords } from '../../../../plugins/app/passwords/common-passwords.js'
-import { compileLikeTsc } from '../../../support/dist.js'
+import { compileLikeTsc, projectRoot as root } from '../../../support/dist.js'
 import { quickRatio } from '../../../../plugins/app/passwords/validators.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..')
 
 const TOO_SHORT = 'This password is too short. It must contain at least 8 characters.'
 const TOO_COMMON = 'This password is too common.'

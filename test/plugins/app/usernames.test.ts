@@ -1,8 +1,8 @@
 // Usernames as Django compares them: NFKC-normalised and case-folded, for uniqueness, login and
 // the failure limits; stored in their NFKC form; a name whose folded form outgrows the column is a 400.
 import t from 'tap'
-import { foldUsername, normalizeUsername } from '../../plugins/app/usernames.js'
-import { build, MODES, PASSWORD, post, register, uniqueName } from '../helper.js'
+import { foldUsername, normalizeUsername } from '../../../plugins/app/usernames.js'
+import { build, MODES, PASSWORD, post, register, uniqueName } from '../../helper.js'
 
 t.test('folding: twins by width, font, case and ligature are one name', async (t) => {
   for (const [a, b] of [

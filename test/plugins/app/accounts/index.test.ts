@@ -1,8 +1,8 @@
 // The accounts plugin as the routes call it: one call per flow. The routes' HTTP mapping is
-// tested in test/routes/.
+// tested in test/routes/auth/.
 import t from 'tap'
-import { ApiError } from '../../../plugins/app/errors.js'
-import { build, PASSWORD, register, uniqueName } from '../../helper.js'
+import { ApiError } from '../../../../plugins/app/errors.js'
+import { build, PASSWORD, register, uniqueName } from '../../../helper.js'
 
 const CLIENT = { ip: '192.0.2.1', userAgent: 'test', requestId: 'test-1' }
 

@@ -4,9 +4,9 @@
 // token, a password, a password hash, a reset or verification link, or an e-mail body.
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
-import { AUDIT_EVENTS } from '../../plugins/app/audit.js'
-import { build, call, claims, PASSWORD, uniqueName } from '../helper.js'
-import { startSmtp } from '../support/smtp.js'
+import { AUDIT_EVENTS } from '../../../plugins/app/audit.js'
+import { build, call, claims, PASSWORD, uniqueName } from '../../helper.js'
+import { startSmtp } from '../../support/smtp.js'
 
 type Line = Record<string, unknown>
 const UA = 'AuditTest/1.0 (the client of this test)'

@@ -3,9 +3,9 @@
 // database latency, dependency errors by kind, the bcrypt pool, e-mail; served to METRICS_ALLOW
 // only on the main port, or on METRICS_PORT.
 import t from 'tap'
-import { build, call, PASSWORD, register } from '../helper.js'
-import { parsePrometheus, valueOf } from '../support/prometheus.js'
-import { sparePort } from '../support/servers.js'
+import { build, call, PASSWORD, register } from '../../helper.js'
+import { parsePrometheus, valueOf } from '../../support/prometheus.js'
+import { sparePort } from '../../support/servers.js'
 
 const parse = parsePrometheus
 
@@ -107,7 +107,7 @@ t.test('METRICS_PORT: /metrics on a port of its own, and not on the main one', a
 })
 
 t.test('METRICS_ALLOW and METRICS_PORT are checked at start', async (t) => {
-  const { loadConfig } = await import('../../plugins/app/config/index.js')
+  const { loadConfig } = await import('../../../plugins/app/config/index.js')
   const base = { DATA_DIR: '/tmp/auth-metrics-config', JWT_SECRET: 'a-secret-of-at-least-32-bytes-for-the-tests' }
   t.same(loadConfig(base).metrics, { port: null, allow: ['127.0.0.1', '::1'] })
   t.throws(() => loadConfig({ ...base, METRICS_ALLOW: '10.0.0.0/33' }), /METRICS_ALLOW: not an IP address or CIDR range: "10.0.0.0\/33"/)

@@ -6,22 +6,20 @@ import { execFile } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer, type AddressInfo } from 'node:net'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import Mustache from 'mustache'
 import { simpleParser } from 'mailparser'
-import configPlugin, { loadConfig } from '../../../plugins/app/config/index.js'
-import mailPlugin, { expiryVars, fillLink, humanDuration, type MailKind, type MailVars } from '../../../plugins/app/mail/index.js'
-import { TEMPLATE_FILES } from '../../../plugins/app/mail/templates.js'
-import metricsPlugin from '../../../plugins/external/metrics.js'
-import { build as buildWholeApp } from '../../helper.js'
-import { startSmtp } from '../../support/smtp.js'
-import { compileLikeTsc } from '../../support/dist.js'
+import configPlugin, { loadConfig } from '../../../../plugins/app/config/index.js'
+import mailPlugin, { expiryVars, fillLink, humanDuration, type MailKind, type MailVars } from '../../../../plugins/app/mail/index.js'
+import { TEMPLATE_FILES } from '../../../../plugins/app/mail/templates.js'
+import metricsPlugin from '../../../../plugins/external/metrics.js'
+import { build as buildWholeApp } from '../../../helper.js'
+import { startSmtp } from '../../../support/smtp.js'
+import { compileLikeTsc, projectRoot as root } from '../../../support/dist.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 
 /** The parts of a tap Test that build() uses. */
@@ -293,9 +291,9 @@ t.test('the templates load from compiled JavaScript in dist/ without tsx', async
     join(dir, 'dist', 'run.js'),
     `import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import mail from './plugins/app/mail/index.js'
+import mail from '../plugins/app/mail/index.js'
 import { Registry } from 'prom-client'
-import { defaultTemplatesDir } from './plugins/app/mail/templates.js'
+import { defaultTemplatesDir } from '../plugins/app/mail/templates.js'
 const config = { production: false, dataDir: ${JSON.stringify(join(dir, 'data'))}, timeouts: { smtp: 1000 },
   email: { smtpUrl: null, from: 'no-reply@localhost', templatesDir: null } }
 const app = Fastify()

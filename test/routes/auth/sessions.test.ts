@@ -1,6 +1,6 @@
 // The sessions list, revoking one session, and logout-all with except_current, in both modes.
 import t from 'tap'
-import { build, call, get, login, MODES, post, register } from '../helper.js'
+import { build, call, get, login, MODES, post, register } from '../../helper.js'
 
 const PHONE = 'MyApp/2.1 (iPhone; iOS 17.5) '.repeat(10)
 
