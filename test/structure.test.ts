@@ -88,3 +88,32 @@ t.test('what each layer may not import, and what it may', async (t) => {
   ]
   for (const [file, text] of allowed) t.same(upwardImports(file, text), [], `${relative(root, file)}: ${text}`)
 })
+
+/** The source files of the project (tests aside): the app, plugins, scripts and the bench. */
+const projectSources = () =>
+  ['src', 'plugins', 'scripts', 'bench'].flatMap((dir) => sources(join(root, dir))).filter((f) => !f.endsWith('.test.ts'))
+
+/** A file's lines past the limit: one idea per file keeps every room small. */
+export const MAX_LINES = 300
+export const overLong = (text: string) => text.split('\n').length - (text.endsWith('\n') ? 1 : 0) > MAX_LINES
+
+t.test(`no source file is over ${MAX_LINES} lines`, async (t) => {
+  const files = projectSources()
+  t.ok(files.length > 60, `${files.length} source files read`)
+  t.same(files.filter((f) => overLong(readFileSync(f, 'utf8'))).map((f) => relative(root, f)), [])
+  t.ok(overLong('x\n'.repeat(MAX_LINES + 1)), 'the count sees a long file')
+  t.notOk(overLong('x\n'.repeat(MAX_LINES)), 'and lets one at the limit pass')
+})
+
+/** Casts of a request part: the route's schema types them (TypeBox type provider), never a cast. */
+export const requestCasts = (text: string) => [...text.matchAll(/\brequest\s*\.\s*(body|params|query)\s*\)?\s+as\b/g)].map((m) => m[0])
+
+t.test('no handler casts request.body, params or query in src/routes', async (t) => {
+  const files = sources(join(root, 'src', 'routes'))
+  t.ok(files.length > 10, `${files.length} route files read`)
+  t.same(files.flatMap((f) => requestCasts(readFileSync(f, 'utf8')).map((c) => `${relative(root, f)}: ${c}`)), [])
+  t.equal(requestCasts('const b = request.body as { a: string }').length, 1, 'the check sees a cast of the body')
+  t.equal(requestCasts('const { id } = (request.params) as X').length, 1, 'of the params in parentheses')
+  t.equal(requestCasts('const q = request.query as never').length, 1, 'of the query')
+  t.equal(requestCasts('const b: unknown = request.body').length, 0, 'and lets a typed read pass')
+})
