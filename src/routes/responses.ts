@@ -78,6 +78,18 @@ export const unavailableResponse = describe(
   { 'Retry-After': { type: 'string' as const, description: 'Seconds to wait before retrying.' } }
 )
 
+/** 400, 401, 429 and 503 of the two login routes; `invalid` is the route's one answer to wrong credentials. */
+export const loginResponses = (invalid: string) => ({
+  400: bad('Missing fields; or, with EMAIL_VERIFICATION=mandatory, right credentials of a user whose e-mail is not verified yet.', {
+    username: ['This field is required.']
+  }),
+  401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
+    invalid: { summary: 'Wrong credentials', value: { detail: invalid } }
+  }),
+  429: throttledResponse,
+  503: unavailableResponse
+})
+
 const wwwAuthenticate = { 'WWW-Authenticate': { type: 'string' as const, description: 'Always `Bearer realm="api"`.' } }
 export const authResponses = {
   401: describe(

@@ -26,8 +26,9 @@ import sessionRoutes from './sessions.js'
 import verificationRoutes from './verification.js'
 import { clientOf, credentialsOf } from '../client.js'
 import { isObject, trimmed } from '../trim.js'
-import { authResponses, bad, badOr, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
+import { authResponses, bad, badOr, bearer, describe, loginResponses, throttledResponse, unavailableResponse } from '../responses.js'
 
+const INVALID_CREDENTIALS = 'Invalid credentials'
 const ALL = 'Successfully logged out of all sessions'
 const ALL_OTHERS = 'Successfully logged out of all other sessions'
 
@@ -105,20 +106,13 @@ export default async function authRoutes(fastify: RouteInstance) {
       body: CredentialsBodySchema,
       response: {
         200: describe(LoginResponseSchema, 'The first token pair of a new session, and the user.'),
-        400: bad('Missing fields; or, with EMAIL_VERIFICATION=mandatory, right credentials of a user whose e-mail is not verified yet.', {
-          username: ['This field is required.']
-        }),
-        401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
-          invalid: { summary: 'Wrong credentials', value: { detail: 'Invalid credentials' } }
-        }),
-        429: throttledResponse,
-        503: unavailableResponse
+        ...loginResponses(INVALID_CREDENTIALS)
       }
     },
     onRequest: fastify.throttle.loginAttempts,
     handler: async (request) => {
       const session = await fastify.accounts.login(credentialsOf(request, request.body))
-      if (!session) throw new ApiError(401, { detail: 'Invalid credentials' })
+      if (!session) throw new ApiError(401, { detail: INVALID_CREDENTIALS })
       return { ...session.tokens, user: session.user }
     }
   })

@@ -4,7 +4,9 @@ import Type from 'typebox'
 import { ApiError, tokenNotValid } from '../../../plugins/app/errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
 import { credentialsOf } from '../client.js'
-import { bad, describe, throttledResponse, tokenErrorResponse, unavailableResponse } from '../responses.js'
+import { bad, describe, loginResponses, tokenErrorResponse, unavailableResponse } from '../responses.js'
+
+const NO_ACTIVE_ACCOUNT = 'No active account found with the given credentials'
 
 export default async function tokenRoutes(fastify: RouteInstance) {
   fastify.post('/', {
@@ -17,20 +19,13 @@ export default async function tokenRoutes(fastify: RouteInstance) {
       body: CredentialsBodySchema,
       response: {
         200: describe(Type.Ref('TokenPair'), 'The first token pair of a new session.'),
-        400: bad('Missing fields; or, with EMAIL_VERIFICATION=mandatory, right credentials of a user whose e-mail is not verified yet.', {
-          username: ['This field is required.']
-        }),
-        401: describe(Type.Ref('DetailError'), 'Wrong credentials, unknown or inactive user (one answer for all).', {
-          invalid: { summary: 'Wrong credentials', value: { detail: 'No active account found with the given credentials' } }
-        }),
-        429: throttledResponse,
-        503: unavailableResponse
+        ...loginResponses(NO_ACTIVE_ACCOUNT)
       }
     },
     onRequest: fastify.throttle.loginAttempts,
     handler: async (request) => {
       const session = await fastify.accounts.login(credentialsOf(request, request.body))
-      if (!session) throw new ApiError(401, { detail: 'No active account found with the given credentials' })
+      if (!session) throw new ApiError(401, { detail: NO_ACTIVE_ACCOUNT })
       return session.tokens
     }
   })
