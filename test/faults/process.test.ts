@@ -1,7 +1,8 @@
 // The service process failing or stopping: SIGKILL in the embedded mode (a revoked session stays
 // revoked, a rotated token stays rotated, a confirmed session survives), SIGTERM under keep-alive
-// load (no request reset, exit 0), a client that trickles its body (408), and a Redis that would
-// evict sessions (refused at start).
+// load (no request reset, exit 0), SIGTERM under a request in flight (answered with Connection:
+// close), a client that trickles its body (408), and a Redis that would evict sessions (refused
+// at start).
 import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -20,6 +21,18 @@ function dataDir(t: Test): string {
 }
 
 type Pair = { access: string; refresh: string }
+
+/** The service on a data folder of its own, with one user registered (and how long that took). */
+async function withUser(t: Test, name: string, env: Record<string, string>) {
+  const proc = startService({ DATA_DIR: dataDir(t), PORT: '0', LOG_LEVEL: 'warn', ...env })
+  t.teardown(() => proc.child.kill('SIGKILL'))
+  const base = await proc.listening()
+  const username = `${name}_${process.pid}`
+  const started = Date.now()
+  const reg = await postJson(base, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
+  t.equal(reg.status, 201, 'registered')
+  return { proc, base, username, access: (reg.json as { tokens: Pair }).tokens.access, registerMs: Date.now() - started }
+}
 
 t.test('embedded mode SIGKILLed: what was answered stays as it was answered', async (t) => {
   const env = { DATA_DIR: dataDir(t), PORT: '0', BCRYPT_COST: '4', LOG_LEVEL: 'warn' }
@@ -58,13 +71,7 @@ t.test('embedded mode SIGKILLed: what was answered stays as it was answered', as
 })
 
 t.test('SIGTERM under keep-alive load: every request that reached the service is answered, exit 0', async (t) => {
-  const env = { DATA_DIR: dataDir(t), PORT: '0', BCRYPT_COST: '4', LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT: '5' }
-  const proc = startService(env)
-  t.teardown(() => proc.child.kill('SIGKILL'))
-  const base = await proc.listening()
-  const username = `drain_${process.pid}`
-  const reg = await postJson(base, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
-  const { access } = (reg.json as { tokens: Pair }).tokens
+  const { proc, base, access } = await withUser(t, 'drain', { BCRYPT_COST: '4', SHUTDOWN_TIMEOUT: '5' })
   const url = new URL('/api/protected-endpoint/', base)
   const agent = new Agent({ keepAlive: true, maxSockets: 16 })
   t.teardown(() => agent.destroy())
@@ -104,6 +111,33 @@ t.test('SIGTERM under keep-alive load: every request that reached the service is
   t.ok((outcomes.get('200') ?? 0) > 100, 'the load ran')
   const resets = [...outcomes.keys()].filter((k) => k !== '200' && k !== 'ECONNREFUSED')
   t.same(resets, [], 'no request reset, no error answer: only 200s, then refused connections')
+})
+
+t.test('SIGTERM with a request in flight: it is answered, with Connection: close, and the process exits 0', async (t) => {
+  // A login at a high bcrypt cost stays in flight long enough to send the signal under it.
+  const { proc, base, username, registerMs: hashMs } = await withUser(t, 'inflight', { BCRYPT_COST: '12', SHUTDOWN_TIMEOUT: '10' })
+  // Keep-alive, as a balancer's or a client's pool: without Connection: close the client would
+  // send its next request into a socket that is about to close.
+  const agent = new Agent({ keepAlive: true })
+  t.teardown(() => agent.destroy())
+  const body = JSON.stringify({ username, password: PASSWORD })
+  const answer = new Promise<{ status?: number; connection?: string; body: string }>((resolve, reject) => {
+    const req = request(new URL('/api/auth/login/', base), { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = ''
+      res.on('data', (d) => (text += d))
+      res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection, body: text }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+  await new Promise((r) => setTimeout(r, Math.max(200, hashMs / 3)))
+  proc.child.kill('SIGTERM')
+  const res = await answer
+  t.comment(`bcrypt at cost 12 took about ${hashMs} ms`)
+  t.equal(res.status, 200, 'the login in flight is answered')
+  t.ok((JSON.parse(res.body) as { access?: string }).access, 'with its tokens')
+  t.equal(res.connection, 'close', 'with Connection: close')
+  t.equal(await proc.exited, 0, 'exit 0')
 })
 
 t.test('REQUEST_TIMEOUT: a body that trickles in is cut off with 408', async (t) => {
