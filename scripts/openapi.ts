@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../plugins/app/config/index.js'
-import { documentYaml } from '../plugins/external/swagger.js'
+import { documentYaml } from './openapi-yaml.js'
 
 const target = join(dirname(fileURLToPath(import.meta.url)), '..', 'openapi.yaml')
 const check = process.argv.includes('--check')
