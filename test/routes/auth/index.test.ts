@@ -1,5 +1,8 @@
+// src/routes/auth/index.ts in every mode: register, login, logout, logout-all and the caller's /me.
 import t from 'tap'
-import { build, claims, MODES, PASSWORD, post, register, uniqueName } from '../helper.js'
+import { build, claims, get, MODES, PASSWORD, post, register, uniqueName } from '../../helper.js'
+
+const NOT_PROVIDED = { detail: 'Authentication credentials were not provided.' }
 
 for (const mode of MODES) {
   t.test(`register (${mode})`, async (t) => {
@@ -175,6 +178,144 @@ for (const mode of MODES) {
       t.same(failed.json(), { username: ['A user with that username already exists.'] })
       const found = await app.users.findByLogin(username)
       t.ok(found)
+    })
+  })
+
+  t.test(`login (${mode})`, async (t) => {
+    const { app } = await build(t, mode)
+    const user = await register(app, { first_name: 'Ann', last_name: 'Lee' })
+
+    t.test('200 with tokens and the user, by username or email, ignoring case', async (t) => {
+      for (const login of [user.username, user.username.toUpperCase(), user.email, user.email.toUpperCase()]) {
+        const res = await post(app, '/api/auth/login/', { username: login, password: PASSWORD })
+        t.equal(res.statusCode, 200, login)
+        const body = res.json()
+        t.same(body.user, { id: user.id, username: user.username, email: user.email, first_name: 'Ann', last_name: 'Lee', email_verified: false })
+        t.equal(claims(body.access).user_id, user.id)
+        t.equal(claims(body.refresh).token_type, 'refresh')
+      }
+    })
+
+    t.test('every login starts a session of its own', async (t) => {
+      const a = (await post(app, '/api/auth/login', { username: user.username, password: PASSWORD })).json()
+      const b = (await post(app, '/api/auth/login', { username: user.username, password: PASSWORD })).json()
+      t.not(claims(a.refresh).sid, claims(b.refresh).sid)
+      t.not(claims(a.refresh).jti, claims(b.refresh).jti)
+    })
+
+    t.test('last login is recorded', async (t) => {
+      const found = await app.users.findById(user.id)
+      t.ok(found?.lastLogin instanceof Date)
+    })
+
+    t.test('401 with one body for a wrong password, an unknown user and an inactive user', async (t) => {
+      const wrong = await post(app, '/api/auth/login/', { username: user.username, password: 'wrong-password' })
+      const unknown = await post(app, '/api/auth/login/', { username: 'nobody-' + user.username, password: PASSWORD })
+      const inactive = await register(app)
+      await app.users.deactivate(inactive.id)
+      const deactivated = await post(app, '/api/auth/login/', { username: inactive.username, password: PASSWORD })
+      for (const res of [wrong, unknown, deactivated]) {
+        t.equal(res.statusCode, 401)
+        t.same(res.json(), { detail: 'Invalid credentials' })
+      }
+    })
+
+    t.test('a password over 72 bytes never matches the 72-byte one bcrypt would truncate it to', async (t) => {
+      const exact = 'Zq9!long-passphrase-'.repeat(4).slice(0, 72)
+      t.equal(Buffer.byteLength(exact), 72)
+      const owner = await register(app, { password: exact })
+      t.equal((await post(app, '/api/auth/login/', { username: owner.username, password: exact })).statusCode, 200, 'the 72-byte password itself')
+      for (const suffix of ['y', 'é', '-and-more']) {
+        const res = await post(app, '/api/auth/login/', { username: owner.username, password: exact + suffix })
+        t.equal(res.statusCode, 401, `plus ${JSON.stringify(suffix)}`)
+        t.same(res.json(), { detail: 'Invalid credentials' })
+      }
+      const obtain = await post(app, '/api/token/', { username: owner.username, password: exact + 'y' })
+      t.equal(obtain.statusCode, 401, 'token obtain too')
+    })
+
+    t.test('400 on missing fields', async (t) => {
+      const res = await post(app, '/api/auth/login/', {})
+      t.equal(res.statusCode, 400)
+      t.same(res.json(), { username: ['This field is required.'], password: ['This field is required.'] })
+      const res2 = await post(app, '/api/auth/login/', { password: 'x' })
+      t.same(res2.json(), { username: ['This field is required.'] })
+    })
+
+    t.test('a hash made at another cost is upgraded on login', async (t) => {
+      const other = await register(app)
+      const before = (await app.users.findById(other.id))!.passwordHash
+      t.match(before, /^\$2[aby]\$04\$/)
+      const { app: app2 } = await build(t, mode, { BCRYPT_COST: '5' })
+      // app2 has a database of its own: the user is copied there with its cost-4 hash.
+      await app2.users.create({ username: other.username, email: other.email, passwordHash: before })
+      const res = await post(app2, '/api/auth/login/', { username: other.username, password: PASSWORD })
+      t.equal(res.statusCode, 200)
+      const after = (await app2.users.findByLogin(other.username))!.passwordHash
+      t.match(after, /^\$2[aby]\$05\$/)
+      t.equal((await post(app2, '/api/auth/login/', { username: other.username, password: PASSWORD })).statusCode, 200)
+    })
+  })
+
+  t.test(`logout, logout-all and me (${mode})`, async (t) => {
+    const { app } = await build(t, mode)
+
+    t.test('GET /me: the caller', async (t) => {
+      const user = await register(app, { first_name: 'Zed' })
+      const me = await get(app, '/api/auth/me', user.access)
+      t.same(me.json(), { id: user.id, username: user.username, email: user.email, first_name: 'Zed', last_name: '', email_verified: false })
+    })
+
+    t.test('logout errors', async (t) => {
+      const a = await register(app)
+      const b = await register(app)
+      t.same((await post(app, '/api/auth/logout/', {}, a.access)).json(), { error: 'Refresh token required' })
+      const blank = await post(app, '/api/auth/logout/', { refresh: '' }, a.access)
+      t.equal(blank.statusCode, 400)
+      t.same(blank.json(), { error: 'Refresh token required' })
+      const notString = await post(app, '/api/auth/logout/', { refresh: 12 }, a.access)
+      t.equal(notString.statusCode, 400)
+      t.same(notString.json(), { error: 'Invalid refresh token: Token is invalid or expired' })
+      // Authentication comes first: a bad body without credentials is a 401.
+      const unauthenticated = await post(app, '/api/auth/logout/', { refresh: 12 })
+      t.equal(unauthenticated.statusCode, 401)
+      t.same(unauthenticated.json(), NOT_PROVIDED)
+      const invalid = await post(app, '/api/auth/logout/', { refresh: 'garbage' }, a.access)
+      t.equal(invalid.statusCode, 400)
+      t.same(invalid.json(), { error: 'Invalid refresh token: Token is invalid or expired' })
+      const notMine = await post(app, '/api/auth/logout/', { refresh: b.refresh }, a.access)
+      t.equal(notMine.statusCode, 403)
+      t.same(notMine.json(), { error: 'Token does not belong to user' })
+      // b's session survived the attempt.
+      t.equal((await get(app, '/api/auth/me/', b.access)).statusCode, 200)
+      const noAuth = await post(app, '/api/auth/logout/', { refresh: a.refresh })
+      t.equal(noAuth.statusCode, 401)
+      t.same(noAuth.json(), NOT_PROVIDED)
+      // Logging out with a rotated token: blacklisted.
+      const rotated = (await post(app, '/api/token/refresh/', { refresh: a.refresh })).json()
+      const old = await post(app, '/api/auth/logout/', { refresh: a.refresh }, rotated.access)
+      t.equal(old.statusCode, 400)
+      t.same(old.json(), { error: 'Invalid refresh token: Token is blacklisted' })
+      t.equal((await post(app, '/api/auth/logout/', { refresh_token: rotated.refresh }, rotated.access)).statusCode, 200)
+      const again = await post(app, '/api/auth/logout/', { refresh: rotated.refresh }, (await register(app)).access)
+      t.same(again.json(), { error: 'Invalid refresh token: Token is blacklisted' })
+    })
+
+    t.test('logout-all revokes every session of the user, and only theirs', async (t) => {
+      const user = await register(app)
+      const other = await register(app)
+      const sessions = [user]
+      for (let i = 0; i < 3; i++) sessions.push({ ...user, ...(await post(app, '/api/auth/login/', { username: user.username, password: user.password })).json() })
+      const res = await post(app, '/api/auth/logout/all/', {}, sessions[1]!.access)
+      t.equal(res.statusCode, 200)
+      t.same(res.json(), { message: 'Successfully logged out of all sessions' })
+      for (const s of sessions) {
+        t.equal((await get(app, '/api/protected-endpoint/', s.access)).statusCode, 401)
+        t.equal((await post(app, '/api/token/refresh/', { refresh: s.refresh })).statusCode, 401)
+      }
+      t.equal((await get(app, '/api/protected-endpoint/', other.access)).statusCode, 200)
+      // Logging in again works.
+      t.equal((await post(app, '/api/auth/login/', { username: user.username, password: user.password })).statusCode, 200)
     })
   })
 }
