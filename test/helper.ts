@@ -1,6 +1,6 @@
 // Builds the app for tests, in either mode, with a database and Redis key prefix of the test's
 // own, and offers the few calls most tests need (register, login, inject with a token).
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../plugins/app/config/index.js'
@@ -164,4 +164,14 @@ export function claims(token: string): Record<string, unknown> {
 /** A JWT's header, not verified. */
 export function header(token: string): Record<string, unknown> {
   return decodeSegment(token, 0) ?? {}
+}
+
+/**
+ * A token as anyone could make one: this header and these claims, HMAC-SHA256-signed with `secret`
+ * whatever alg the header names (null: no signature, as alg none has). With the test secret and
+ * a real token's header it passes, so a refusal of a changed one is for the change.
+ */
+export function forge(head: Record<string, unknown>, payload: Record<string, unknown>, secret: string | null = TEST_SECRET): string {
+  const data = [head, payload].map((part) => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.')
+  return `${data}.${secret === null ? '' : createHmac('sha256', secret).update(data).digest('base64url')}`
 }

@@ -1,19 +1,14 @@
 // The outages guard: a classifier's outages become a DependencyError (a 503), every other error
 // passes through.
-import Fastify from 'fastify'
-import fp from 'fastify-plugin'
 import { Registry } from 'prom-client'
 import t from 'tap'
 import { DependencyError } from '../../../plugins/app/errors.js'
 import outagesPlugin from '../../../plugins/app/outages.js'
 import { redisOutage } from '../../../plugins/external/redis-outage.js'
+import { stub, withPlugins } from '../../support/plugins.js'
 
 t.test('the guard turns outages into DependencyError and lets everything else through', async (t) => {
-  const app = Fastify()
-  await app.register(fp(async (f) => void f.decorate('metrics', { registry: new Registry(), allowed: () => false, port: null }), { name: 'metrics' }))
-  await app.register(outagesPlugin)
-  await app.ready()
-  t.teardown(() => app.close())
+  const { app } = await withPlugins(t, [stub('metrics', { registry: new Registry(), allowed: () => false, port: null }), outagesPlugin])
   const target = {
     value: 42,
     down: async () => {

@@ -1,7 +1,7 @@
 // The user repository on PostgreSQL and on embedded PGlite: lookups ignoring case, the database
 // constraint deciding racing registrations, all-or-nothing create, login bookkeeping.
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../../plugins/app/config/index.js'
@@ -12,6 +12,7 @@ import metricsPlugin from '../../../plugins/external/metrics.js'
 import outagesPlugin from '../../../plugins/app/outages.js'
 import usersPlugin, { normalizeEmail, UniqueViolationError, type User } from '../../../plugins/app/users.js'
 import { createTestDatabase, createTestDataDir } from '../../support/db.js'
+import { withPlugins, type PluginEntry } from '../../support/plugins.js'
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 type Mode = 'postgres' | 'embedded'
@@ -30,18 +31,11 @@ async function buildUsersApp(mode: Mode): Promise<{ app: FastifyInstance; cleanu
     env.DATA_DIR = data.dir
     dispose = data.cleanup
   }
-  const app = Fastify({ logger: false })
-  try {
-    await app.register(configPlugin, { config: loadConfig(env) })
-    await app.register(metricsPlugin)
-    await app.register(outagesPlugin)
-    await app.register(prismaPlugin, { dataMigrations })
-    await app.register(usersPlugin)
-    await app.ready()
-  } catch (err) {
+  const plugins: PluginEntry[] = [[configPlugin, { config: loadConfig(env) }], metricsPlugin, outagesPlugin, [prismaPlugin, { dataMigrations }], usersPlugin]
+  const { app } = await withPlugins(null, plugins).catch(async (err: unknown) => {
     await dispose()
     throw err
-  }
+  })
   return {
     app,
     async cleanup() {

@@ -9,7 +9,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import Mustache from 'mustache'
 import { simpleParser } from 'mailparser'
 import configPlugin, { loadConfig } from '../../../../plugins/app/config/index.js'
@@ -19,6 +19,7 @@ import metricsPlugin from '../../../../plugins/external/metrics.js'
 import { build as buildWholeApp } from '../../../helper.js'
 import { startSmtp } from '../../../support/smtp.js'
 import { compileLikeTsc, projectRoot as root } from '../../../support/dist.js'
+import { withPlugins, type LogLine } from '../../../support/plugins.js'
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 
@@ -26,8 +27,6 @@ const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 interface TestLike {
   teardown(fn: () => unknown): void
 }
-
-type LogLine = Record<string, unknown> & { level: number; msg: string }
 
 interface MailApp {
   app: FastifyInstance
@@ -38,19 +37,10 @@ interface MailApp {
 /** Config + mail only, logging (info and up) into an array. Closed at teardown unless the test closed it. */
 async function build(t: TestLike, env: Record<string, string> = {}): Promise<MailApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'auth-mail-'))
-  const logs: LogLine[] = []
-  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => void logs.push(JSON.parse(line)) } } })
-  let closed = false
   // Registered first, run last: the app closes before its data folder goes.
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  t.teardown(() => (closed ? undefined : app.close()))
-  app.addHook('onClose', async () => {
-    closed = true
-  })
-  await app.register(configPlugin, { config: loadConfig({ NODE_ENV: 'test', JWT_SECRET: SECRET, DATA_DIR: dataDir, ...env }) })
-  await app.register(metricsPlugin)
-  await app.register(mailPlugin)
-  await app.ready()
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: SECRET, DATA_DIR: dataDir, ...env })
+  const { app, logs } = await withPlugins(t, [[configPlugin, { config }], metricsPlugin, mailPlugin], { logLevel: 'info' })
   return { app, logs, dataDir }
 }
 
@@ -291,9 +281,9 @@ t.test('the templates load from compiled JavaScript in dist/ without tsx', async
     join(dir, 'dist', 'run.js'),
     `import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import mail from '../plugins/app/mail/index.js'
+import mail from './plugins/app/mail/index.js'
 import { Registry } from 'prom-client'
-import { defaultTemplatesDir } from '../plugins/app/mail/templates.js'
+import { defaultTemplatesDir } from './plugins/app/mail/templates.js'
 const config = { production: false, dataDir: ${JSON.stringify(join(dir, 'data'))}, timeouts: { smtp: 1000 },
   email: { smtpUrl: null, from: 'no-reply@localhost', templatesDir: null } }
 const app = Fastify()

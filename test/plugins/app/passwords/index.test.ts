@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import bcrypt from 'bcryptjs'
 import configPlugin from '../../../../plugins/app/config/index.js'
 import passwordsPlugin from '../../../../plugins/app/passwords/index.js'
@@ -13,6 +13,7 @@ import metricsPlugin from '../../../../plugins/external/metrics.js'
 import { loadConfig } from '../../../../plugins/app/config/index.js'
 import { loadCommonPasswords } from '../../../../plugins/app/passwords/common-passwords.js'
 import { compileLikeTsc, projectRoot as root } from '../../../support/dist.js'
+import { withPlugins } from '../../../support/plugins.js'
 import { quickRatio } from '../../../../plugins/app/passwords/validators.js'
 
 
@@ -36,13 +37,7 @@ async function build(t: TestLike, cost = 4): Promise<FastifyInstance> {
     DATA_DIR: t.testdirName,
     LOG_LEVEL: 'silent'
   })
-  const app = Fastify()
-  await app.register(configPlugin, { config })
-  await app.register(metricsPlugin)
-  await app.register(passwordsPlugin)
-  await app.ready()
-  t.teardown(() => app.close())
-  return app
+  return (await withPlugins(t, [[configPlugin, { config }], metricsPlugin, passwordsPlugin])).app
 }
 
 t.test('the common password list is Django 5.2 list, about 20,000 entries', async (t) => {

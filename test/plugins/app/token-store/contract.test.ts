@@ -12,9 +12,9 @@ import { CLIENT_IP, USER_AGENT } from '../../../../bench/agent.js'
 import { MEMORY_TARGET } from '../../../../bench/memory.js'
 import { createTestPrisma, type DatabaseKind } from '../../../support/db.js'
 import { keysUnder, testRedis, TOPOLOGIES } from '../../../support/redis.js'
+import { newId } from '../../../../plugins/app/ids.js'
 
 const DEFAULTS: TokenStoreOptions = { accessTtl: 300, refreshTtl: 86400, sessionMaxAge: 2592000, reuseInterval: 10 }
-const newId = () => randomBytes(16).toString('base64url')
 const IP = '203.0.113.7'
 const AGENT = 'MyApp/2.1 (iPhone)'
 /** A session nobody started. */

@@ -1,7 +1,6 @@
 // The plugin picks the store from TOKEN_STORE (default: Redis when REDIS_URL is set, else the
 // database), passes the configured lifetimes on, and refuses a Redis that may evict sessions.
-import { randomBytes, randomUUID } from 'node:crypto'
-import Fastify from 'fastify'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import configPlugin, { loadConfig } from '../../../../plugins/app/config/index.js'
 import outagesPlugin from '../../../../plugins/app/outages.js'
@@ -13,6 +12,8 @@ import metricsPlugin from '../../../../plugins/external/metrics.js'
 import { createTestDatabase, createTestDataDir } from '../../../support/db.js'
 import { testRedis, TEST_REDIS_URL } from '../../../support/redis.js'
 import { startRedis } from '../../../support/servers.js'
+import { withPlugins, type PluginEntry } from '../../../support/plugins.js'
+import { newId } from '../../../../plugins/app/ids.js'
 
 const ENV = {
   NODE_ENV: 'test',
@@ -24,28 +25,13 @@ const ENV = {
 }
 
 async function app(env: Record<string, string>) {
-  const logs: Array<{ level: number; msg: string }> = []
-  const fastify = Fastify({
-    logger: { level: 'info', stream: { write: (line: string) => void logs.push(JSON.parse(line)) } }
-  })
-  try {
-    await fastify.register(configPlugin, { config: loadConfig({ ...ENV, ...env }) })
-    await fastify.register(metricsPlugin)
-    await fastify.register(outagesPlugin)
-    await fastify.register(redisPlugin)
-    await fastify.register(prismaPlugin, { dataMigrations })
-    await fastify.register(tokenStorePlugin)
-    await fastify.ready()
-  } catch (err) {
-    // A refused start releases what did open (the Redis client, the embedded database).
-    await fastify.close().catch(() => {})
-    throw err
-  }
+  const config = loadConfig({ ...ENV, ...env })
+  const plugins: PluginEntry[] = [[configPlugin, { config }], metricsPlugin, outagesPlugin, redisPlugin, [prismaPlugin, { dataMigrations }], tokenStorePlugin]
+  const { app: fastify, logs } = await withPlugins(null, plugins, { logLevel: 'info' })
   return { fastify, logs }
 }
 
-const newId = () => randomBytes(16).toString('base64url')
-const session = () => ({ sid: randomBytes(16).toString('base64url'), userId: randomUUID(), jti: randomBytes(16).toString('base64url') })
+const session = () => ({ sid: newId(), userId: randomUUID(), jti: newId() })
 
 for (const mode of ['embedded', 'postgres', 'redis', 'postgres + TOKEN_STORE=database'] as const) {
   t.test(`${mode}: the store and its options come from config`, async (t) => {

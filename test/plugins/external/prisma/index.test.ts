@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { loadConfig } from '../../../../plugins/app/config/index.js'
@@ -16,15 +16,13 @@ import { applyMigrations, diffMigrationsToSchema, postgresAdapterFactory, prisma
 import { pgliteAdapterFactory } from '../../../../plugins/external/prisma/pglite.js'
 import { dataMigrations } from '../../../../plugins/app/data-migrations.js'
 import { createTestDatabase, createTestDataDir, TEST_PG_URL } from '../../../support/db.js'
+import { withPlugins } from '../../../support/plugins.js'
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 
 async function buildDbApp(env: Record<string, string>): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false })
-  await app.register(configPlugin, { config: loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: SECRET, ...env }) })
-  await app.register(prismaPlugin, { dataMigrations })
-  await app.ready()
-  return app
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: SECRET, ...env })
+  return (await withPlugins(null, [[configPlugin, { config }], [prismaPlugin, { dataMigrations }]])).app
 }
 
 async function withScratchPglite<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
@@ -109,14 +107,8 @@ t.test('PostgreSQL mode warns at start when migrations are pending', async (t) =
   const pg = await new PrismaPg(db.url).connect()
   await pg.executeScript('DROP SCHEMA public CASCADE; CREATE SCHEMA public')
   await pg.dispose()
-  const lines: Array<Record<string, unknown>> = []
-  const app = Fastify({
-    logger: { level: 'warn', stream: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } }
-  })
-  t.teardown(() => app.close())
-  await app.register(configPlugin, { config: loadConfig({ NODE_ENV: 'test', JWT_SECRET: SECRET, DATABASE_URL: db.url, DATA_DIR: join(tmpdir(), 'auth-unused') }) })
-  await app.register(prismaPlugin, { dataMigrations })
-  await app.ready()
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: SECRET, DATABASE_URL: db.url, DATA_DIR: join(tmpdir(), 'auth-unused') })
+  const { logs: lines } = await withPlugins(t, [[configPlugin, { config }], [prismaPlugin, { dataMigrations }]], { logLevel: 'warn' })
   const names = (await readMigrations()).migrationDirectories.map((m) => m.path)
   t.match(lines, [{ level: 40, pending: names, msg: /migrations pending/ }])
 })
