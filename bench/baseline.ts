@@ -64,7 +64,7 @@ interface Claims {
 const newId = () => randomBytes(16).toString('base64url')
 const unauthorized = { detail: 'Token is invalid or expired', code: 'token_not_valid' }
 
-function claimsOf(token: unknown): Claims | null {
+function claimsOf (token: unknown): Claims | null {
   if (typeof token !== 'string') return null
   try {
     return app.jwt.verify<Claims>(token)
@@ -73,7 +73,7 @@ function claimsOf(token: unknown): Claims | null {
   }
 }
 
-function signPair(userId: string, sid: string, now: number, refresh: { jti: string; iat: number; exp: number }) {
+function signPair (userId: string, sid: string, now: number, refresh: { jti: string; iat: number; exp: number }) {
   const nowS = Math.floor(now / 1000)
   return {
     access: app.jwt.sign({ token_type: 'access', user_id: userId, jti: newId(), sid, iat: nowS, exp: nowS + config.accessTokenTtl }),
@@ -81,7 +81,7 @@ function signPair(userId: string, sid: string, now: number, refresh: { jti: stri
   }
 }
 
-async function startSession(userId: string) {
+async function startSession (userId: string) {
   const now = Date.now()
   const sid = newId()
   const refresh = await store.createSession({ sid, userId, jti: newId(), now, ip: CLIENT_IP, userAgent: BENCH_AGENT })

@@ -6,7 +6,7 @@ import { Piscina } from 'piscina'
 import { distRoot } from './options.js'
 
 /** One bcrypt compare at `cost` on this machine, ms (the median of three). */
-export function bcryptCompareMs(cost: number): number {
+export function bcryptCompareMs (cost: number): number {
   const hash = bcrypt.hashSync('benchmark-password', cost)
   bcrypt.compareSync('benchmark-password', hash)
   const times: number[] = []
@@ -23,7 +23,7 @@ export function bcryptCompareMs(cost: number): number {
  * service's own worker module), nothing else running. Below cores / compare time when the cores
  * are not fully independent (shared caches, SMT, a hypervisor).
  */
-export async function bcryptPoolRate(cost: number): Promise<number> {
+export async function bcryptPoolRate (cost: number): Promise<number> {
   const hash = bcrypt.hashSync('benchmark-password', cost)
   const threads = availableParallelism()
   const pool = new Piscina({ filename: join(distRoot, 'plugins', 'app', 'passwords', 'worker.js'), minThreads: threads, maxThreads: threads })

@@ -14,7 +14,7 @@ export interface Targets {
   databaseStore: () => Promise<Target>
 }
 
-export async function compare(targets: Targets, users: BenchUser[], pids: number[], say: (line: string) => void): Promise<ScenarioReport[]> {
+export async function compare (targets: Targets, users: BenchUser[], pids: number[], say: (line: string) => void): Promise<ScenarioReport[]> {
   const { service, baseline: base } = targets
   const results: ScenarioReport[] = []
   for (const name of SCENARIOS) {

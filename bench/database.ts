@@ -4,7 +4,7 @@ import pg from 'pg'
 import { migrate } from './processes.js'
 
 /** `fn` with a client connected to `url`, closed after. */
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T> (url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
@@ -15,7 +15,7 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
 }
 
 /** The database of `url` exists, is migrated and has no users. */
-export async function ensureDatabase(url: string, dist: string, log: WriteStream, say: (line: string) => void): Promise<void> {
+export async function ensureDatabase (url: string, dist: string, log: WriteStream, say: (line: string) => void): Promise<void> {
   const name = new URL(url).pathname.slice(1)
   if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`bench database name not supported: ${name}`)
   const admin = new URL(url)

@@ -1,7 +1,7 @@
 // HTTP helpers for setting up load (registering users, starting sessions); the load itself is
 // autocannon. Free of the benchmark's options, so scripts/metrics-plot.ts uses them too.
 
-export async function post<T>(base: string, path: string, body: unknown, expect = 200): Promise<T> {
+export async function post<T> (base: string, path: string, body: unknown, expect = 200): Promise<T> {
   const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   const text = await res.text()
   if (res.status !== expect) {
@@ -11,7 +11,7 @@ export async function post<T>(base: string, path: string, body: unknown, expect 
   return JSON.parse(text) as T
 }
 
-export async function inBatches<T>(count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+export async function inBatches<T> (count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(count)
   let next = 0
   await Promise.all(

@@ -60,7 +60,7 @@ const load = (rps: number, extra: Partial<LoadResult> = {}): LoadResult => ({
   rps, requests: rps * 10, duration: 10, p50: 1, p97_5: 2, p99: 3, max: 5, non2xx: 0, errors: 0, timeouts: 0, samples: [], ...extra
 })
 
-function report(scenarios: Report['scenarios']): Report {
+function report (scenarios: Report['scenarios']): Report {
   return {
     machine: { cpu: 'x', cores: 2, node: 'v20', loadAverageAtStart: [0, 0, 0], loadAverageAtEnd: [0, 0, 0] },
     settings: { connections: 32, loginConnections: 8, duration: 10, refreshDuration: 60, logLevel: 'info' },

@@ -56,7 +56,7 @@ interface ClientInternals {
   }
 }
 
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+export async function runLoad (spec: LoadSpec): Promise<LoadResult> {
   const samples: LoadResult['samples'] = []
   const keep = (status: number, body: string) => {
     if (samples.length < 5) samples.push({ status, body: body.slice(0, 300) })
@@ -81,7 +81,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         setupRequest: (req) => req
       }
     ],
-    setupClient(client) {
+    setupClient (client) {
       const i = next++
       const request = (client as unknown as ClientInternals).requestIterator.requests[0]!
       if (spec.chain) {

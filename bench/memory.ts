@@ -34,7 +34,7 @@ const id = () => randomBytes(16).toString('base64url')
 const BATCH = 2_000
 
 /** Deletes every key under prefix (with the prefix in the pattern: a client without keyPrefix). */
-export async function deletePrefix(redisUrl: string, prefix: string): Promise<number> {
+export async function deletePrefix (redisUrl: string, prefix: string): Promise<number> {
   const redis = new Redis(redisUrl, { lazyConnect: true })
   await redis.connect()
   try {
@@ -46,12 +46,12 @@ export async function deletePrefix(redisUrl: string, prefix: string): Promise<nu
   }
 }
 
-async function usedMemory(redis: Redis): Promise<number> {
+async function usedMemory (redis: Redis): Promise<number> {
   const info = await redis.info('memory')
   return Number(/used_memory:(\d+)/.exec(info)![1])
 }
 
-async function memoryUsage(redis: Redis, keys: string[]): Promise<number> {
+async function memoryUsage (redis: Redis, keys: string[]): Promise<number> {
   let total = 0
   for (let i = 0; i < keys.length; i += BATCH) {
     const p = redis.pipeline()
@@ -64,7 +64,7 @@ async function memoryUsage(redis: Redis, keys: string[]): Promise<number> {
   return total
 }
 
-export async function measureMemory(redisUrl: string, prefix: string, options: TokenStoreOptions, sessions: number): Promise<MemoryResult> {
+export async function measureMemory (redisUrl: string, prefix: string, options: TokenStoreOptions, sessions: number): Promise<MemoryResult> {
   await deletePrefix(redisUrl, prefix)
   // keyPrefix as the service's client has it; `raw` (no prefix) reads the keys back by full name.
   const redis = new Redis(redisUrl, { keyPrefix: prefix })

@@ -43,7 +43,7 @@ if (flags.help) {
   process.exit(0)
 }
 
-function num(flag: string | undefined, env: string, def: number): number {
+function num (flag: string | undefined, env: string, def: number): number {
   const raw = flag ?? process.env[env]
   if (raw === undefined || raw === '') return def
   const n = Number(raw)

@@ -23,7 +23,7 @@ interface Counter {
   close(): Promise<void>
 }
 
-async function countingProxy(upstream: URL): Promise<Counter> {
+async function countingProxy (upstream: URL): Promise<Counter> {
   const sockets = new Set<Socket>()
   const counter = { writes: 0 } as Counter
   const server = createServer((client) => {
@@ -54,7 +54,7 @@ async function countingProxy(upstream: URL): Promise<Counter> {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30))
 
-export async function probeRoundTrips(args: {
+export async function probeRoundTrips (args: {
   tokenStore: 'redis' | 'database'
   start: (env: NodeJS.ProcessEnv) => Promise<Child>
   redisUrl: string

@@ -14,7 +14,7 @@ export interface Child {
 }
 
 /** A free port on 127.0.0.1 (the OS picks it; it is released just before the child binds it). */
-export function freePort(): Promise<number> {
+export function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -31,7 +31,7 @@ export function freePort(): Promise<number> {
  * request logs at info would otherwise write hundreds of MB per run. No pipe through this
  * process, which also runs the load generator and must not pay for the child's output.
  */
-export async function startChild(name: string, script: string, env: NodeJS.ProcessEnv, logPath: string, quiet: boolean, timeoutMs = 60_000): Promise<Child> {
+export async function startChild (name: string, script: string, env: NodeJS.ProcessEnv, logPath: string, quiet: boolean, timeoutMs = 60_000): Promise<Child> {
   const port = await freePort()
   const err = openSync(logPath, 'a')
   const out = quiet ? openSync('/dev/null', 'a') : err
@@ -60,7 +60,7 @@ export async function startChild(name: string, script: string, env: NodeJS.Proce
   throw new Error(`${name}: not answering after ${timeoutMs / 1000} s; see ${logPath}`)
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+async function stopChild (child: ChildProcess, exited: Promise<void>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   child.kill('SIGTERM')
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
@@ -69,7 +69,7 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
 }
 
 /** Runs `node script args` to completion; rejects on a non-zero exit. */
-export function runNode(name: string, script: string, args: string[], env: NodeJS.ProcessEnv, log: WriteStream): Promise<void> {
+export function runNode (name: string, script: string, args: string[], env: NodeJS.ProcessEnv, log: WriteStream): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.on('data', (chunk: Buffer) => log.write(`[${name}] ${chunk}`))
@@ -84,12 +84,12 @@ export const migrate = (dist: string, databaseUrl: string, log: WriteStream): Pr
   runNode('migrate', join(dist, 'scripts', 'migrate.js'), [], { ...baseEnv(), DATABASE_URL: databaseUrl }, log)
 
 /** The few variables of this environment a child needs; the rest of its settings are given. */
-export function baseEnv(): NodeJS.ProcessEnv {
+export function baseEnv (): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ']) if (process.env[k] !== undefined) env[k] = process.env[k]
   return env
 }
 
-export function openLog(path: string): WriteStream {
+export function openLog (path: string): WriteStream {
   return createWriteStream(path, { flags: 'a' })
 }

@@ -42,7 +42,7 @@ const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFraction
 // autocannon records latencies in whole milliseconds (0 = under 1 ms).
 const ms = (n: number) => f(n)
 
-function row(scenario: string, other: number | null, s: LoadResult, b: LoadResult | null, target: string, pass: boolean | null): Row {
+function row (scenario: string, other: number | null, s: LoadResult, b: LoadResult | null, target: string, pass: boolean | null): Row {
   return {
     scenario,
     load: other === null ? '-' : other.toFixed(2),
@@ -59,7 +59,7 @@ function row(scenario: string, other: number | null, s: LoadResult, b: LoadResul
   }
 }
 
-export function evaluate(report: Report): { rows: Row[]; passed: boolean } {
+export function evaluate (report: Report): { rows: Row[]; passed: boolean } {
   const rows: Row[] = []
   let passed = true
   const check = (ok: boolean) => {
@@ -104,7 +104,7 @@ export function evaluate(report: Report): { rows: Row[]; passed: boolean } {
   return { rows, passed }
 }
 
-export function printReport(report: Report): { passed: boolean; text: string } {
+export function printReport (report: Report): { passed: boolean; text: string } {
   const { rows, passed } = evaluate(report)
   const header: Row = { scenario: 'scenario', load: 'other cpu', rps: 'req/s', p50: 'p50 ms', p97_5: 'p97.5 ms', p99: 'p99 ms', non2xx: 'non-2xx', errors: 'errors', baseline: 'baseline req/s', ratio: 'ratio', target: 'target', pass: '' }
   const cols = Object.keys(header) as Array<keyof Row>
@@ -159,7 +159,7 @@ export function printReport(report: Report): { passed: boolean; text: string } {
 const opt = (n: number | null, digits = 2) => (n === null ? '-' : f(n, digits))
 
 /** What held the N instances back, from the run's own figures. */
-function limitOf(run: ScalingRun, cores: number): string {
+function limitOf (run: ScalingRun, cores: number): string {
   const redis = run.redis.mainThreadCores ?? run.redis.cores
   const app = run.serviceCores ?? 0
   const gen = run.generatorCores ?? 0
@@ -174,7 +174,7 @@ function limitOf(run: ScalingRun, cores: number): string {
   return `the app instances' CPU (${shares})`
 }
 
-function scalingLines(scaling: ScalingReport[], cores: number, connections: number): string[] {
+function scalingLines (scaling: ScalingReport[], cores: number, connections: number): string[] {
   const n = scaling[0]!.spread.instances
   const header = ['scenario', 'instances', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'other cpu', 'Redis cores', 'Redis cmds/req', 'Redis µs/req cmdstats', 'Redis µs/req cpu', 'app cores', 'app µs/req', 'load gen cores']
   const rows: string[][] = []

@@ -37,7 +37,7 @@ import { baselineTarget, serviceTarget, startBaseline, startService } from './se
 import { compare } from './compare.js'
 import type { Target } from './scenarios.js'
 
-async function main(): Promise<number> {
+async function main (): Promise<number> {
   const startedAt = new Date()
   const load1 = loadavg()
   const machine = {
@@ -174,4 +174,3 @@ main().then(
     process.exit(1)
   }
 )
-

@@ -81,7 +81,7 @@ interface Snapshot {
   commands: Record<string, { calls: number; usec: number }>
 }
 
-function fields(info: string): Map<string, string> {
+function fields (info: string): Map<string, string> {
   const out = new Map<string, string>()
   for (const line of info.split(/\r?\n/)) {
     const at = line.indexOf(':')
@@ -90,7 +90,7 @@ function fields(info: string): Map<string, string> {
   return out
 }
 
-async function snapshot(redis: Redis): Promise<Snapshot> {
+async function snapshot (redis: Redis): Promise<Snapshot> {
   const cpu = fields(await redis.info('cpu'))
   const stats = fields(await redis.info('commandstats'))
   const n = (k: string) => Number(cpu.get(k) ?? NaN)
@@ -105,7 +105,7 @@ async function snapshot(redis: Redis): Promise<Snapshot> {
   return { cpu: n('used_cpu_sys') + n('used_cpu_user'), main: Number.isFinite(main) ? main : null, commands }
 }
 
-function delta(a: Snapshot, b: Snapshot): Pick<Usage, 'redisCpu' | 'redisMainThreadCpu' | 'commands'> {
+function delta (a: Snapshot, b: Snapshot): Pick<Usage, 'redisCpu' | 'redisMainThreadCpu' | 'commands'> {
   const commands: Usage['commands'] = {}
   for (const [name, after] of Object.entries(b.commands)) {
     if (OURS.has(name)) continue
@@ -117,7 +117,7 @@ function delta(a: Snapshot, b: Snapshot): Pick<Usage, 'redisCpu' | 'redisMainThr
   return { redisCpu: b.cpu - a.cpu, redisMainThreadCpu: a.main === null || b.main === null ? null : b.main - a.main, commands }
 }
 
-export function addUsage(a: Usage, b: Usage): Usage {
+export function addUsage (a: Usage, b: Usage): Usage {
   const plus = (x: number | null, y: number | null) => (x === null || y === null ? null : x + y)
   const commands = { ...a.commands }
   for (const [name, c] of Object.entries(b.commands)) {
@@ -136,7 +136,7 @@ export function addUsage(a: Usage, b: Usage): Usage {
 }
 
 /** Runs `run` between two readings of Redis and of the processes' CPU. */
-async function measured<T>(redis: Redis, servicePids: number[], run: () => Promise<T>): Promise<{ value: T; usage: Usage }> {
+async function measured<T> (redis: Redis, servicePids: number[], run: () => Promise<T>): Promise<{ value: T; usage: Usage }> {
   const cpu0 = { service: cpuSeconds(servicePids), generator: cpuSeconds([process.pid]) }
   const r0 = await snapshot(redis)
   const t0 = performance.now()
@@ -155,7 +155,7 @@ async function measured<T>(redis: Redis, servicePids: number[], run: () => Promi
   }
 }
 
-export function redisFigures(u: Usage, requests: number): RedisFigures {
+export function redisFigures (u: Usage, requests: number): RedisFigures {
   const per = (n: number) => n / Math.max(1, requests)
   const names = Object.keys(u.commands)
   const insideScripts = names.some((n) => SCRIPTS.has(n))
@@ -179,7 +179,7 @@ export function redisFigures(u: Usage, requests: number): RedisFigures {
  * table, refresh included here: on a shared VM the cost of the same request drifts by a third
  * within seconds (Redis's own usec per call with it), and a ratio of two runs would carry that.
  */
-export async function scaleOut(
+export async function scaleOut (
   name: ScaledScenario,
   targets: Target[],
   users: BenchUser[],
@@ -196,7 +196,7 @@ export async function scaleOut(
     const rounds = opts.rounds
     const duration = (name === 'refresh' ? opts.refreshDuration : opts.duration) / rounds
     type Measured = { total: LoadResult; instances: LoadResult[]; usage: Usage; other: number | null }
-    const sides: Record<'1' | 'N', Measured[]> = { '1': [], N: [] }
+    const sides: Record<'1' | 'N', Measured[]> = { 1: [], N: [] }
     for (let r = 0; r < rounds; r++) {
       for (const side of r % 2 === 0 ? (['1', 'N'] as const) : (['N', '1'] as const)) {
         const group = side === '1' ? targets.slice(0, 1) : targets

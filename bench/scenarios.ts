@@ -35,7 +35,7 @@ const json = { 'content-type': 'application/json', 'user-agent': USER_AGENT }
 // The sessions of the protected and verify runs, per target: made once, then rotated once before
 // each run (one refresh per connection) so every run has fresh access tokens of live sessions.
 const accessSessions = new Map<Target, Pair[]>()
-async function accessPairs(target: Target, sessions: () => Promise<Pair[]>): Promise<Pair[]> {
+async function accessPairs (target: Target, sessions: () => Promise<Pair[]>): Promise<Pair[]> {
   const known = accessSessions.get(target)
   const pairs = known
     ? await inBatches(known.length, 8, (i) => post<Pair>(target.url, target.paths.refresh, { refresh: known[i]!.refresh }))
@@ -45,7 +45,7 @@ async function accessPairs(target: Target, sessions: () => Promise<Pair[]>): Pro
 }
 
 /** Runs of one scenario on one target merged: rates over the summed time, request-weighted percentiles. */
-export function merge(runs: LoadResult[]): LoadResult {
+export function merge (runs: LoadResult[]): LoadResult {
   const requests = runs.reduce((n, r) => n + r.requests, 0)
   const duration = runs.reduce((n, r) => n + r.duration, 0)
   const weighted = (k: 'p50' | 'p97_5' | 'p99') => runs.reduce((n, r) => n + r[k] * r.requests, 0) / Math.max(1, requests)
@@ -65,7 +65,7 @@ export function merge(runs: LoadResult[]): LoadResult {
   }
 }
 
-export async function scenario(
+export async function scenario (
   name: 'protected' | 'verify' | 'refresh' | 'login' | 'mixed',
   target: Target,
   users: BenchUser[],
@@ -151,7 +151,7 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
  * Parallel runs (one per instance) as one: rates summed; percentiles are the worst instance's,
  * as the runs' histograms are not at hand to merge and the worst is the one a client may meet.
  */
-export function parallel(runs: LoadResult[]): LoadResult {
+export function parallel (runs: LoadResult[]): LoadResult {
   const sum = (k: 'rps' | 'requests' | 'non2xx' | 'errors' | 'timeouts') => runs.reduce((n, r) => n + r[k], 0)
   const worst = (k: 'p50' | 'p97_5' | 'p99' | 'max' | 'duration') => Math.max(...runs.map((r) => r[k]))
   return {
@@ -177,7 +177,7 @@ export function parallel(runs: LoadResult[]): LoadResult {
  * and the same C connections as with one instance, so the two figures differ only in the
  * instances behind them. `measure` wraps the counted part (not the warm-up).
  */
-export async function spread(
+export async function spread (
   name: 'protected' | 'verify' | 'refresh',
   targets: Target[],
   users: BenchUser[],
@@ -206,6 +206,8 @@ export async function spread(
           // Each group's own chains, kept from the warm-up into the counted run.
           chain: { states: mine.map((p) => p.refresh), body: (token) => JSON.stringify({ refresh: token }), next: (body) => (JSON.parse(body) as Pair).refresh }
         }
+      default:
+        throw new Error(`scaling: no scenario ${String(name)}`)
     }
   })
   if (opts.warmup > 0) await Promise.all(specs.map((spec) => runLoad({ ...spec, duration: opts.warmup })))

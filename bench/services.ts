@@ -10,7 +10,7 @@ import { post, type Pair, type Target } from './scenarios.js'
 
 // One secret for every child: the service's instances accept each other's tokens.
 const jwtSecret = randomBytes(48).toString('base64url')
-function appEnv(prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+function appEnv (prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     ...baseEnv(),
     NODE_ENV: 'production',

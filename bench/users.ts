@@ -11,7 +11,7 @@ import type { BenchUser } from './scenarios.js'
 
 const email = (username: string) => `${username}@bench.example`
 
-export function registerUsers(serviceUrl: string, runId: string, count: number): Promise<BenchUser[]> {
+export function registerUsers (serviceUrl: string, runId: string, count: number): Promise<BenchUser[]> {
   return inBatches(count, 4, async (i) => {
     const u = { username: `bench_${runId}_${i}`, password: `${randomBytes(9).toString('base64url')}-Pw1` }
     const created = await post<{ id: string }>(serviceUrl, '/api/auth/register/', { ...u, email: email(u.username), password2: u.password }, 201)
@@ -23,7 +23,7 @@ export function registerUsers(serviceUrl: string, runId: string, count: number):
  * The same users (same ids and passwords, bcrypt at `cost`) written through the service's own
  * user repository, so that names and e-mails are stored and folded exactly as the service does.
  */
-export async function copyUsers(databaseUrl: string, users: BenchUser[], cost: number): Promise<void> {
+export async function copyUsers (databaseUrl: string, users: BenchUser[], cost: number): Promise<void> {
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) })
   try {
     const repository = createUserRepository(prisma)

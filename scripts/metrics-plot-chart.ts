@@ -8,7 +8,7 @@ export type Unit = 'rps' | 'ms' | 'count' | 'cores'
 
 export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
-export function fmt(v: number, unit: Unit): string {
+export function fmt (v: number, unit: Unit): string {
   const num = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1).replace(/\.0$/, '') : x >= 1 ? x.toFixed(2).replace(/\.?0+$/, '') : x.toPrecision(2).replace(/\.?0+$/, ''))
   switch (unit) {
     case 'ms':
@@ -23,7 +23,7 @@ export function fmt(v: number, unit: Unit): string {
 }
 
 /** Round steps for a linear axis up to `max`. */
-function linearTicks(max: number): number[] {
+function linearTicks (max: number): number[] {
   if (max <= 0) return [0, 1]
   const raw = max / 4
   const mag = 10 ** Math.floor(Math.log10(raw))
@@ -51,7 +51,7 @@ export interface ChartSpec {
   series: Series[]
 }
 
-export function chart(spec: ChartSpec, times: number[], phases: Phase[], colors: Map<string, string>): string {
+export function chart (spec: ChartSpec, times: number[], phases: Phase[], colors: Map<string, string>): string {
   const W = 640
   const H = 230
   const L = 62

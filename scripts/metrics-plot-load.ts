@@ -37,7 +37,7 @@ export const say = (line: string) => console.log(`[metrics-plot] ${line}`)
 // ---------------------------------------------------------------------------------------------
 // The service and what it runs on
 
-function databaseUrl(name: string): string {
+function databaseUrl (name: string): string {
   const url = new URL(PG_URL)
   url.pathname = '/' + name
   return url.toString()
@@ -49,7 +49,7 @@ const admin = (sql: string) => withClient(PG_URL, (c) => c.query(sql))
 /** Everything to undo, in order, once (at the end, on a failure, or on Ctrl-C). */
 const undo: Array<{ what: string; fn: () => Promise<unknown> }> = []
 let cleaning: Promise<void> | null = null
-export function cleanup(): Promise<void> {
+export function cleanup (): Promise<void> {
   cleaning ??= (async () => {
     for (const { what, fn } of undo.splice(0).reverse()) {
       try {
@@ -82,7 +82,7 @@ interface User {
 }
 
 /** A POST whose status the caller counts (a refused token is an expected answer here). */
-async function send(base: string, path: string, body: unknown): Promise<{ status: number }> {
+async function send (base: string, path: string, body: unknown): Promise<{ status: number }> {
   const res = await fetch(base + path, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) })
   await res.arrayBuffer()
   return { status: res.status }
@@ -104,11 +104,11 @@ export interface Run {
   load: Record<string, LoadResult[]>
 }
 
-export async function drive(): Promise<Run> {
+export async function drive (): Promise<Run> {
   const dataDir = await mkdtemp(join(tmpdir(), 'metrics-plot-'))
   undo.push({ what: `removing ${dataDir}`, fn: () => rm(dataDir, { recursive: true, force: true }) })
   const log = openLog(logPath)
-  undo.push({ what: 'closing the log', fn: () => new Promise((r) => log.end(r)) })
+  undo.push({ what: 'closing the log', fn: () => new Promise((resolve) => log.end(resolve)) })
 
   // The database: made, migrated (the compiled migration script, as bench/run.ts), dropped at the end.
   await admin(`CREATE DATABASE "${DB_NAME}"`)

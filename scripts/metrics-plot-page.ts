@@ -5,7 +5,7 @@ import { chart, esc, fmt, PALETTE, type ChartSpec } from './metrics-plot-chart.j
 import { BCRYPT_COST, type Run } from './metrics-plot-load.js'
 import { all, busy, gauge, overallQuantile, peak, quantiles, rates, scale, sums, type Where } from './metrics-plot-series.js'
 
-export function render(run: Run): { html: string; summary: string[] } {
+export function render (run: Run): { html: string; summary: string[] } {
   const { scrapes, phases } = run
   if (scrapes.length < 5) throw new Error(`only ${scrapes.length} scrapes`)
   const times = scrapes.slice(1).map((s) => s.t)
@@ -30,8 +30,17 @@ export function render(run: Run): { html: string; summary: string[] } {
   color([...byRoute, ...p99Route].map((s) => s.name))
   // As the dashboard's overrides: success green, wrong password and reuse red.
   const outcomes: Record<string, string> = {
-    'login success': '#2ca02c', 'login wrong_password': '#d62728', 'login unknown_user': '#9467bd', 'login inactive': '#8c564b', 'login throttled': '#ff7f0e', 'login unverified': '#17becf',
-    'refresh rotated': '#2ca02c', 'refresh grace': '#1f77b4', 'refresh reuse_detected': '#d62728', 'refresh revoked': '#ff7f0e', 'refresh unknown': '#9467bd'
+    'login success': '#2ca02c',
+    'login wrong_password': '#d62728',
+    'login unknown_user': '#9467bd',
+    'login inactive': '#8c564b',
+    'login throttled': '#ff7f0e',
+    'login unverified': '#17becf',
+    'refresh rotated': '#2ca02c',
+    'refresh grace': '#1f77b4',
+    'refresh reuse_detected': '#d62728',
+    'refresh revoked': '#ff7f0e',
+    'refresh unknown': '#9467bd'
   }
   for (const [name, c] of Object.entries(outcomes)) colors.set(name, c)
   const before = colors.size

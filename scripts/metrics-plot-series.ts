@@ -10,14 +10,15 @@ export interface Scrape {
   families: Map<string, Family>
 }
 
-export function scraper(url: string) {
+export function scraper (url: string) {
   const scrapes: Scrape[] = []
-  let stopped = false
+  // Set by stop(), read by the loop: a field, so the loop reads it anew on each turn.
+  const state = { stopped: false }
   let failures = 0
   let started = 0
   const loop = (async () => {
     started = performance.now()
-    for (let k = 0; !stopped; k++) {
+    for (let k = 0; !state.stopped; k++) {
       const at = performance.now()
       try {
         const res = await fetch(`${url}/metrics`)
@@ -38,8 +39,8 @@ export function scraper(url: string) {
     scrapes,
     /** Seconds since the first scrape. */
     now: () => (performance.now() - started) / 1000,
-    async stop() {
-      stopped = true
+    async stop () {
+      state.stopped = true
       await loop
     }
   }
@@ -50,7 +51,7 @@ export type Where = (labels: Labels) => boolean
 export const all: Where = () => true
 
 /** A sample name's values summed by the `by` labels (joined with a space), over the samples `where` keeps. */
-export function sums(s: Scrape, name: string, by: string[], where: Where = all): Map<string, number> {
+export function sums (s: Scrape, name: string, by: string[], where: Where = all): Map<string, number> {
   const family = s.families.get(name.replace(/_(bucket|sum|count)$/, '')) ?? s.families.get(name)
   const out = new Map<string, number>()
   for (const x of family?.samples ?? []) {
@@ -67,7 +68,7 @@ export interface Series {
 }
 
 /** Per second between consecutive scrapes, by the `by` labels. */
-export function rates(scrapes: Scrape[], name: string, by: string[], where: Where = all): Series[] {
+export function rates (scrapes: Scrape[], name: string, by: string[], where: Where = all): Series[] {
   const keys = new Set<string>()
   const maps = scrapes.map((s) => sums(s, name, by, where))
   for (const m of maps) for (const k of m.keys()) keys.add(k)
@@ -78,7 +79,7 @@ export function rates(scrapes: Scrape[], name: string, by: string[], where: Wher
 }
 
 /** A gauge's value at each scrape but the first (aligned with the rates). */
-export function gauge(scrapes: Scrape[], name: string, by: string[] = []): Series[] {
+export function gauge (scrapes: Scrape[], name: string, by: string[] = []): Series[] {
   const keys = new Set<string>()
   const maps = scrapes.map((s) => sums(s, name, by))
   for (const m of maps) for (const k of m.keys()) keys.add(k)
@@ -86,7 +87,7 @@ export function gauge(scrapes: Scrape[], name: string, by: string[] = []): Serie
 }
 
 /** histogram_quantile: cumulative (le, count) pairs, +Inf last; null when nothing was observed. */
-function histogramQuantile(q: number, buckets: Array<[number, number]>): number | null {
+function histogramQuantile (q: number, buckets: Array<[number, number]>): number | null {
   const sorted = [...buckets].sort((a, b) => a[0] - b[0])
   const total = sorted.at(-1)?.[1] ?? 0
   if (sorted.length < 2 || sorted.at(-1)![0] !== Infinity || total <= 0) return null
@@ -99,7 +100,7 @@ function histogramQuantile(q: number, buckets: Array<[number, number]>): number 
 }
 
 /** The q-quantile between consecutive scrapes, by the `by` labels, from a histogram's buckets. */
-export function quantiles(scrapes: Scrape[], family: string, q: number, by: string[], where: Where = all): Series[] {
+export function quantiles (scrapes: Scrape[], family: string, q: number, by: string[], where: Where = all): Series[] {
   const maps = scrapes.map((s) => sums(s, `${family}_bucket`, [...by, 'le'], where))
   const groups = new Set<string>()
   for (const m of maps) for (const k of m.keys()) groups.add(k.lastIndexOf(' ') < 0 ? '' : k.slice(0, k.lastIndexOf(' ')))
@@ -119,7 +120,7 @@ export function quantiles(scrapes: Scrape[], family: string, q: number, by: stri
 }
 
 /** Over the whole run: the quantile of everything observed between the first and the last scrape. */
-export function overallQuantile(scrapes: Scrape[], family: string, q: number, where: Where): number | null {
+export function overallQuantile (scrapes: Scrape[], family: string, q: number, where: Where): number | null {
   const first = sums(scrapes[0]!, `${family}_bucket`, ['le'], where)
   const last = sums(scrapes.at(-1)!, `${family}_bucket`, ['le'], where)
   return histogramQuantile(q, [...last].map(([le, v]) => [le === '+Inf' ? Infinity : Number(le), v - (first.get(le) ?? 0)]))

@@ -23,7 +23,7 @@ import { requireChromium, savePng, withPage } from './screenshot.js'
 // npm runs scripts in the package's folder: a relative path is the caller's (INIT_CWD).
 const out = resolve(process.env.INIT_CWD ?? process.cwd(), process.argv[2] ?? join(root, 'docs', 'metrics-plot.png'))
 
-async function screenshot(html: string): Promise<void> {
+async function screenshot (html: string): Promise<void> {
   await withPage(1370, async (page) => {
     // The page is self-contained: anything it would fetch is a mistake.
     const fetched: string[] = []
@@ -36,7 +36,7 @@ async function screenshot(html: string): Promise<void> {
   })
 }
 
-async function main(): Promise<void> {
+async function main (): Promise<void> {
   for (const file of [join(dist, 'src', 'server.js'), join(dist, 'scripts', 'migrate.js')]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: npm run build first (npm run metrics:plot does)`)
   }

@@ -25,7 +25,7 @@ const { values } = parseArgs({
   options: { create: { type: 'string' }, check: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }
 })
 
-async function withScratchDatabase<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
+async function withScratchDatabase<T> (fn: (db: PGlite) => Promise<T>): Promise<T> {
   const db = await PGlite.create('memory://')
   try {
     return await fn(db)
@@ -34,7 +34,7 @@ async function withScratchDatabase<T>(fn: (db: PGlite) => Promise<T>): Promise<T
   }
 }
 
-async function main(): Promise<number> {
+async function main (): Promise<number> {
   if (values.help) {
     console.log('usage: tsx scripts/migrate.ts [--create <name> | --check]')
     return 0

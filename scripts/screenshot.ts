@@ -9,12 +9,12 @@ import { chromium, type Page } from 'playwright-core'
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 /** Fails early, before work that would be lost, when there is no browser to take the picture. */
-export function requireChromium(): void {
+export function requireChromium (): void {
   if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`)
 }
 
 /** `fn` with a new page `width` pixels wide (900 high; screenshots take the full page), the browser closed after. */
-export async function withPage<T>(width: number, fn: (page: Page) => Promise<T>): Promise<T> {
+export async function withPage<T> (width: number, fn: (page: Page) => Promise<T>): Promise<T> {
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
@@ -28,7 +28,7 @@ export async function withPage<T>(width: number, fn: (page: Page) => Promise<T>)
 }
 
 /** The whole page as a PNG at `out` (its folder made when missing). */
-export async function savePng(page: Page, out: string): Promise<void> {
+export async function savePng (page: Page, out: string): Promise<void> {
   await mkdir(dirname(out), { recursive: true })
   await page.screenshot({ path: out, fullPage: true })
 }

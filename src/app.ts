@@ -58,8 +58,8 @@ const openConnections = (server: Server) =>
  * pino's req/res serializers: building those cost about a fifth of the token routes' throughput.
  */
 class AccessLog extends LogController {
-  override incomingRequest(): void {}
-  override requestCompleted(_error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+  override incomingRequest (): void {}
+  override requestCompleted (_error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     // The path only: a query string may carry a token (?access_token=...), which must not be logged.
     const query = request.url.indexOf('?')
     request.log.info(
@@ -84,7 +84,7 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
  * that trickles in past REQUEST_TIMEOUT) answered in the API's error shape instead of Node's or
  * Fastify's own bodies; the socket is closed afterwards, as Node does.
  */
-function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   const [status, reason, detail] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'Bad request: the request is not valid HTTP.']
   this.log.debug({ code: err.code, status }, 'client error')
@@ -99,7 +99,7 @@ function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, s
 }
 
 /** Fastify's own options for this app (logger, proxy trust, validation, routing). */
-export function serverOptions(config: Config, overrides: ServerOptions = {}, logStream?: DestinationStream): ServerOptions {
+export function serverOptions (config: Config, overrides: ServerOptions = {}, logStream?: DestinationStream): ServerOptions {
   return {
     logger: {
       level: config.logLevel,
@@ -239,7 +239,7 @@ export const app = fp<AppOptions>(
 )
 
 /** Builds a ready app from a config (tests, benchmark, server). */
-export async function buildApp(config: Config, overrides: ServerOptions = {}, logStream?: DestinationStream): Promise<FastifyInstance> {
+export async function buildApp (config: Config, overrides: ServerOptions = {}, logStream?: DestinationStream): Promise<FastifyInstance> {
   const fastify = Fastify(serverOptions(config, overrides, logStream))
   try {
     await fastify.register(app, { config })

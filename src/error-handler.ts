@@ -28,7 +28,7 @@ const FORMAT_MESSAGES: Record<string, string> = {
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 
 /** DRF's message for a string no database text can hold (a NUL, a lone surrogate), or null. */
-function textProblem(value: unknown): string | null {
+function textProblem (value: unknown): string | null {
   if (typeof value !== 'string') return null
   if (value.includes('\0')) return 'Null characters are not allowed.'
   const surrogate = LONE_SURROGATE.exec(value)?.[0]
@@ -36,7 +36,7 @@ function textProblem(value: unknown): string | null {
 }
 
 /** DRF's field-keyed messages for a list of Ajv errors over `body`. */
-export function validationToFieldErrors(errors: readonly AjvError[], body: unknown): Record<string, string[]> {
+export function validationToFieldErrors (errors: readonly AjvError[], body: unknown): Record<string, string[]> {
   const out: Record<string, string[]> = {}
   const add = (field: string, message: string) => {
     const list = (out[field] ??= [])
@@ -81,13 +81,13 @@ export function validationToFieldErrors(errors: readonly AjvError[], body: unkno
   return out
 }
 
-export function installErrorHandling(fastify: FastifyInstance): void {
+export function installErrorHandling (fastify: FastifyInstance): void {
   // Error bodies are sent as they are, never through a route's response serializer: a JSON
   // parse error on a route whose documented 400 is field errors must still say what happened.
   const send = (reply: FastifyReply, status: number, body: unknown, headers: Record<string, string> = {}) =>
     reply.code(status).headers(headers).type('application/json; charset=utf-8').send(JSON.stringify(body))
 
-  fastify.setErrorHandler(function errorHandler(error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) {
+  fastify.setErrorHandler(function errorHandler (error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) {
     if (error instanceof ApiError) return send(reply, error.statusCode, error.body, error.headers)
     // Reported (and logged, throttled) by the outages guard where it was made.
     if (error instanceof DependencyError) {

@@ -60,7 +60,7 @@ const SUSPICIOUS = new Set(['reuse_detected', 'throttled'])
  * The audit log: the app's logger at info level at least, so LOG_LEVEL=warn still keeps the
  * trail (only "silent" silences it, as it silences everything).
  */
-function auditLogger(log: FastifyBaseLogger, level: string): FastifyBaseLogger {
+function auditLogger (log: FastifyBaseLogger, level: string): FastifyBaseLogger {
   return log.child({ audit: true }, level === 'silent' ? { level: 'silent' } : { level: ['debug', 'trace'].includes(level) ? level : 'info' })
 }
 

@@ -21,7 +21,7 @@ declare module 'fastify' {
 }
 
 /** The token of an `Authorization: Bearer <token>` header; null for no header, another scheme or an empty token. */
-function bearerToken(header: string | undefined): string | null {
+function bearerToken (header: string | undefined): string | null {
   if (!header) return null
   const space = header.indexOf(' ')
   const scheme = space === -1 ? header : header.slice(0, space)
@@ -35,7 +35,7 @@ export default fp(
   async (fastify) => {
     const { tokens, tokenStore } = fastify
     fastify.decorateRequest('auth', null)
-    fastify.decorate('authenticate', async function authenticate(request: FastifyRequest) {
+    fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
       const token = bearerToken(request.headers.authorization)
       if (token === null) throw notAuthenticated()
       const claims = tokens.verify(token)

@@ -11,7 +11,7 @@ export const dataMigrations: DataMigration[] = [
     // Usernames are unique by their NFKC + case-folded form (usernames.ts), no longer
     // by lower(): re-key every user, and refuse (naming them) when two would share a key.
     name: '20261121120000_fold_usernames',
-    async plan(db) {
+    async plan (db) {
       const users = (await queryRows(db, 'SELECT id::text, username, username_lower FROM users ORDER BY id')) as Array<[string, string, string]>
       const byKey = new Map<string, Array<[string, string, string]>>()
       for (const user of users) {

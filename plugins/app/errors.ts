@@ -5,7 +5,7 @@
 export type ErrorBody = Record<string, unknown>
 
 export class ApiError extends Error {
-  constructor(
+  constructor (
     readonly statusCode: number,
     readonly body: ErrorBody,
     readonly headers: Record<string, string> = {}
@@ -57,7 +57,7 @@ export type Dependency = 'database' | 'token store'
  * guard from the client's error, its `cause`). Answered with serviceUnavailable(), never a 500.
  */
 export class DependencyError extends Error {
-  constructor(
+  constructor (
     readonly dependency: Dependency,
     /** A short, stable name of what went wrong: down, timeout, oom, readonly... */
     readonly kind: string,

@@ -48,11 +48,11 @@ export default fp(
     })
 
     const outages: Outages = {
-      report(err) {
+      report (err) {
         errors.inc({ dependency: metricName(err.dependency), kind: err.kind })
         warn(`${err.dependency}:${err.kind}`, { dependency: err.dependency, kind: err.kind, cause: errorMessage(err.cause) }, `${err.dependency} unavailable`)
       },
-      guard(target, dependency, outageOf) {
+      guard (target, dependency, outageOf) {
         const name = metricName(dependency)
         // One timer per operation, made once (label lookups per call are measurable).
         const timers = new Map<string, ReturnType<typeof latency.labels>>()
@@ -70,7 +70,7 @@ export default fp(
           return failure
         }
         return new Proxy(target, {
-          get(obj, prop, receiver) {
+          get (obj, prop, receiver) {
             const value = Reflect.get(obj, prop, receiver) as unknown
             if (typeof value !== 'function') return value
             return (...args: unknown[]) => {

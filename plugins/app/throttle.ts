@@ -116,7 +116,7 @@ export default fp(
       registrations: perRequest({ max: limits.registrationsPerIp, timeWindow: 3_600_000, key: (req) => `register:${req.ip}` }),
       passwordResets: mailLimits('reset'),
       verificationEmails: mailLimits('verify-mail'),
-      async checkLogin(ip, account) {
+      async checkLogin (ip, account) {
         const [a, b] = buckets(ip, account)
         const [fromIp, overall] = await Promise.all([perIpAccount(a, { increment: false }), perAccount(b, { increment: false })])
         // Asked without counting, a limiter reports the count so far: no remaining attempt means a
@@ -126,7 +126,7 @@ export default fp(
         const blocked = [...(exhausted(fromIp) ? [fromIp] : []), ...(exhausted(overall) && failedHere ? [overall] : [])]
         if (blocked.length > 0) throw throttled(seconds(Math.max(...blocked.map((s) => (s.isAllowed ? 0 : s.ttl)))))
       },
-      async failLogin(ip, account) {
+      async failLogin (ip, account) {
         const [a, b] = buckets(ip, account)
         await Promise.all([perIpAccount(a), perAccount(b)])
       }

@@ -43,7 +43,7 @@ declare module 'fastify' {
 /** How far in the future a token's iat may lie (clocks of different machines disagree a little). */
 export const IAT_SKEW_SECONDS = 30
 
-function deriveKid(algorithm: JwtAlgorithm, verifyKey: string): string {
+function deriveKid (algorithm: JwtAlgorithm, verifyKey: string): string {
   if (algorithm === 'HS256') {
     // A fingerprint of a >= 32 byte random secret reveals nothing useful about it.
     return 'hs-' + createHash('sha256').update(verifyKey).digest('base64url').slice(0, 12)
@@ -58,7 +58,7 @@ function deriveKid(algorithm: JwtAlgorithm, verifyKey: string): string {
  * One part of a JWT (0: header, 1: payload) decoded WITHOUT verifying anything: for picking the
  * verification key by the header's `kid`. null when it is not a JSON object.
  */
-export function decodeSegment(token: string, index: 0 | 1): Record<string, unknown> | null {
+export function decodeSegment (token: string, index: 0 | 1): Record<string, unknown> | null {
   const part = token.split('.', index + 1)[index]
   if (!part) return null
   try {
@@ -69,7 +69,7 @@ export function decodeSegment(token: string, index: 0 | 1): Record<string, unkno
   }
 }
 
-function isClaims(p: unknown): p is TokenClaims {
+function isClaims (p: unknown): p is TokenClaims {
   if (typeof p !== 'object' || p === null) return false
   const c = p as Record<string, unknown>
   return (
@@ -120,7 +120,7 @@ export default fp(
     const tokens: Tokens = {
       kid,
       newId,
-      signAccess(userId, sid, now) {
+      signAccess (userId, sid, now) {
         return fastify.jwt.sign({
           token_type: 'access',
           user_id: userId,
@@ -131,10 +131,10 @@ export default fp(
           ...extra
         })
       },
-      signRefresh(userId, sid, r) {
+      signRefresh (userId, sid, r) {
         return fastify.jwt.sign({ token_type: 'refresh', user_id: userId, jti: r.jti, sid, iat: r.iat, exp: r.exp, ...extra })
       },
-      verify(token) {
+      verify (token) {
         if (typeof token !== 'string' || token.length > 4096) return null
         const header = decodeSegment(token, 0)
         if (!header || header.alg !== algorithm || typeof header.kid !== 'string') return null
@@ -148,7 +148,7 @@ export default fp(
           return null
         }
       },
-      jwks() {
+      jwks () {
         if (algorithm === 'HS256') return { keys: [] } // symmetric keys are never published
         const keys: JsonWebKey[] = []
         const publish = (k: string, pem: string) =>

@@ -25,7 +25,7 @@ export type UniqueField = 'username' | 'email'
 /** A unique constraint fired: the username or email (ignoring case) is already in use. */
 export class UniqueViolationError extends Error {
   override name = 'UniqueViolationError'
-  constructor(public readonly fields: UniqueField[]) {
+  constructor (public readonly fields: UniqueField[]) {
     super(`already taken: ${fields.join(', ')}`)
   }
 }
@@ -72,7 +72,7 @@ declare module 'fastify' {
 }
 
 /** Django's normalize_email: the domain part is lower-cased, the local part kept as entered. */
-export function normalizeEmail(email: string): string {
+export function normalizeEmail (email: string): string {
   const trimmed = email.trim()
   const at = trimmed.lastIndexOf('@')
   if (at < 0) return email
@@ -81,7 +81,7 @@ export function normalizeEmail(email: string): string {
 
 export const foldEmail = (email: string) => normalizeEmail(email).toLowerCase()
 
-function toUser(row: UserRow): User {
+function toUser (row: UserRow): User {
   return {
     id: row.id,
     username: row.username,
@@ -100,7 +100,7 @@ function toUser(row: UserRow): User {
  * Which of our unique fields a P2002 error names. Only err.meta is read (the message quotes the
  * calling source code): the driver adapter's constraint columns and message, or `target`.
  */
-function uniqueFields(err: Prisma.PrismaClientKnownRequestError): UniqueField[] {
+function uniqueFields (err: Prisma.PrismaClientKnownRequestError): UniqueField[] {
   const meta = (err.meta ?? {}) as {
     target?: unknown
     driverAdapterError?: { cause?: { constraint?: { fields?: unknown; index?: unknown }; originalMessage?: unknown } }
@@ -113,9 +113,9 @@ function uniqueFields(err: Prisma.PrismaClientKnownRequestError): UniqueField[] 
   return fields
 }
 
-export function createUserRepository(prisma: PrismaClient): UserRepository {
+export function createUserRepository (prisma: PrismaClient): UserRepository {
   return {
-    async create(input) {
+    async create (input) {
       const email = normalizeEmail(input.email)
       try {
         const row = await prisma.user.create({
@@ -140,7 +140,7 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
       }
     },
 
-    async findByLogin(login) {
+    async findByLogin (login) {
       const rows = await prisma.user.findMany({
         where: { OR: [{ usernameLower: foldUsername(login) }, { emailLower: foldEmail(login) }] },
         take: 2
@@ -151,13 +151,13 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
       return row ? toUser(row) : null
     },
 
-    async findById(id) {
+    async findById (id) {
       if (!isUuid(id)) return null
       const row = await prisma.user.findUnique({ where: { id } })
       return row ? toUser(row) : null
     },
 
-    async taken(username, email) {
+    async taken (username, email) {
       const usernameLower = foldUsername(username)
       const emailLower = foldEmail(email)
       const rows = await prisma.user.findMany({
@@ -171,12 +171,12 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
       }
     },
 
-    async findByEmail(email) {
+    async findByEmail (email) {
       const row = await prisma.user.findFirst({ where: { emailLower: foldEmail(email) } })
       return row ? toUser(row) : null
     },
 
-    async recordLogin(id, at, newPasswordHash) {
+    async recordLogin (id, at, newPasswordHash) {
       if (!isUuid(id)) return
       await prisma.user.updateMany({
         where: { id },
@@ -184,19 +184,19 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
       })
     },
 
-    async updateProfile(id, { firstName, lastName }) {
+    async updateProfile (id, { firstName, lastName }) {
       if (!isUuid(id)) return null
       const rows = await prisma.user.updateManyAndReturn({ where: { id }, data: { firstName, lastName } })
       return rows[0] ? toUser(rows[0]) : null
     },
 
-    async replacePassword(id, expected, passwordHash) {
+    async replacePassword (id, expected, passwordHash) {
       if (!isUuid(id)) return false
       const { count } = await prisma.user.updateMany({ where: { id, passwordHash: expected }, data: { passwordHash } })
       return count === 1
     },
 
-    async verifyEmail(id, email) {
+    async verifyEmail (id, email) {
       if (!isUuid(id)) return false
       const { count } = await prisma.user.updateMany({
         where: { id, emailLower: foldEmail(email), emailVerified: false },
@@ -205,13 +205,13 @@ export function createUserRepository(prisma: PrismaClient): UserRepository {
       return count === 1
     },
 
-    async delete(id) {
+    async delete (id) {
       if (!isUuid(id)) return false
       const { count } = await prisma.user.deleteMany({ where: { id } })
       return count === 1
     },
 
-    async deactivate(id) {
+    async deactivate (id) {
       if (!isUuid(id)) return
       await prisma.user.updateMany({ where: { id }, data: { isActive: false } })
     }

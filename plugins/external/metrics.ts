@@ -26,7 +26,7 @@ declare module 'fastify' {
 /** Seconds: from a cached protected request (about a millisecond) to a bcrypt login under load. */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-function allowList(entries: string[]): BlockList {
+function allowList (entries: string[]): BlockList {
   const list = new BlockList()
   for (const entry of entries) {
     const [address, bits] = entry.split('/') as [string, string | undefined]
@@ -73,7 +73,7 @@ export default fp(
     const metrics: Metrics = {
       registry,
       port: settings.port,
-      allowed(request) {
+      allowed (request) {
         // Without TRUST_PROXY a proxy's own address would stand for every client behind it: a
         // request that came through one (X-Forwarded-For) is refused.
         if (proxied && request.headers['x-forwarded-for'] !== undefined) return false

@@ -30,7 +30,7 @@ export const masters = (redis: RedisClient): Redis[] => (redis instanceof Cluste
  * not prefixed by ioredis's keyPrefix: the pattern must carry the prefix, and the keys come back
  * with it.
  */
-export async function scanKeys(redis: RedisClient, pattern: string, count = 1_000): Promise<string[]> {
+export async function scanKeys (redis: RedisClient, pattern: string, count = 1_000): Promise<string[]> {
   const keys: string[] = []
   for (const node of masters(redis)) {
     let cursor = '0'
@@ -50,7 +50,7 @@ declare module 'fastify' {
 }
 
 /** What every connection does: fail fast, never hang, reconnect for as long as it takes. */
-export function connectionOptions(dependencyMs: number): RedisOptions {
+export function connectionOptions (dependencyMs: number): RedisOptions {
   return {
     // A command waits at most DEPENDENCY_TIMEOUT, none waits for a connection that is down (no
     // offline queue, no retries), and a command whose connection dropped fails instead of being
@@ -66,7 +66,7 @@ export function connectionOptions(dependencyMs: number): RedisOptions {
 }
 
 /** The client for a target, not yet connected (lazyConnect). */
-export function createRedisClient(target: RedisTarget, keyPrefix: string, dependencyMs: number): RedisClient {
+export function createRedisClient (target: RedisTarget, keyPrefix: string, dependencyMs: number): RedisClient {
   const base: RedisOptions = { ...connectionOptions(dependencyMs), keyPrefix, lazyConnect: true }
   switch (target.kind) {
     case 'single':
@@ -114,7 +114,7 @@ export function createRedisClient(target: RedisTarget, keyPrefix: string, depend
 }
 
 /** A second client to the same Redis with other command options (its own connections). */
-export function duplicateClient(redis: RedisClient, overrides: Partial<RedisOptions>): RedisClient {
+export function duplicateClient (redis: RedisClient, overrides: Partial<RedisOptions>): RedisClient {
   if (redis instanceof Cluster) return redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, ...overrides } })
   return redis.duplicate(overrides)
 }
@@ -124,13 +124,13 @@ export function duplicateClient(redis: RedisClient, overrides: Partial<RedisOpti
  * closes what QUIT leaves open: a Sentinel client's connections to the sentinels (failover
  * detection) would otherwise keep reconnecting, and keep the process alive.
  */
-export async function closeClient(redis: RedisClient): Promise<void> {
+export async function closeClient (redis: RedisClient): Promise<void> {
   await redis.quit().catch(() => {})
   redis.disconnect()
 }
 
 /** Resolves when the client is ready, or after `ms` (the caller goes on either way). */
-export function readyWithin(redis: RedisClient, ms: number): Promise<boolean> {
+export function readyWithin (redis: RedisClient, ms: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true)
   return new Promise((resolve) => {
     const done = (ok: boolean) => {

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 const REPORT_INTERVAL = 5_000
 
 /** One warning per key every `interval` ms, with how many were held back since the last one. */
-export function throttledWarnings(log: FastifyBaseLogger, interval = REPORT_INTERVAL) {
+export function throttledWarnings (log: FastifyBaseLogger, interval = REPORT_INTERVAL) {
   const seen = new Map<string, { at: number; held: number }>()
   return (key: string, fields: Record<string, unknown>, msg: string) => {
     const now = Date.now()

@@ -13,7 +13,7 @@ const shared = new Map<string, TSchema>(
 )
 
 /** The examples a schema carries, following $refs to shared schemas and the branches of a union. */
-function examplesOf(schema: Record<string, unknown>): unknown[] {
+function examplesOf (schema: Record<string, unknown>): unknown[] {
   if (Array.isArray(schema.examples)) return schema.examples
   if (typeof schema.$ref === 'string') return examplesOf((shared.get(schema.$ref) ?? {}) as Record<string, unknown>)
   if (Array.isArray(schema.anyOf)) return (schema.anyOf as Record<string, unknown>[]).flatMap(examplesOf)
@@ -32,7 +32,7 @@ export interface ResponseEntry {
  * examples of the schema and of the shared schemas it refers to), and optional headers. The
  * per-media-type form keeps the examples next to a $ref, where a schema keyword would be lost.
  */
-export function describe(
+export function describe (
   schema: TSchema,
   description: string,
   examples?: Examples,
@@ -129,7 +129,7 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
  * and a wrong content type for methods with a body (a route's own 400 must cover parse errors:
  * `bad()` does), and a bare 500. Only missing entries are added.
  */
-export function commonResponses(methods: string[]): Record<string, ResponseEntry> {
+export function commonResponses (methods: string[]): Record<string, ResponseEntry> {
   const out: Record<string, ResponseEntry> = {}
   if (methods.some((m) => BODY_METHODS.has(m))) {
     out[400] = detail('The body is not valid JSON.', 'Malformed JSON', PARSE_ERROR.value.detail)

@@ -10,12 +10,12 @@ export const isObject = (value: unknown): value is Record<string, unknown> => ty
  */
 export const trimmed =
   (fields: readonly string[], also?: (body: Record<string, unknown>) => void) =>
-  async (request: FastifyRequest): Promise<void> => {
-    const body: unknown = request.body
-    if (!isObject(body)) return
-    for (const f of fields) {
-      const value = body[f]
-      if (typeof value === 'string') body[f] = value.trim()
+    async (request: FastifyRequest): Promise<void> => {
+      const body: unknown = request.body
+      if (!isObject(body)) return
+      for (const f of fields) {
+        const value = body[f]
+        if (typeof value === 'string') body[f] = value.trim()
+      }
+      also?.(body)
     }
-    also?.(body)
-  }

@@ -15,7 +15,7 @@ import {
 } from './auth.js'
 
 /** A $ref to a shared schema (by its $id) that keeps the schema's static type for the handlers. */
-function ref<T extends TSchema>(schema: T & { $id?: unknown }) {
+function ref<T extends TSchema> (schema: T & { $id?: unknown }) {
   if (typeof schema.$id !== 'string') throw new Error('a shared schema needs an $id')
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id))
 }
@@ -56,7 +56,7 @@ export const RefreshBodySchema = Type.Object(
 )
 
 /** The refresh token of a body, under any of its accepted names (SimpleJWT's and common aliases). */
-export function refreshTokenOf(body: unknown): unknown {
+export function refreshTokenOf (body: unknown): unknown {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined
   const b = body as Record<string, unknown>
   return b.refresh ?? b.refreshToken ?? b.refresh_token

@@ -11,7 +11,7 @@ import type { Client, TokenPair } from './types.js'
 
 export type FlowContext = ReturnType<typeof createContext>
 
-export function createContext(fastify: FastifyInstance) {
+export function createContext (fastify: FastifyInstance) {
   const { users, passwords, tokens, throttle, mail, config, audit, tokenStore: store } = fastify
   const email = config.email
   const links = createLinks({ secret: config.jwt.signingKey, resetTimeout: email.resetTimeout, verifyTimeout: email.verifyTimeout })
@@ -19,14 +19,14 @@ export function createContext(fastify: FastifyInstance) {
 
   // Session records take their times from the store's clock; access tokens, checked against
   // each instance's own clock, from this one.
-  async function startSession(userId: string, { ip, userAgent }: Client): Promise<{ sid: string; tokens: TokenPair }> {
+  async function startSession (userId: string, { ip, userAgent }: Client): Promise<{ sid: string; tokens: TokenPair }> {
     const sid = tokens.newId()
     const refresh = await store.createSession({ sid, userId, jti: tokens.newId(), ip, userAgent })
     return { sid, tokens: { access: tokens.signAccess(userId, sid, nowSeconds()), refresh: tokens.signRefresh(userId, sid, refresh) } }
   }
 
   /** The user behind a valid access token: 401 (as for a bad token) when it is gone or inactive. */
-  async function currentUser(userId: string): Promise<User> {
+  async function currentUser (userId: string): Promise<User> {
     const user = await users.findById(userId)
     if (!user || !user.isActive) {
       recent.forget(userId)
@@ -36,7 +36,7 @@ export function createContext(fastify: FastifyInstance) {
   }
 
   /** A throttle check whose refusal (a 429) is audited before it is thrown. */
-  async function auditThrottled(check: () => Promise<void>, client: Client, record: AuditRecord): Promise<void> {
+  async function auditThrottled (check: () => Promise<void>, client: Client, record: AuditRecord): Promise<void> {
     try {
       await check()
     } catch (err) {
@@ -49,7 +49,7 @@ export function createContext(fastify: FastifyInstance) {
    * The password of an authenticated account, checked like a login: the failure limits apply
    * (a stolen access token must not become a password oracle) and a wrong one counts against them.
    */
-  async function checkOwnPassword(user: User, password: string, client: Client, event: 'password_changed' | 'account_deleted'): Promise<boolean> {
+  async function checkOwnPassword (user: User, password: string, client: Client, event: 'password_changed' | 'account_deleted'): Promise<boolean> {
     const account = accountOf(user.id)
     await auditThrottled(() => throttle.checkLogin(client.ip, account), client, { event, outcome: 'throttled', userId: user.id })
     const ok = await passwords.verify(password, user.passwordHash)
@@ -65,7 +65,7 @@ export function createContext(fastify: FastifyInstance) {
    * so a failure leaves the sessions ended rather than the change half-done, and after it, for a
    * session a concurrent login started in between.
    */
-  async function revokingAround<T>(userId: string, exceptSid: string | undefined, change: () => Promise<T>): Promise<T> {
+  async function revokingAround<T> (userId: string, exceptSid: string | undefined, change: () => Promise<T>): Promise<T> {
     await store.revokeUserSessions(userId, exceptSid)
     const result = await change()
     await store.revokeUserSessions(userId, exceptSid)
@@ -83,4 +83,6 @@ export const accountOf = (userId: string) => `user:${userId}`
 // Mail is made and sent after the answer (setImmediate runs once the reply is written), never
 // awaited: an answer takes the same time whether or not an account exists, and delivery is not
 // the request's business (failures are logged and counted by the mail plugin).
-export const later = (work: () => void) => void setImmediate(work)
+export const later = (work: () => void): void => {
+  setImmediate(work)
+}

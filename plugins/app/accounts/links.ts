@@ -26,25 +26,25 @@ export interface LinkSecrets {
 const encodeUid = (id: string) => Buffer.from(id, 'utf8').toString('base64url')
 
 /** The user id a `uid` carries, or null for anything that is not canonical base64url. */
-export function decodeUid(uid: string): string | null {
+export function decodeUid (uid: string): string | null {
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(uid)) return null
   const id = Buffer.from(uid, 'base64url').toString('utf8')
   return encodeUid(id) === uid ? id : null
 }
 
-function parseBase36(text: string): number | null {
+function parseBase36 (text: string): number | null {
   if (!/^[0-9a-z]{1,13}$/.test(text)) return null
   const n = parseInt(text, 36)
   return Number.isSafeInteger(n) ? n : null
 }
 
-function sameText(a: string, b: string): boolean {
+function sameText (a: string, b: string): boolean {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && timingSafeEqual(x, y)
 }
 
-export function createLinks({ secret, resetTimeout, verifyTimeout }: LinkSecrets) {
+export function createLinks ({ secret, resetTimeout, verifyTimeout }: LinkSecrets) {
   // Django's salted_hmac: the key is a hash of (salt + secret); one salt per purpose.
   const keyFor = (salt: string) => createHash('sha256').update(salt + secret).digest()
   const resetKey = keyFor('auth-service.PasswordResetTokenGenerator')
@@ -63,13 +63,13 @@ export function createLinks({ secret, resetTimeout, verifyTimeout }: LinkSecrets
     uid: encodeUid,
     decodeUid,
 
-    resetToken(user: User, now = Date.now()): string {
+    resetToken (user: User, now = Date.now()): string {
       const ts = nowTs(now)
       return `${ts.toString(36)}-${resetHash(user, ts)}`
     },
 
     /** Whether `token` was made for this user as it is now, and is younger than the timeout. */
-    checkResetToken(user: User, token: string, now = Date.now()): boolean {
+    checkResetToken (user: User, token: string, now = Date.now()): boolean {
       const dash = token.indexOf('-')
       if (dash < 1 || token.length > 64) return false
       const ts = parseBase36(token.slice(0, dash))
@@ -79,19 +79,19 @@ export function createLinks({ secret, resetTimeout, verifyTimeout }: LinkSecrets
       return age >= 0 && age <= resetTimeout
     },
 
-    verifyKey(user: User, now = Date.now()): string {
+    verifyKey (user: User, now = Date.now()): string {
       const ts = nowTs(now)
       return `${encodeUid(user.id)}.${ts.toString(36)}.${verifyHash(user, ts)}`
     },
 
     /** The user id a verification key names, before the user is read (null: malformed). */
-    verifyKeyUser(key: string): string | null {
+    verifyKeyUser (key: string): string | null {
       const parts = key.split('.')
       return parts.length === 3 && key.length <= 300 ? decodeUid(parts[0]!) : null
     },
 
     /** Whether `key` was made for this user's current, unverified email, and is younger than the timeout. */
-    checkVerifyKey(user: User, key: string, now = Date.now()): boolean {
+    checkVerifyKey (user: User, key: string, now = Date.now()): boolean {
       const [, stamp, mac] = key.split('.')
       const ts = parseBase36(stamp ?? '')
       if (ts === null || mac === undefined) return false
@@ -101,4 +101,3 @@ export function createLinks({ secret, resetTimeout, verifyTimeout }: LinkSecrets
     }
   }
 }
-

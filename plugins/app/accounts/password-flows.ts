@@ -14,18 +14,18 @@ const MESSAGES = {
 
 type PasswordFlows = Pick<Accounts, 'changePassword' | 'requestPasswordReset' | 'confirmPasswordReset'>
 
-export function passwordFlows(ctx: FlowContext): PasswordFlows {
+export function passwordFlows (ctx: FlowContext): PasswordFlows {
   const { users, passwords, mail, audit, email, links, recent } = ctx
 
   /** Django's SetPasswordForm: both fields, then the validators; every message under new_password2. */
-  function newPasswordErrors(p1: string, p2: string, user: User): FieldErrors {
+  function newPasswordErrors (p1: string, p2: string, user: User): FieldErrors {
     if (p1 !== p2) return { new_password2: [MESSAGES.mismatch] }
     const messages = passwords.validate(p2, { username: user.username, email: user.email, first_name: user.firstName, last_name: user.lastName })
     return messages.length > 0 ? { new_password2: messages } : {}
   }
 
   return {
-    async changePassword(caller, { old_password, new_password1, new_password2 }, client) {
+    async changePassword (caller, { old_password, new_password1, new_password2 }, client) {
       const user = await ctx.currentUser(caller.userId)
       if (!(await ctx.checkOwnPassword(user, old_password, client, 'password_changed'))) throw fieldErrors({ old_password: [MESSAGES.oldPassword] })
       const errors = newPasswordErrors(new_password1, new_password2, user)
@@ -37,7 +37,7 @@ export function passwordFlows(ctx: FlowContext): PasswordFlows {
       audit(client, { event: 'password_changed', outcome: 'success', userId: user.id, sid: caller.sid })
     },
 
-    async requestPasswordReset(address, client) {
+    async requestPasswordReset (address, client) {
       const user = await users.findByEmail(address)
       // Django sends to active users with a usable password; anyone else gets the same answer.
       if (!user || !user.isActive) {
@@ -51,7 +51,7 @@ export function passwordFlows(ctx: FlowContext): PasswordFlows {
       })
     },
 
-    async confirmPasswordReset({ uid, token, new_password1, new_password2 }, client) {
+    async confirmPasswordReset ({ uid, token, new_password1, new_password2 }, client) {
       const invalid = (userId: string | null, field: 'uid' | 'token') => {
         audit(client, { event: 'password_reset_completed', outcome: 'invalid_link', userId })
         return fieldErrors({ [field]: [MESSAGES.invalid] })

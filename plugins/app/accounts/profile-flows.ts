@@ -7,10 +7,10 @@ const WRONG_PASSWORD = 'Your password was entered incorrectly.'
 
 type ProfileFlows = Pick<Accounts, 'me' | 'updateProfile' | 'deleteAccount'>
 
-export function profileFlows(ctx: FlowContext): ProfileFlows {
+export function profileFlows (ctx: FlowContext): ProfileFlows {
   const { users, audit, recent } = ctx
   return {
-    async me(userId) {
+    async me (userId) {
       try {
         return recent.remember(publicUser(await ctx.currentUser(userId)))
       } catch (err) {
@@ -20,13 +20,13 @@ export function profileFlows(ctx: FlowContext): ProfileFlows {
       }
     },
 
-    async updateProfile(userId, { first_name, last_name }) {
+    async updateProfile (userId, { first_name, last_name }) {
       const user = await users.updateProfile(userId, { firstName: first_name, lastName: last_name })
       if (!user || !user.isActive) throw accessTokenNotValid()
       return recent.remember(publicUser(user))
     },
 
-    async deleteAccount(userId, password, client) {
+    async deleteAccount (userId, password, client) {
       const user = await ctx.currentUser(userId)
       if (!(await ctx.checkOwnPassword(user, password, client, 'account_deleted'))) throw fieldErrors({ password: [WRONG_PASSWORD] })
       await ctx.revokingAround(user.id, undefined, () => users.delete(user.id))

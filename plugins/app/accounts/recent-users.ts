@@ -10,22 +10,22 @@ const RECENT_USERS = 10_000
 export class RecentUsers {
   readonly #users = new Map<string, PublicUser>()
 
-  constructor(private readonly capacity = RECENT_USERS) {}
+  constructor (private readonly capacity = RECENT_USERS) {}
 
   /** Remembers the user as seen now and returns it. */
-  remember(user: PublicUser): PublicUser {
+  remember (user: PublicUser): PublicUser {
     this.#users.delete(user.id)
     this.#users.set(user.id, user)
     if (this.#users.size > this.capacity) this.#users.delete(this.#users.keys().next().value!)
     return user
   }
 
-  get(userId: string): PublicUser | undefined {
+  get (userId: string): PublicUser | undefined {
     return this.#users.get(userId)
   }
 
   /** The user changed (or is gone) in a way the copy must not outlive. */
-  forget(userId: string): void {
+  forget (userId: string): void {
     this.#users.delete(userId)
   }
 }

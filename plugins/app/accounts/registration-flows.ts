@@ -15,17 +15,17 @@ const UNIQUE_MESSAGES = {
 
 type RegistrationFlows = Pick<Accounts, 'registrationErrors' | 'register' | 'verifyEmail' | 'resendVerification'>
 
-export function registrationFlows(ctx: FlowContext): RegistrationFlows {
+export function registrationFlows (ctx: FlowContext): RegistrationFlows {
   const { users, passwords, mail, audit, store, email, links, recent } = ctx
 
-  function sendVerification(user: User) {
+  function sendVerification (user: User) {
     later(() => {
       const link = fillLink(email.verifyUrl, { key: links.verifyKey(user) })
       void mail.send('verify-email', user.email, { link, username: user.username, email: user.email, ...expiryVars(email.verifyTimeout) })
     })
   }
 
-  async function registrationErrors(input: RegisterInput, skip: Iterable<string> = []): Promise<FieldErrors> {
+  async function registrationErrors (input: RegisterInput, skip: Iterable<string> = []): Promise<FieldErrors> {
     const refused = new Set(skip)
     const errors: FieldErrors = {}
     const add = (field: string, message: string) => (errors[field] ??= []).push(message)
@@ -51,7 +51,7 @@ export function registrationFlows(ctx: FlowContext): RegistrationFlows {
   return {
     registrationErrors,
 
-    async register(input, client) {
+    async register (input, client) {
       const errors = await registrationErrors(input)
       if (Object.keys(errors).length > 0) throw fieldErrors(errors)
 
@@ -82,7 +82,7 @@ export function registrationFlows(ctx: FlowContext): RegistrationFlows {
       return { user: recent.remember(publicUser(user)), tokens: session?.tokens ?? null }
     },
 
-    async verifyEmail(key, client) {
+    async verifyEmail (key, client) {
       const id = links.verifyKeyUser(key)
       const user = id === null ? null : await users.findById(id)
       const verified = !!user && user.isActive && links.checkVerifyKey(user, key) && (await users.verifyEmail(user.id, user.email))
@@ -91,7 +91,7 @@ export function registrationFlows(ctx: FlowContext): RegistrationFlows {
       return verified
     },
 
-    async resendVerification(address) {
+    async resendVerification (address) {
       if (email.verification === 'none') return
       const user = await users.findByEmail(address)
       if (!user || !user.isActive || user.emailVerified) return

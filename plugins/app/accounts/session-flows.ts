@@ -12,10 +12,10 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 
 type SessionFlows = Pick<Accounts, 'login' | 'refresh' | 'verify' | 'logout' | 'logoutAll' | 'sessions' | 'revokeSession'>
 
-export function sessionFlows(ctx: FlowContext): SessionFlows {
+export function sessionFlows (ctx: FlowContext): SessionFlows {
   const { users, passwords, tokens, throttle, audit, store, email, recent } = ctx
   return {
-    async login({ login, password, ...client }) {
+    async login ({ login, password, ...client }) {
       const user = await users.findByLogin(login)
       const userId = user?.id ?? null
       // The failure limits count per account, whichever way it was named (username in any
@@ -42,7 +42,7 @@ export function sessionFlows(ctx: FlowContext): SessionFlows {
       return { user: recent.remember(publicUser(user)), tokens: session.tokens }
     },
 
-    async refresh(claims, client) {
+    async refresh (claims, client) {
       if (!claims || claims.token_type !== 'refresh') {
         // Not a token this service signed (or not a refresh token): nobody is named.
         audit(client, { event: 'refresh', outcome: 'unknown', userId: null })
@@ -71,7 +71,7 @@ export function sessionFlows(ctx: FlowContext): SessionFlows {
       }
     },
 
-    async verify(token) {
+    async verify (token) {
       const claims = tokens.verify(token)
       if (!claims) return false
       const session = { userId: claims.user_id, sid: claims.sid }
@@ -79,7 +79,7 @@ export function sessionFlows(ctx: FlowContext): SessionFlows {
       return (await store.refreshStatus(session, claims.jti)) === 'current'
     },
 
-    async logout(userId, refreshToken, client) {
+    async logout (userId, refreshToken, client) {
       const claims = tokens.verify(refreshToken)
       if (!claims || claims.token_type !== 'refresh') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
       const session = { userId: claims.user_id, sid: claims.sid }
@@ -91,13 +91,13 @@ export function sessionFlows(ctx: FlowContext): SessionFlows {
       audit(client, { event: 'logout', outcome: 'success', userId, sid: claims.sid })
     },
 
-    async logoutAll(caller, exceptCurrent, client) {
+    async logoutAll (caller, exceptCurrent, client) {
       const sessions = await store.revokeUserSessions(caller.userId, exceptCurrent ? caller.sid : undefined)
       audit(client, { event: 'logout_all', outcome: 'success', userId: caller.userId, sid: caller.sid, sessions })
       return sessions
     },
 
-    async sessions({ userId, sid }) {
+    async sessions ({ userId, sid }) {
       return (await store.listSessions(userId)).map((s) => ({
         id: s.sid,
         created: iso(s.created),
@@ -109,7 +109,7 @@ export function sessionFlows(ctx: FlowContext): SessionFlows {
       }))
     },
 
-    async revokeSession(caller, sid, client) {
+    async revokeSession (caller, sid, client) {
       const revoked = await store.revokeSession({ userId: caller.userId, sid })
       if (revoked) audit(client, { event: 'session_revoked', outcome: 'success', userId: caller.userId, sid })
       return revoked

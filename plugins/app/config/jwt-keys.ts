@@ -10,7 +10,7 @@ import type { Config } from './types.js'
 
 const MIN_SECRET_BYTES = 32
 
-function readKeyMaterial(name: string, value: string): string {
+function readKeyMaterial (name: string, value: string): string {
   // A PEM can be given inline (with literal \n) or as a path to a file.
   if (value.includes('-----BEGIN')) return value.replace(/\\n/g, '\n')
   try {
@@ -20,7 +20,7 @@ function readKeyMaterial(name: string, value: string): string {
   }
 }
 
-function devSecret(dataDir: string): string {
+function devSecret (dataDir: string): string {
   // Outside production a secret is generated once and kept, so restarts keep tokens valid.
   const file = join(dataDir, 'jwt-secret')
   try {
@@ -34,7 +34,7 @@ function devSecret(dataDir: string): string {
 }
 
 /** The keys the settings give; `embedded` and `dataDir` as loadConfig worked them out. */
-export function jwtKeys(
+export function jwtKeys (
   env: Env,
   { production, embedded, dataDir }: { production: boolean; embedded: boolean; dataDir: string }
 ): Pick<Config['jwt'], 'signingKey' | 'verifyKey' | 'previousKeys'> {

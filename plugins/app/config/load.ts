@@ -17,7 +17,7 @@ const CREDENTIAL_URLS = new Set(['SMTP_URL', 'DATABASE_URL', 'REDIS_URL', 'REDIS
 const isSensitive = (name: string) => name.includes('SECRET') || name.includes('KEY') || CREDENTIAL_URLS.has(name)
 
 /** A link template: a URL with every placeholder it needs. */
-function linkTemplate(name: string, value: string, placeholders: string[]): string {
+function linkTemplate (name: string, value: string, placeholders: string[]): string {
   if (!URL.canParse(value)) throw new ConfigError(`${name}: not a URL (got ${JSON.stringify(value)})`)
   const missing = placeholders.filter((p) => !value.includes(`{${p}}`))
   if (missing.length > 0) {
@@ -27,7 +27,7 @@ function linkTemplate(name: string, value: string, placeholders: string[]): stri
 }
 
 /** METRICS_ALLOW: addresses and CIDR ranges, IPv4 or IPv6. */
-function parseAllowList(value: string): string[] {
+function parseAllowList (value: string): string[] {
   const entries = value.split(',').map((e) => e.trim()).filter(Boolean)
   for (const entry of entries) {
     const [address, bits, ...rest] = entry.split('/')
@@ -40,7 +40,7 @@ function parseAllowList(value: string): string[] {
   return entries
 }
 
-function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
+function parseTrustProxy (value: string | undefined): Config['trustProxy'] {
   if (value === undefined || value === '' || value === 'false') return false
   if (value === 'true') return true
   if (/^\d+$/.test(value)) return Number(value)
@@ -48,7 +48,7 @@ function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
 }
 
 /** Reads and validates the environment. Throws ConfigError naming the variable. */
-export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+export function loadConfig (source: Record<string, string | undefined> = process.env): Config {
   const raw: Record<string, unknown> = {}
   for (const key of Object.keys(EnvSchema.properties)) {
     const v = source[key]

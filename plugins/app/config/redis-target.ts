@@ -9,7 +9,7 @@ import type { Env } from './env.js'
  * entries separated by commas. Credentials and TLS apply to every server (one deployment), so
  * entries that disagree are refused. Values are never echoed: they may hold a password.
  */
-function parseRedisNodes(name: string, value: string) {
+function parseRedisNodes (name: string, value: string) {
   const nodes: RedisNode[] = []
   let auth: { username: string | null; password: string | null; tls: boolean } | null = null
   for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
@@ -35,7 +35,7 @@ function parseRedisNodes(name: string, value: string) {
 }
 
 /** The Redis target the settings name, or null when none is set. */
-export function redisTarget(env: Env): RedisTarget | null {
+export function redisTarget (env: Env): RedisTarget | null {
   const given = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter((k) => env[k] !== undefined)
   if (given.length > 1) throw new ConfigError(`${given.join(', ')}: set only one of them (a single Redis, a Cluster or a Sentinel)`)
   if (env.REDIS_SENTINEL_NAME !== undefined && env.REDIS_SENTINELS === undefined) {

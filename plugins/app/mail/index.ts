@@ -54,7 +54,7 @@ interface Transport {
 /** Per message, whatever the SMTP server does: a connection, a greeting and a few replies. */
 const DEADLINE_TIMEOUTS = 3
 
-function smtpTransport(config: Config, log: FastifyBaseLogger): Transport {
+function smtpTransport (config: Config, log: FastifyBaseLogger): Transport {
   const timeout = config.timeouts.smtp
   const transport = nodemailer.createTransport({
     url: config.email.smtpUrl!,
@@ -69,19 +69,19 @@ function smtpTransport(config: Config, log: FastifyBaseLogger): Transport {
   // listener the EventEmitter would throw it.
   transport.on('error', (err: NodeJS.ErrnoException) => log.warn({ err: { message: err.message, code: err.code } }, 'smtp connection error'))
   return {
-    async deliver(_kind, message, _vars, signal) {
+    async deliver (_kind, message, _vars, signal) {
       await transport.sendMail({ ...message, signal })
     },
     close: () => transport.close()
   }
 }
 
-function fileTransport(config: Config, log: FastifyBaseLogger): Transport {
+function fileTransport (config: Config, log: FastifyBaseLogger): Transport {
   // The full RFC 822 message, as it would go over SMTP.
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
   const dir = join(config.dataDir, 'mail')
   return {
-    async deliver(kind, message, vars) {
+    async deliver (kind, message, vars) {
       const info = await transport.sendMail(message)
       if (!Buffer.isBuffer(info.message)) throw new Error('stream transport did not return a buffer')
       await mkdir(dir, { recursive: true })
@@ -112,12 +112,13 @@ export default fp(
 
     const stats: MailStats = { sent: zero(), failed: zero() }
     // The same counts for Prometheus, read when scraped.
+    // eslint-disable-next-line no-new -- prom-client registers the metric with the registry it is given
     new Counter({
       name: 'auth_mail_total',
       help: 'E-mails by kind and outcome (sent, failed)',
       labelNames: ['kind', 'outcome'] as const,
       registers: [fastify.metrics.registry],
-      collect() {
+      collect () {
         this.reset()
         for (const kind of MAIL_KINDS) {
           this.inc({ kind, outcome: 'sent' }, stats.sent[kind])
@@ -152,7 +153,7 @@ export default fp(
     }
 
     const mail: Mail = {
-      send(kind, to, vars) {
+      send (kind, to, vars) {
         if (!MAIL_KINDS.includes(kind)) {
           log.error({ kind }, 'mail delivery failed: unknown kind')
           return Promise.resolve(false)

@@ -37,7 +37,7 @@ type Part = keyof typeof PARTS
 export const TEMPLATE_FILES: readonly string[] = MAIL_KINDS.flatMap((kind) => Object.values(PARTS).map((ext) => kind + ext))
 
 /** The default templates: beside this module (tsx), or in the source tree when running from dist/ (tsc copies no data files). */
-export function defaultTemplatesDir(): string {
+export function defaultTemplatesDir (): string {
   const candidates = [new URL('./templates/', import.meta.url), new URL('../../../../plugins/app/mail/templates/', import.meta.url)]
   for (const url of candidates) {
     const dir = fileURLToPath(url)
@@ -49,7 +49,7 @@ export function defaultTemplatesDir(): string {
 type Token = [string, string, number, number, Token[]?, ...unknown[]]
 
 /** The variable names a parsed template reads (sections included); partials are refused. */
-function namesUsed(tokens: Token[], file: string, names = new Set<string>()): Set<string> {
+function namesUsed (tokens: Token[], file: string, names = new Set<string>()): Set<string> {
   for (const token of tokens) {
     const [type, value] = token
     if (type === '>') throw new Error(`e-mail template ${file}: partials ({{> ${value}}}) are not supported`)
@@ -71,7 +71,7 @@ export interface Templates {
  * Reads, parses and checks every template, the overrides first. Throws an Error naming the file
  * when one cannot be read, does not parse, uses an unknown variable, or (a body) lacks {{link}}.
  */
-export function loadTemplates(overridesDir: string | null, defaultsDir: string = defaultTemplatesDir()): Templates {
+export function loadTemplates (overridesDir: string | null, defaultsDir: string = defaultTemplatesDir()): Templates {
   // A writer of our own: its parse cache is not shared with other users of Mustache.
   const writer = new Mustache.Writer()
   const texts: Record<string, string> = {}
@@ -108,7 +108,7 @@ export function loadTemplates(overridesDir: string | null, defaultsDir: string =
   return {
     sources,
     unused,
-    render(kind, vars) {
+    render (kind, vars) {
       if (!MAIL_KINDS.includes(kind)) throw new Error(`unknown mail kind ${JSON.stringify(kind)}`)
       // Only the known variables reach a template, as strings.
       const view = Object.fromEntries([...VAR_NAMES].map((n) => [n, String(vars[n as keyof MailVars] ?? '')]))
@@ -123,7 +123,7 @@ export function loadTemplates(overridesDir: string | null, defaultsDir: string =
 }
 
 /** Fills {name} placeholders of a link template (PASSWORD_RESET_URL, EMAIL_VERIFY_URL), each value URL-encoded. */
-export function fillLink(template: string, values: Record<string, string>): string {
+export function fillLink (template: string, values: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (Object.hasOwn(values, name) ? encodeURIComponent(values[name]!) : whole))
 }
 
@@ -135,7 +135,7 @@ const UNITS: Array<[number, string]> = [
 ]
 
 /** A duration for people: the largest unit that divides it exactly ("1 hour", "3 days", "90 minutes"). */
-export function humanDuration(seconds: number): string {
+export function humanDuration (seconds: number): string {
   const s = Math.max(0, Math.round(seconds))
   const [size, unit] = UNITS.find(([size]) => s % size === 0 && s >= size) ?? [1, 'second']
   const n = s / size
@@ -143,6 +143,6 @@ export function humanDuration(seconds: number): string {
 }
 
 /** expires and expiresAt of MailVars for a link that works `seconds` from `now`. */
-export function expiryVars(seconds: number, now: Date = new Date()): Pick<MailVars, 'expires' | 'expiresAt'> {
+export function expiryVars (seconds: number, now: Date = new Date()): Pick<MailVars, 'expires' | 'expiresAt'> {
   return { expires: humanDuration(seconds), expiresAt: new Date(now.getTime() + seconds * 1000).toISOString() }
 }

@@ -9,7 +9,7 @@ import { pyStrip } from './validators.js'
 const FILE = 'common-passwords.txt.gz'
 
 /** Where the list is: beside this module (tsx), or in the source tree when running from dist/ (tsc copies no data files). */
-export function defaultCommonPasswordsPath(): string {
+export function defaultCommonPasswordsPath (): string {
   const candidates = [new URL(`./${FILE}`, import.meta.url), new URL(`../../../../plugins/app/passwords/${FILE}`, import.meta.url)]
   for (const url of candidates) {
     const path = fileURLToPath(url)
@@ -19,7 +19,7 @@ export function defaultCommonPasswordsPath(): string {
 }
 
 /** Loads a list like Django does: gzip or plain UTF-8, one password a line, each stripped. */
-export function loadCommonPasswords(path: string = defaultCommonPasswordsPath()): Set<string> {
+export function loadCommonPasswords (path: string = defaultCommonPasswordsPath()): Set<string> {
   const raw = readFileSync(path)
   const isGzip = raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b
   const text = (isGzip ? gunzipSync(raw) : raw).toString('utf8')

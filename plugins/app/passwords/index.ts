@@ -36,7 +36,7 @@ declare module 'fastify' {
 const BCRYPT_HASH = /^\$2[aby]\$(\d{2})\$[./A-Za-z0-9]{53}$/
 
 /** The worker module beside the running code: worker.ts under tsx, worker.js once compiled to dist/. */
-function workerFilename(): string {
+function workerFilename (): string {
   const ext = new URL(import.meta.url).pathname.endsWith('.ts') ? '.ts' : '.js'
   return new URL(`./worker${ext}`, import.meta.url).href
 }
@@ -59,11 +59,12 @@ export default fp(
 
     // The pool's queue: how many tasks wait for a worker, and how long a task waited.
     const registers = [fastify.metrics.registry]
+    // eslint-disable-next-line no-new -- prom-client registers the metric with the registry it is given
     new Gauge({
       name: 'auth_bcrypt_queue_depth',
       help: 'bcrypt tasks waiting for a worker thread',
       registers,
-      collect() {
+      collect () {
         this.set(pool.queueSize)
       }
     })
@@ -98,21 +99,21 @@ export default fp(
     const tooLong = (password: string) => bcrypt.truncates(password)
 
     const passwords: Passwords = {
-      async hash(password) {
+      async hash (password) {
         if (typeof password !== 'string') throw new TypeError('password must be a string')
         if (tooLong(password)) throw new RangeError(`password longer than ${MAX_BYTES} bytes would be truncated by bcrypt`)
         return runHash(password)
       },
-      async verify(password, hash) {
+      async verify (password, hash) {
         const usable = typeof password === 'string' && hash !== null && BCRYPT_HASH.test(hash)
         const matched = await runCompare(typeof password === 'string' ? password : '', usable ? hash! : dummyHash)
         return usable && matched && !tooLong(password)
       },
-      needsRehash(hash) {
+      needsRehash (hash) {
         const m = BCRYPT_HASH.exec(hash)
         return m === null || Number(m[1]) !== cost
       },
-      validate(password, user) {
+      validate (password, user) {
         return validatePassword(password, user, common)
       }
     }

@@ -49,19 +49,20 @@ const PY_DIGITS = new RegExp(
 )
 
 /** Python's str.strip() with no argument. */
-export function pyStrip(s: string): string {
+export function pyStrip (s: string): string {
   return s.replace(PY_STRIP, '')
 }
 
 /** Python's len(): code points, not UTF-16 units. */
-function codePoints(s: string): number {
+function codePoints (s: string): number {
   let n = 0
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- only the count of the string's code points is wanted
   for (const _ of s) n++
   return n
 }
 
 /** difflib.SequenceMatcher(a=a, b=b).quick_ratio(): an upper bound on ratio() from the multiset intersection. */
-export function quickRatio(a: string, b: string): number {
+export function quickRatio (a: string, b: string): number {
   const fullbcount = new Map<string, number>()
   let lenB = 0
   for (const ch of b) {
@@ -86,7 +87,7 @@ export function quickRatio(a: string, b: string): number {
  * Django's exceeds_maximum_length_ratio: a value far shorter than the password cannot reach
  * the similarity bound, so it is skipped (this also skips the empty parts of re.split).
  */
-export function exceedsMaximumLengthRatio(password: string, maxSimilarity: number, value: string): boolean {
+export function exceedsMaximumLengthRatio (password: string, maxSimilarity: number, value: string): boolean {
   const pwdLen = codePoints(password)
   const lengthBoundSimilarity = (maxSimilarity / 2) * pwdLen
   const valueLen = codePoints(value)
@@ -94,7 +95,7 @@ export function exceedsMaximumLengthRatio(password: string, maxSimilarity: numbe
 }
 
 /** UserAttributeSimilarityValidator: the first attribute that is too similar, or null. */
-export function userAttributeSimilarity(
+export function userAttributeSimilarity (
   password: string,
   user: UserAttributes | undefined,
   maxSimilarity: number = MAX_SIMILARITY
@@ -116,22 +117,22 @@ export function userAttributeSimilarity(
 }
 
 /** MinimumLengthValidator. */
-export function minimumLength(password: string, min: number = MIN_LENGTH): string | null {
+export function minimumLength (password: string, min: number = MIN_LENGTH): string | null {
   return codePoints(password) < min ? messages.tooShort(min) : null
 }
 
 /** CommonPasswordValidator: the list holds lower-cased, stripped entries. */
-export function commonPassword(password: string, common: ReadonlySet<string>): string | null {
+export function commonPassword (password: string, common: ReadonlySet<string>): string | null {
   return common.has(pyStrip(password.toLowerCase())) ? messages.tooCommon : null
 }
 
 /** NumericPasswordValidator (Python's isdigit(): false for the empty string). */
-export function numeric(password: string): string | null {
+export function numeric (password: string): string | null {
   return PY_DIGITS.test(password) ? messages.entirelyNumeric : null
 }
 
 /** bcrypt's limit, counted as bcryptjs encodes (UTF-8; a lone surrogate counts as U+FFFD's 3 bytes). */
-export function maximumBytes(password: string, max: number = MAX_BYTES): string | null {
+export function maximumBytes (password: string, max: number = MAX_BYTES): string | null {
   return Buffer.byteLength(password, 'utf8') > max ? messages.tooLong(max) : null
 }
 
@@ -139,7 +140,7 @@ export function maximumBytes(password: string, max: number = MAX_BYTES): string 
  * All problems at once, in Django's order (similarity, minimum length, common, numeric),
  * then the 72-byte rule. [] when the password is acceptable.
  */
-export function validatePassword(password: string, user: UserAttributes | undefined, common: ReadonlySet<string>): string[] {
+export function validatePassword (password: string, user: UserAttributes | undefined, common: ReadonlySet<string>): string[] {
   const results = [
     userAttributeSimilarity(password, user),
     minimumLength(password),

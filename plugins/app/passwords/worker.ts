@@ -10,7 +10,7 @@ export type PasswordTask =
 /** The result, and when the worker took the task (ms since the epoch): the pool's queue wait is measured from it. */
 export type PasswordResult = [value: string | boolean, startedAt: number]
 
-export default function run(task: PasswordTask): PasswordResult {
+export default function run (task: PasswordTask): PasswordResult {
   const startedAt = performance.timeOrigin + performance.now()
   switch (task.op) {
     case 'hash':

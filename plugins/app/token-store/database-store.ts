@@ -30,12 +30,12 @@ export class DatabaseTokenStore implements TokenStore {
   readonly #opts: TokenStoreOptions
 
   /** `prisma` is owned by the caller and is not closed by close(). */
-  constructor(prisma: PrismaClient, options: TokenStoreOptions) {
+  constructor (prisma: PrismaClient, options: TokenStoreOptions) {
     this.#db = prisma
     this.#opts = options
   }
 
-  async createSession({ sid, userId, jti, ip, userAgent, now }: NewSession): Promise<IssuedRefresh> {
+  async createSession ({ sid, userId, jti, ip, userAgent, now }: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
     const [row] = await this.#db.$queryRaw<Array<{ iat: bigint; exp: bigint }>>`
       SELECT iat, exp FROM auth_session_create(${sid}::text, ${userId}::text, ${jti}::text, ${refreshTtl}::int,
@@ -45,7 +45,7 @@ export class DatabaseTokenStore implements TokenStore {
     return { jti, iat: Number(row.iat), exp: Number(row.exp) }
   }
 
-  async rotate({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
+  async rotate ({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
     const { refreshTtl, reuseInterval, accessTtl } = this.#opts
     const [row] = await this.#db.$queryRaw<Array<{ status: string; jti: string | null; iat: bigint | null; exp: bigint | null }>>`
       SELECT status, jti, iat, exp FROM auth_session_rotate(${sid}::text, ${userId}::text, ${jti}::text, ${newJti}::text,
@@ -53,7 +53,7 @@ export class DatabaseTokenStore implements TokenStore {
     return rotateResult({ status: row?.status, jti: row?.jti ?? null, iat: row?.iat, exp: row?.exp })
   }
 
-  async refreshStatus({ userId, sid }: SessionRef, jti: string): Promise<RefreshStatus> {
+  async refreshStatus ({ userId, sid }: SessionRef, jti: string): Promise<RefreshStatus> {
     const [row] = await this.#db.$queryRaw<Array<{ status: RefreshStatus }>>`
       SELECT CASE WHEN revoked OR jti IS DISTINCT FROM ${jti}::text THEN 'blacklisted'
                   WHEN exp * 1000 > auth_now_ms() THEN 'current' ELSE 'unknown' END AS status
@@ -61,13 +61,13 @@ export class DatabaseTokenStore implements TokenStore {
     return row?.status ?? 'unknown'
   }
 
-  async isSessionActive({ userId, sid }: SessionRef): Promise<boolean> {
+  async isSessionActive ({ userId, sid }: SessionRef): Promise<boolean> {
     const rows = await this.#db.$queryRaw<unknown[]>`
       SELECT 1 FROM sessions WHERE sid = ${sid}::text AND user_id = ${userId}::text AND NOT revoked AND expires_at > auth_now_ms()`
     return rows.length > 0
   }
 
-  async listSessions(userId: string, now?: number): Promise<SessionInfo[]> {
+  async listSessions (userId: string, now?: number): Promise<SessionInfo[]> {
     const rows = await this.#db.$queryRaw<
       Array<{ sid: string; created_at: bigint; last_used: bigint; exp: bigint; ip: string; user_agent: string }>
     >`
@@ -86,24 +86,24 @@ export class DatabaseTokenStore implements TokenStore {
   }
 
   // A revocation turns a live session into a tombstone that keeps its expiry.
-  async revokeSession({ userId, sid }: SessionRef): Promise<boolean> {
+  async revokeSession ({ userId, sid }: SessionRef): Promise<boolean> {
     const count = await this.#db.$executeRaw`
       UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL
       WHERE sid = ${sid}::text AND user_id = ${userId}::text AND NOT revoked AND expires_at > auth_now_ms()`
     return count > 0
   }
 
-  async revokeUserSessions(userId: string, exceptSid?: string): Promise<number> {
+  async revokeUserSessions (userId: string, exceptSid?: string): Promise<number> {
     return this.#db.$executeRaw`
       UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL
       WHERE user_id = ${userId}::text AND sid <> ${exceptSid ?? ''}::text AND NOT revoked AND expires_at > auth_now_ms()`
   }
 
-  async ping(): Promise<void> {
+  async ping (): Promise<void> {
     await this.#db.$queryRaw`SELECT 1`
   }
 
-  async close(): Promise<void> {
+  async close (): Promise<void> {
     // The client belongs to whoever passed it in (the prisma plugin closes it).
   }
 }

@@ -16,7 +16,7 @@ export interface RedisVerdict {
 const field = (info: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim()
 
 /** Every master is judged (a Cluster's too): one evicting shard is enough to lose sessions. */
-export async function checkRedis(redis: RedisClient, waitReplicas = 0): Promise<RedisVerdict> {
+export async function checkRedis (redis: RedisClient, waitReplicas = 0): Promise<RedisVerdict> {
   const verdicts = await Promise.all(masters(redis).map((node) => checkServer(node, waitReplicas)))
   const refusal = verdicts.map((v) => v.refusal).find((v) => v !== null) ?? null
   const warnings = [...new Set(verdicts.flatMap((v) => (v.warning ? [v.warning] : [])))]
@@ -29,7 +29,7 @@ const configValue = (redis: Redis, name: string) =>
     () => null
   )
 
-async function checkServer(redis: Redis, waitReplicas: number): Promise<RedisVerdict> {
+async function checkServer (redis: Redis, waitReplicas: number): Promise<RedisVerdict> {
   const info = await redis.info()
   const policy = field(info, 'maxmemory_policy') ?? 'noeviction'
   const refusal =
@@ -57,7 +57,7 @@ async function checkServer(redis: Redis, waitReplicas: number): Promise<RedisVer
     if (min !== null && Number(min) < waitReplicas) {
       warnings.push(
         `Token-store writes wait for ${waitReplicas} replica(s) but Redis has min-replicas-to-write ${min}: while the master has no replica ` +
-          `(after a failover) it takes writes that are answered 503, and refreshes retried later than REFRESH_REUSE_INTERVAL count as reuse. ` +
+          '(after a failover) it takes writes that are answered 503, and refreshes retried later than REFRESH_REUSE_INTERVAL count as reuse. ' +
           `Set min-replicas-to-write ${waitReplicas} and min-replicas-max-lag 10 on every Redis of the Sentinel set.`
       )
     }

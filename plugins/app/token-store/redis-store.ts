@@ -41,7 +41,7 @@ const PIECE_BYTES = 64
 const MAX_PIECES = 8
 
 /** `text` cut into consecutive pieces of at most `max` UTF-8 bytes, never inside a character. */
-export function pieces(text: string, max: number): string[] {
+export function pieces (text: string, max: number): string[] {
   const out: string[] = []
   let piece = ''
   let bytes = 0
@@ -63,7 +63,7 @@ export function pieces(text: string, max: number): string[] {
  * A jti as stored: the 16 bytes that newId() encodes as 22 base64url characters. Every jti is
  * one of those (the service signs only its own); anything else is refused, not stored ambiguously.
  */
-export function packJti(jti: string): Buffer {
+export function packJti (jti: string): Buffer {
   const bytes = Buffer.from(jti, 'base64url')
   if (bytes.length !== 16 || bytes.toString('base64url') !== jti) throw new Error('token store: a jti must be 16 bytes in base64url')
   return bytes
@@ -114,7 +114,7 @@ export interface Replication {
 }
 
 /** The writer of a user's writes: FNV-1a of the user id, over `n` connections. */
-export function writerOf(userId: string, n: number): number {
+export function writerOf (userId: string, n: number): number {
   if (n <= 1) return 0
   let h = 0x811c9dc5
   for (let i = 0; i < userId.length; i++) h = Math.imul(h ^ userId.charCodeAt(i), 0x01000193)
@@ -131,7 +131,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #writers: Array<RedisClient & ScriptCommands>
 
   /** `redis` is owned by the caller (its keyPrefix already set) and is not closed by close(). */
-  constructor(redis: RedisClient, options: TokenStoreOptions, replication: Replication = { replicas: 0, timeoutMs: 0 }) {
+  constructor (redis: RedisClient, options: TokenStoreOptions, replication: Replication = { replicas: 0, timeoutMs: 0 }) {
     this.#opts = options
     this.#replication = replication
     // defineCommand: EVALSHA with a transparent EVAL on NOSCRIPT (e.g. after a Redis restart).
@@ -166,7 +166,7 @@ export class RedisTokenStore implements TokenStore {
     return value as T
   }
 
-  async createSession(s: NewSession): Promise<IssuedRefresh> {
+  async createSession (s: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
     const [iat, exp] = await this.#write<[number, number]>(
       s.userId,
@@ -186,7 +186,7 @@ export class RedisTokenStore implements TokenStore {
     return { jti: s.jti, iat: Number(iat), exp: Number(exp) }
   }
 
-  async rotate(r: Rotation): Promise<RotateResult> {
+  async rotate (r: Rotation): Promise<RotateResult> {
     const { refreshTtl, accessTtl, reuseInterval, sessionMaxAge } = this.#opts
     const reply = await this.#write<Array<Buffer | number>>(
       r.userId,
@@ -207,7 +207,7 @@ export class RedisTokenStore implements TokenStore {
     return rotateResult({ status: String(reply[0]), jti, iat: reply[2], exp: reply[3] })
   }
 
-  async refreshStatus(s: SessionRef, jti: string): Promise<RefreshStatus> {
+  async refreshStatus (s: SessionRef, jti: string): Promise<RefreshStatus> {
     const [j, e, x] = await this.#redis.hmgetBuffer(sessionKey(s), 'j', 'e', 'x')
     if (x) return 'blacklisted'
     if (!j) return 'unknown'
@@ -216,11 +216,11 @@ export class RedisTokenStore implements TokenStore {
     return Number(e) * 1000 > Date.now() ? 'current' : 'unknown'
   }
 
-  async isSessionActive(s: SessionRef): Promise<boolean> {
+  async isSessionActive (s: SessionRef): Promise<boolean> {
     return (await this.#redis.hexists(sessionKey(s), 'j')) === 1
   }
 
-  async listSessions(userId: string, now?: number): Promise<SessionInfo[]> {
+  async listSessions (userId: string, now?: number): Promise<SessionInfo[]> {
     const flat = await this.#redis.tokenStoreList(userKey(userId), sessionsOf(userId), now ?? '')
     const sessions: SessionInfo[] = []
     for (let i = 0; i + 5 < flat.length; i += 6) {
@@ -237,20 +237,19 @@ export class RedisTokenStore implements TokenStore {
     return sessions.sort(newestFirst)
   }
 
-  async revokeSession(s: SessionRef): Promise<boolean> {
+  async revokeSession (s: SessionRef): Promise<boolean> {
     return (await this.#write<number>(s.userId, 'tokenStoreRevoke', sessionKey(s), userKey(s.userId), s.sid)) === 1
   }
 
-  async revokeUserSessions(userId: string, exceptSid?: string): Promise<number> {
+  async revokeUserSessions (userId: string, exceptSid?: string): Promise<number> {
     return this.#write<number>(userId, 'tokenStoreRevokeAll', userKey(userId), sessionsOf(userId), exceptSid ?? '')
   }
 
-  async ping(): Promise<void> {
+  async ping (): Promise<void> {
     await this.#redis.ping()
   }
 
-  async close(): Promise<void> {
+  async close (): Promise<void> {
     // The client belongs to whoever passed it in (the redis plugin closes it).
   }
 }
-

@@ -41,7 +41,7 @@ export type RefreshStatus = 'current' | 'blacklisted' | 'unknown'
  * current token's jti, iat and exp for 'rotated' and 'grace') as a RotateResult. Anything else
  * is a broken store, not an answer to give a client.
  */
-export function rotateResult(raw: { status: unknown; jti: string | null; iat: unknown; exp: unknown }): RotateResult {
+export function rotateResult (raw: { status: unknown; jti: string | null; iat: unknown; exp: unknown }): RotateResult {
   const { status, jti } = raw
   switch (status) {
     case 'rotated':

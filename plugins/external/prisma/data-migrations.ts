@@ -22,7 +22,7 @@ export class DataMigrationRefused extends Error {
 }
 
 /** Names of `migrations` not recorded as applied; `query` runs one statement (as pendingMigrations). */
-export async function pendingDataMigrations(
+export async function pendingDataMigrations (
   query: (sql: string) => Promise<Array<Record<string, unknown>>>,
   migrations: DataMigration[]
 ): Promise<string[]> {
@@ -34,7 +34,7 @@ export async function pendingDataMigrations(
 }
 
 /** Applies, in order, every one of `migrations` not yet recorded; returns the names applied. */
-export async function applyDataMigrations(factory: SqlMigrationAwareDriverAdapterFactory, migrations: DataMigration[]): Promise<string[]> {
+export async function applyDataMigrations (factory: SqlMigrationAwareDriverAdapterFactory, migrations: DataMigration[]): Promise<string[]> {
   const db = await factory.connect()
   try {
     await db.executeScript(`CREATE TABLE IF NOT EXISTS ${TABLE} (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)

@@ -19,7 +19,7 @@ export interface PrismaPaths {
  * Where schema.prisma and the migrations folder are: found by walking up from this file, so
  * it works from the source tree (tsx) and from dist/ (tsc build) alike.
  */
-export function prismaPaths(): PrismaPaths {
+export function prismaPaths (): PrismaPaths {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
     const schema = join(dir, 'prisma', 'schema.prisma')
@@ -35,7 +35,7 @@ export function prismaPaths(): PrismaPaths {
  * `run`) and waits for it, reporting an error the adapter's own way. The driver adapters' own
  * versions fall short for migrations (see postgresAdapterFactory and pgliteAdapterFactory).
  */
-export function scriptsWhole<Client>(adapter: SqlDriverAdapter, run: (client: Client, script: string) => Promise<unknown>): SqlDriverAdapter {
+export function scriptsWhole<Client> (adapter: SqlDriverAdapter, run: (client: Client, script: string) => Promise<unknown>): SqlDriverAdapter {
   const inner = adapter as SqlDriverAdapter & { client: Client; onError(e: unknown): never }
   adapter.executeScript = async (script: string) => {
     try {
@@ -52,7 +52,7 @@ export function scriptsWhole<Client>(adapter: SqlDriverAdapter, run: (client: Cl
  * by one (on any connection of the pool), which breaks a function body (PL/pgSQL is full of them)
  * and a transaction; these adapters send the script as one simple query, as Prisma's native engine does.
  */
-export function postgresAdapterFactory(config: ConstructorParameters<typeof PrismaPg>[0]): SqlMigrationAwareDriverAdapterFactory {
+export function postgresAdapterFactory (config: ConstructorParameters<typeof PrismaPg>[0]): SqlMigrationAwareDriverAdapterFactory {
   const base = new PrismaPg(config)
   const whole = (adapter: SqlDriverAdapter) => scriptsWhole<{ query(sql: string): Promise<unknown> }>(adapter, (client, script) => client.query(script))
   return {
@@ -66,7 +66,7 @@ export function postgresAdapterFactory(config: ConstructorParameters<typeof Pris
 const LOCKFILE = 'migration_lock.toml'
 
 /** Reads the migrations folder in the shape the engine expects (names sorted, as Prisma does). */
-export async function readMigrations(migrationsDir = prismaPaths().migrations): Promise<MigrationList> {
+export async function readMigrations (migrationsDir = prismaPaths().migrations): Promise<MigrationList> {
   const baseDir = resolve(migrationsDir)
   const entries = existsSync(baseDir) ? await readdir(baseDir, { withFileTypes: true }) : []
   const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort()
@@ -93,9 +93,9 @@ export async function readMigrations(migrationsDir = prismaPaths().migrations): 
  * Names in the migrations folder not recorded as applied in _prisma_migrations. `query` runs
  * one SQL statement and returns its rows as objects (PGlite's query, or Prisma's $queryRawUnsafe).
  */
-export async function pendingMigrations(query: (sql: string) => Promise<Array<Record<string, unknown>>>): Promise<string[]> {
+export async function pendingMigrations (query: (sql: string) => Promise<Array<Record<string, unknown>>>): Promise<string[]> {
   const all = (await readMigrations()).migrationDirectories.map((m) => m.path)
-  const [table] = await query(`SELECT to_regclass('_prisma_migrations')::text AS t`)
+  const [table] = await query('SELECT to_regclass(\'_prisma_migrations\')::text AS t')
   if (!table?.t) return all
   const applied = await query(
     'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL'
@@ -110,7 +110,7 @@ const noFilters = { externalTables: [], externalEnums: [] }
  * Applies every migration not yet recorded in _prisma_migrations, then every one of
  * `dataMigrations` not yet recorded (data-migrations.ts); returns the names applied.
  */
-export async function applyMigrations(
+export async function applyMigrations (
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
   dataMigrations: DataMigration[],
   options: EngineOptions & { migrationsDir?: string } = {}
@@ -128,7 +128,7 @@ export async function applyMigrations(
  * The SQL that would bring a database migrated with the migrations folder to schema.prisma;
  * '' when they agree. Uses the factory's shadow database to replay the migrations.
  */
-export async function diffMigrationsToSchema(
+export async function diffMigrationsToSchema (
   shadowFactory: SqlMigrationAwareDriverAdapterFactory,
   paths: Partial<PrismaPaths> = {},
   options: EngineOptions = {}
@@ -159,7 +159,7 @@ export async function diffMigrationsToSchema(
  * migrations folder and schema.prisma (and migration_lock.toml when missing). Returns the
  * folder name, or null when there is nothing to migrate.
  */
-export async function createMigration(
+export async function createMigration (
   shadowFactory: SqlMigrationAwareDriverAdapterFactory,
   name: string,
   paths: Partial<PrismaPaths> = {}

@@ -17,7 +17,7 @@ export const pgliteDir = (dataDir: string) => join(dataDir, 'pglite')
  * would be recorded as applied and its error surface as an unhandled rejection. This factory
  * returns adapters whose executeScript waits for the script and reports its error.
  */
-export function pgliteAdapterFactory(db: PGlite): SqlMigrationAwareDriverAdapterFactory {
+export function pgliteAdapterFactory (db: PGlite): SqlMigrationAwareDriverAdapterFactory {
   const base = new PrismaPGlite(db)
   const fix = (adapter: SqlDriverAdapter) => scriptsWhole<PGlite>(adapter, (client, script) => client.exec(script))
   return {
@@ -45,7 +45,7 @@ export interface EmbeddedDatabase {
  * migrations, SQL then `dataMigrations`. Starting the wasm schema engine costs about a second, so it only runs when
  * _prisma_migrations shows something is missing.
  */
-export async function openEmbeddedDatabase(dataDir: string, dataMigrations: DataMigration[]): Promise<EmbeddedDatabase> {
+export async function openEmbeddedDatabase (dataDir: string, dataMigrations: DataMigration[]): Promise<EmbeddedDatabase> {
   const dir = pgliteDir(dataDir)
   await mkdir(dir, { recursive: true })
   const releaseLock = await acquireLock(join(dataDir, 'pglite.lock'))
@@ -76,7 +76,7 @@ export async function openEmbeddedDatabase(dataDir: string, dataMigrations: Data
 
 // PostgreSQL files opened by two processes at once get corrupted, and PGlite has no lock of
 // its own: refuse to open while a live process (this one included: two apps) holds the data dir.
-async function acquireLock(file: string): Promise<() => Promise<void>> {
+async function acquireLock (file: string): Promise<() => Promise<void>> {
   for (let attempt = 0; ; attempt++) {
     try {
       await writeFile(file, String(process.pid), { flag: 'wx' })
@@ -95,7 +95,7 @@ async function acquireLock(file: string): Promise<() => Promise<void>> {
   }
 }
 
-function isAlive(pid: number): boolean {
+function isAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

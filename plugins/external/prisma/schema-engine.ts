@@ -34,7 +34,7 @@ interface WasmBindings {
 // process; it is loaded lazily, once, and shared by every engine (engines are cheap).
 let loading: Promise<WasmBindings> | undefined
 
-function loadBindings(): Promise<WasmBindings> {
+function loadBindings (): Promise<WasmBindings> {
   loading ??= (async () => {
     const require = createRequire(import.meta.url)
     const glueFile = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')
@@ -71,7 +71,7 @@ export interface EngineOptions {
  * PrismaPGlite); the engine is freed afterwards. Shadow databases, for diffs from a migrations
  * folder, come from the factory's connectToShadowDb().
  */
-export async function withSchemaEngine<T>(
+export async function withSchemaEngine<T> (
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
   fn: (engine: SchemaEngine) => Promise<T>,
   options: EngineOptions = {}
@@ -86,7 +86,10 @@ export async function withSchemaEngine<T>(
     connect: async () => track(await adapterFactory.connect()),
     connectToShadowDb: async () => track(await adapterFactory.connectToShadowDb())
   }
-  const track = (adapter: SqlDriverAdapter) => (opened.push(adapter), adapter)
+  const track = (adapter: SqlDriverAdapter) => {
+    opened.push(adapter)
+    return adapter
+  }
   let engine: SchemaEngine | undefined
   try {
     engine = await glue.SchemaEngine.new(
@@ -104,7 +107,7 @@ export async function withSchemaEngine<T>(
 }
 
 // The engine rejects with plain objects or JSON strings ({ message, error_code, ... }).
-function toError(err: unknown): Error {
+function toError (err: unknown): Error {
   if (err instanceof Error) return err
   let detail: unknown = err
   if (typeof err === 'string') {

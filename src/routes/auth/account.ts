@@ -8,7 +8,7 @@ import { trimmed } from '../trim.js'
 
 const trimNames = trimmed(['first_name', 'last_name'])
 
-export default async function accountRoutes(fastify: RouteInstance) {
+export default async function accountRoutes (fastify: RouteInstance) {
   fastify.patch('/me/', {
     schema: {
       tags: ['account'],

@@ -38,7 +38,7 @@ const trimRegistration = trimmed(['username', 'email', 'first_name', 'last_name'
   if (typeof body.username === 'string') body.username = normalizeUsername(body.username)
 })
 
-export default async function authRoutes(fastify: RouteInstance) {
+export default async function authRoutes (fastify: RouteInstance) {
   await fastify.register(sessionRoutes)
   await fastify.register(accountRoutes)
   await fastify.register(passwordResetRoutes)
@@ -122,7 +122,7 @@ export default async function authRoutes(fastify: RouteInstance) {
       tags: ['auth'],
       summary: 'Log out (revoke a session)',
       operationId: 'logout',
-      description: "Revokes the session of the given refresh token: its access and refresh tokens stop working at once.",
+      description: 'Revokes the session of the given refresh token: its access and refresh tokens stop working at once.',
       security: bearer,
       body: RefreshBodySchema,
       response: {

@@ -6,7 +6,7 @@ import { clientOf } from '../client.js'
 
 const SENT = 'Password reset e-mail has been sent.'
 
-export default async function passwordResetRoutes(fastify: RouteInstance) {
+export default async function passwordResetRoutes (fastify: RouteInstance) {
   fastify.post('/password/reset/', {
     schema: {
       tags: ['password reset'],

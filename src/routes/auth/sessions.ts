@@ -11,7 +11,7 @@ import { clientOf } from '../client.js'
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/
 const notFound = () => new ApiError(404, { detail: 'Not found.' })
 
-export default async function sessionRoutes(fastify: RouteInstance) {
+export default async function sessionRoutes (fastify: RouteInstance) {
   fastify.get('/sessions/', {
     schema: {
       tags: ['sessions'],

@@ -8,7 +8,7 @@ import { clientOf } from '../client.js'
 
 const OK = { detail: 'ok' }
 
-export default async function verificationRoutes(fastify: RouteInstance) {
+export default async function verificationRoutes (fastify: RouteInstance) {
   fastify.post('/registration/verify-email/', {
     schema: {
       tags: ['e-mail verification'],

@@ -7,7 +7,7 @@ import { DependencyError, type Dependency } from '../../../plugins/app/errors.js
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('unavailable')])
 const ReadySchema = Type.Object({ status: Check, database: Check, token_store: Check })
 
-export default async function healthRoutes(fastify: FastifyInstance) {
+export default async function healthRoutes (fastify: FastifyInstance) {
   fastify.get('/live', {
     schema: {
       tags: ['operations'],
@@ -37,7 +37,7 @@ export default async function healthRoutes(fastify: FastifyInstance) {
       // balancer probing many times a second writes one warning per kind every few seconds.
       const probe = (p: Promise<unknown>, dependency: Dependency) => {
         const timedOut = new Error('no answer within DEPENDENCY_TIMEOUT')
-        const timer = new Promise((_, reject) => setTimeout(() => reject(timedOut), fastify.config.timeouts.dependency).unref())
+        const timer = new Promise((_resolve, reject) => setTimeout(() => reject(timedOut), fastify.config.timeouts.dependency).unref())
         return Promise.race([p, timer]).then(
           () => 'ok' as const,
           (err: unknown) => {

@@ -11,7 +11,7 @@ auth_events_total{event="login",outcome="success"} 12
 auth_events_total{event="refresh",outcome="rotated"} 40
 `
 
-export default async function metricsRoutes(fastify: RouteInstance) {
+export default async function metricsRoutes (fastify: RouteInstance) {
   const { metrics } = fastify
   if (metrics.port !== null) return
   fastify.get('/', {

@@ -3,7 +3,7 @@ import type { RouteInstance } from '../typed.js'
 import { MessageSchema } from '../../schemas/routes.js'
 import { authResponses, bearer, describe, unavailableResponse } from '../responses.js'
 
-export default async function protectedRoutes(fastify: RouteInstance) {
+export default async function protectedRoutes (fastify: RouteInstance) {
   fastify.get('/', {
     prefixTrailingSlash: 'slash',
     schema: {

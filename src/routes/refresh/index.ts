@@ -24,7 +24,7 @@ declare module 'fastify' {
   }
 }
 
-export default async function refreshRoutes(fastify: RouteInstance) {
+export default async function refreshRoutes (fastify: RouteInstance) {
   fastify.decorateRequest('refreshClaims', null)
   // The token is verified once, before the limit that keys on it and the rotation that uses it.
   const readClaims = async (request: FastifyRequest) => {

@@ -8,7 +8,7 @@ import { bad, describe, loginResponses, tokenErrorResponse, unavailableResponse 
 
 const NO_ACTIVE_ACCOUNT = 'No active account found with the given credentials'
 
-export default async function tokenRoutes(fastify: RouteInstance) {
+export default async function tokenRoutes (fastify: RouteInstance) {
   fastify.post('/', {
     prefixTrailingSlash: 'slash',
     schema: {

@@ -7,7 +7,7 @@ const JwksSchema = Type.Object({
   keys: Type.Array(Type.Object({ kid: Type.String(), kty: Type.String(), alg: Type.String(), use: Type.String() }, { additionalProperties: true }))
 })
 
-export default async function wellKnownRoutes(fastify: RouteInstance) {
+export default async function wellKnownRoutes (fastify: RouteInstance) {
   fastify.get('/jwks.json', {
     schema: {
       tags: ['tokens'],
