@@ -16,7 +16,6 @@ import { compileLikeTsc, projectRoot as root } from '../../../support/dist.js'
 import { withPlugins } from '../../../support/plugins.js'
 import { quickRatio } from '../../../../plugins/app/passwords/validators.js'
 
-
 const TOO_SHORT = 'This password is too short. It must contain at least 8 characters.'
 const TOO_COMMON = 'This password is too common.'
 const NUMERIC = 'This password is entirely numeric.'
