@@ -13,7 +13,6 @@
 //   POST /session    bench only: a session without bcrypt, to give each connection its chain
 // No schemas, no hooks, no logging. The token store class is used as is: it is only the Redis
 // calls (its own JavaScript is a few lines per call).
-import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
@@ -21,6 +20,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { Piscina } from 'piscina'
 import { loadConfig } from '../plugins/app/config/index.js'
+import { newId } from '../plugins/app/ids.js'
 import { RedisTokenStore } from '../plugins/app/token-store/index.js'
 import { foldEmail } from '../plugins/app/users.js'
 import { foldUsername } from '../plugins/app/usernames.js'
@@ -61,7 +61,6 @@ interface Claims {
   sid: string
   jti: string
 }
-const newId = () => randomBytes(16).toString('base64url')
 const unauthorized = { detail: 'Token is invalid or expired', code: 'token_not_valid' }
 
 function claimsOf (token: unknown): Claims | null {

@@ -15,6 +15,10 @@ import { build, call, login, register } from './helper.js'
 import { parsePrometheus, type Family } from './support/prometheus.js'
 import { AUDIT_EVENTS } from '../plugins/app/audit.js'
 
+/** Grafana's datasource variable, as the dashboard names it. */
+// eslint-disable-next-line no-template-curly-in-string -- Grafana's syntax, not a template literal
+const DATASOURCE = '${datasource}'
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const DASHBOARD = join(root, 'docs', 'grafana', 'auth-service.json')
 
@@ -70,7 +74,7 @@ const stripStrings = (expr: string) => expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\
  * (followed by "("), a keyword, a label (inside {...} or a by/without/on/ignoring/group_x list),
  * a duration ([...]), a number or a Grafana variable ($x, ${x}).
  */
-export function metricNames(expr: string): string[] {
+export function metricNames (expr: string): string[] {
   const bare = stripStrings(expr)
     .replace(/\$(\{[^}]*\}|\w+)/g, ' ')
     .replace(/\{[^}]*\}/g, ' ')
@@ -81,7 +85,7 @@ export function metricNames(expr: string): string[] {
 }
 
 /** The label matchers of each selector `name{...}` of an expression. */
-function selectors(expr: string): Array<{ metric: string; matchers: Array<{ label: string; op: string; value: string }> }> {
+function selectors (expr: string): Array<{ metric: string; matchers: Array<{ label: string; op: string; value: string }> }> {
   const out = []
   for (const m of expr.matchAll(new RegExp(`(?<![\\w.:])(${NAME})\\s*\\{((?:[^}"]|"(?:[^"\\\\]|\\\\.)*")*)\\}`, 'g'))) {
     const matchers = [...m[2]!.matchAll(/([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)].map((x) => ({ label: x[1]!, op: x[2]!, value: x[3]! }))
@@ -91,20 +95,20 @@ function selectors(expr: string): Array<{ metric: string; matchers: Array<{ labe
 }
 
 /** The labels named in by (...), without (...), on (...), ignoring (...) and group_x (...). */
-function groupingLabels(expr: string): string[] {
+function groupingLabels (expr: string): string[] {
   const lists = [...stripStrings(expr).matchAll(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/gi)].map((m) => m[1]!)
   return lists.flatMap((l) => l.split(',').map((s) => s.trim()).filter(Boolean))
 }
 
 /** label_values(metric, label) or label_values(label): the variable's own query, as PromQL parts. */
-function variableQuery(v: Variable): { metric: string | null; label: string } | null {
+function variableQuery (v: Variable): { metric: string | null; label: string } | null {
   const text = typeof v.query === 'string' ? v.query : (v.query?.query ?? v.definition ?? '')
   const m = /^\s*label_values\(\s*(?:(.+?)\s*,\s*)?([a-zA-Z_]\w*)\s*\)\s*$/.exec(text)
   return m ? { metric: m[1] ?? null, label: m[2]! } : null
 }
 
 /** Every expression of the dashboard: the targets of every panel (those of collapsed rows too) and the query variables. */
-export function queriesOf(d: Dashboard): Query[] {
+export function queriesOf (d: Dashboard): Query[] {
   const queries: Query[] = []
   const visit = (panels: Panel[]) => {
     for (const p of panels) {
@@ -123,7 +127,7 @@ export function queriesOf(d: Dashboard): Query[] {
 }
 
 /** The family a sample name belongs to (a histogram by _bucket/_sum/_count only), or undefined. */
-function familyOf(families: Map<string, Family>, name: string): Family | undefined {
+function familyOf (families: Map<string, Family>, name: string): Family | undefined {
   const own = families.get(name)
   if (own && own.type !== 'histogram') return own
   const m = /^(.*)(_bucket|_sum|_count)$/.exec(name)
@@ -133,7 +137,7 @@ function familyOf(families: Map<string, Family>, name: string): Family | undefin
 }
 
 /** What each query asks of /metrics that it does not have: one line per problem. */
-export function problemsOf(queries: Query[], families: Map<string, Family>): string[] {
+export function problemsOf (queries: Query[], families: Map<string, Family>): string[] {
   const problems: string[] = []
   for (const { where, expr, legend } of queries) {
     const names = metricNames(expr)
@@ -189,7 +193,7 @@ t.test('the dashboard is an importable Grafana dashboard', async (t) => {
   const instance = variables.find((v) => v.name === 'instance')
   t.equal(instance?.type, 'query', 'an instance variable')
   t.equal(variableQuery(instance ?? {})?.label, 'instance', 'from label_values(..., instance)')
-  t.equal(instance?.datasource?.uid, '${datasource}')
+  t.equal(instance?.datasource?.uid, DATASOURCE)
 
   const panels = d.panels ?? []
   const all = panels.flatMap((p) => [p, ...(p.panels ?? [])])
@@ -201,11 +205,11 @@ t.test('the dashboard is an importable Grafana dashboard', async (t) => {
     t.ok(typeof p.type === 'string' && typeof p.title === 'string' && p.title !== '', `panel ${p.id}: a type and a title`)
     const g = p.gridPos
     t.ok(g && g.x >= 0 && g.w > 0 && g.x + g.w <= 24 && g.h > 0 && g.y >= 0, `"${p.title}": inside the 24-column grid`)
-    t.equal(p.datasource?.uid, '${datasource}', `"${p.title}": the datasource variable`)
+    t.equal(p.datasource?.uid, DATASOURCE, `"${p.title}": the datasource variable`)
     t.ok((p.targets ?? []).length > 0, `"${p.title}": has targets`)
     for (const target of p.targets ?? []) {
       t.ok(target.refId && target.expr && target.expr.trim() !== '', `"${p.title}" ${target.refId}: a refId and an expression`)
-      t.equal(target.datasource?.uid, '${datasource}', `"${p.title}" ${target.refId}: the datasource variable`)
+      t.equal(target.datasource?.uid, DATASOURCE, `"${p.title}" ${target.refId}: the datasource variable`)
       t.match(target.expr, /instance=~"\$instance"/, `"${p.title}" ${target.refId}: filtered by $instance`)
     }
   }

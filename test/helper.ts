@@ -43,7 +43,7 @@ export interface TestApp {
  * PostgreSQL database + Redis (single, Cluster or Sentinel) with a random key prefix.
  * Everything is removed at teardown.
  */
-export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<string, string> = {}): Promise<TestApp> {
+export async function build (t: TestLike, mode: Mode = 'embedded', env: Record<string, string> = {}): Promise<TestApp> {
   const base: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -76,7 +76,7 @@ export async function build(t: TestLike, mode: Mode = 'embedded', env: Record<st
   }
   const fullEnv = { ...base, ...env }
   const logs: Array<Record<string, unknown>> = []
-  const stream = { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }
+  const stream = { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } }
   const make = async (extra: Record<string, string> = {}) => {
     const app = await buildApp(loadConfig({ ...fullEnv, ...extra }), {}, stream)
     // Every response the tests receive is checked against the app's OpenAPI document.
@@ -116,7 +116,7 @@ export interface Registered {
   refresh: string
 }
 
-export async function register(app: FastifyInstance, fields: Partial<Record<string, string>> = {}): Promise<Registered> {
+export async function register (app: FastifyInstance, fields: Partial<Record<string, string>> = {}): Promise<Registered> {
   const username = fields.username ?? uniqueName()
   const body = { username, email: `${username}@example.com`, password: PASSWORD, ...fields }
   const res = await app.inject({ method: 'POST', url: '/api/auth/register/', payload: body })
@@ -125,20 +125,20 @@ export async function register(app: FastifyInstance, fields: Partial<Record<stri
   return { id: json.id, username: json.username, email: json.email, password: body.password!, access: json.tokens.access, refresh: json.tokens.refresh }
 }
 
-export async function login(app: FastifyInstance, username: string, password = PASSWORD) {
+export async function login (app: FastifyInstance, username: string, password = PASSWORD) {
   const res = await app.inject({ method: 'POST', url: '/api/auth/login/', payload: { username, password } })
   if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`)
   return res.json() as { access: string; refresh: string; user: Record<string, string> }
 }
 
-export function post(app: FastifyInstance, url: string, payload: unknown, access?: string): Promise<LightMyRequestResponse> {
+export function post (app: FastifyInstance, url: string, payload: unknown, access?: string): Promise<LightMyRequestResponse> {
   const opts: InjectOptions = { method: 'POST', url, payload: payload as InjectOptions['payload'] }
   if (access) opts.headers = { authorization: `Bearer ${access}` }
   return app.inject(opts)
 }
 
 /** Any method, with an optional JSON body, access token and headers. */
-export function call(
+export function call (
   app: FastifyInstance,
   method: InjectOptions['method'],
   url: string,
@@ -152,17 +152,17 @@ export function call(
   })
 }
 
-export function get(app: FastifyInstance, url: string, access?: string): Promise<LightMyRequestResponse> {
+export function get (app: FastifyInstance, url: string, access?: string): Promise<LightMyRequestResponse> {
   return app.inject({ method: 'GET', url, ...(access ? { headers: { authorization: `Bearer ${access}` } } : {}) })
 }
 
 /** A JWT's payload, not verified (assertions on claims). */
-export function claims(token: string): Record<string, unknown> {
+export function claims (token: string): Record<string, unknown> {
   return decodeSegment(token, 1) ?? {}
 }
 
 /** A JWT's header, not verified. */
-export function header(token: string): Record<string, unknown> {
+export function header (token: string): Record<string, unknown> {
   return decodeSegment(token, 0) ?? {}
 }
 
@@ -171,7 +171,7 @@ export function header(token: string): Record<string, unknown> {
  * whatever alg the header names (null: no signature, as alg none has). With the test secret and
  * a real token's header it passes, so a refusal of a changed one is for the change.
  */
-export function forge(head: Record<string, unknown>, payload: Record<string, unknown>, secret: string | null = TEST_SECRET): string {
+export function forge (head: Record<string, unknown>, payload: Record<string, unknown>, secret: string | null = TEST_SECRET): string {
   const data = [head, payload].map((part) => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.')
   return `${data}.${secret === null ? '' : createHmac('sha256', secret).update(data).digest('base64url')}`
 }

@@ -11,7 +11,7 @@ import { build, get } from './helper.js'
 import { documentYaml } from '../scripts/openapi-yaml.js'
 import { createContractCheck, type Exchange } from './support/contract.js'
 
-type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 // A YAML 1.1 reader. tap's own YAML support switches timestamps off in the shared `yaml` module

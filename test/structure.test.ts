@@ -13,7 +13,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const LAYERS = ['src', join('plugins', 'app'), join('plugins', 'external')].map((dir) => join(root, dir) + sep)
 
 /** .ts files below dir, the generated Prisma client left out. */
-function sources(dir: string): string[] {
+function sources (dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name)
     if (e.isDirectory()) return e.name === 'generated' || e.name === 'node_modules' ? [] : sources(path)
@@ -22,7 +22,7 @@ function sources(dir: string): string[] {
 }
 
 /** Every module a file names: imports, export-froms, dynamic imports, require, and module URLs. */
-export function specifiers(text: string): string[] {
+export function specifiers (text: string): string[] {
   const { importedFiles } = ts.preProcessFile(text, true, true)
   const urls = [...text.matchAll(/new URL\(\s*[`'"]([^`'"]+)[`'"]\s*,\s*import\.meta\.url/g)].map((m) => m[1]!)
   return [...importedFiles.map((f) => f.fileName), ...urls]
@@ -32,7 +32,7 @@ export function specifiers(text: string): string[] {
 const layerOf = (path: string) => LAYERS.findIndex((dir) => (path + sep).startsWith(dir))
 
 /** The specifiers of `file` (its text given) that resolve into a layer above its own. */
-export function upwardImports(file: string, text: string): string[] {
+export function upwardImports (file: string, text: string): string[] {
   const own = layerOf(file)
   if (own <= 0) return []
   return specifiers(text).filter((s) => {

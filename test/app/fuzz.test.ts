@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { build, register } from '../helper.js'
 
-type Schema = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+type Schema = Record<string, any>
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40)
 
@@ -29,7 +29,7 @@ const anyValue: fc.Arbitrary<unknown> = fc.oneof(
 )
 
 /** A value for a (resolved) schema: mostly what it asks for, hostile strings included. */
-function valueOf(schema: Schema, resolve: (s: Schema) => Schema): fc.Arbitrary<unknown> {
+function valueOf (schema: Schema, resolve: (s: Schema) => Schema): fc.Arbitrary<unknown> {
   const s = resolve(schema)
   if (s.type === 'string') {
     const examples = (s.examples ?? []) as string[]
@@ -41,7 +41,7 @@ function valueOf(schema: Schema, resolve: (s: Schema) => Schema): fc.Arbitrary<u
   return anyValue
 }
 
-function bodyOf(schema: Schema, resolve: (s: Schema) => Schema): fc.Arbitrary<unknown> {
+function bodyOf (schema: Schema, resolve: (s: Schema) => Schema): fc.Arbitrary<unknown> {
   const props = Object.entries((schema.properties ?? {}) as Record<string, Schema>)
   const record = fc.record(Object.fromEntries(props.map(([k, v]) => [k, fc.oneof({ weight: 4, arbitrary: valueOf(v, resolve) }, { weight: 1, arbitrary: anyValue })])), {
     requiredKeys: []

@@ -39,7 +39,7 @@ t.test('no-store and nosniff on token, user and error answers; the JWKS cacheabl
 t.test('the access log writes the path, never the query string', async (t) => {
   const lines: Array<Record<string, unknown>> = []
   const stream = new Writable({
-    write(chunk, _encoding, done) {
+    write (chunk, _encoding, done) {
       for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>)
       done()
     }
@@ -56,7 +56,7 @@ t.test('the access log writes the path, never the query string', async (t) => {
 })
 
 /** What the server answers to raw bytes on a fresh connection (until it closes it). */
-async function raw(port: number, bytes: string): Promise<string> {
+async function raw (port: number, bytes: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(bytes))
     let got = ''

@@ -42,7 +42,7 @@ t.test('no password, token or secret reaches the log or an error body', async (t
   const { env } = await build(t, 'embedded')
   let logged = ''
   const stream = new Writable({
-    write(chunk, _enc, done) {
+    write (chunk, _enc, done) {
       logged += chunk.toString()
       done()
     }

@@ -15,7 +15,7 @@ import { startRedisCluster } from '../support/servers.js'
 const run = promisify(execFile)
 const TIMEOUT_MS = 500
 const SLACK_MS = 400
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 t.test('a Cluster master killed and restarted under refresh load: 503s while the Cluster is down, every chain continues', async (t) => {
   const cluster = await startRedisCluster(3)

@@ -11,7 +11,7 @@ import { onceBack, startPostgres } from '../support/servers.js'
 const TIMEOUT_MS = 500
 const SLACK_MS = 400
 
-async function ownDatabase(t: Test) {
+async function ownDatabase (t: Test) {
   const pg = await startPostgres()
   t.teardown(() => pg.destroy())
   await applyMigrations(postgresAdapterFactory({ connectionString: pg.url, max: 1 }), dataMigrations)
@@ -19,7 +19,7 @@ async function ownDatabase(t: Test) {
 }
 
 /** The answer of `call`, and how long it took. */
-async function timed<T>(call: () => Promise<T>): Promise<[T, number]> {
+async function timed<T> (call: () => Promise<T>): Promise<[T, number]> {
   const started = Date.now()
   const res = await call()
   return [res, Date.now() - started]

@@ -14,7 +14,7 @@ import { startRedis } from '../support/servers.js'
 
 const PASSWORD = 'Str0ng-Passphrase!'
 
-function dataDir(t: Test): string {
+function dataDir (t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'auth-proc-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   return dir
@@ -23,7 +23,7 @@ function dataDir(t: Test): string {
 type Pair = { access: string; refresh: string }
 
 /** The service on a data folder of its own, with one user registered (and how long that took). */
-async function withUser(t: Test, name: string, env: Record<string, string>) {
+async function withUser (t: Test, name: string, env: Record<string, string>) {
   const proc = startService({ DATA_DIR: dataDir(t), PORT: '0', LOG_LEVEL: 'warn', ...env })
   t.teardown(() => proc.child.kill('SIGKILL'))
   const base = await proc.listening()
@@ -99,7 +99,7 @@ t.test('SIGTERM under keep-alive load: every request that reached the service is
     }
   }
   const load = Promise.all(Array.from({ length: 16 }, worker))
-  await new Promise((r) => setTimeout(r, 1_000))
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
   signalled = Date.now()
   proc.child.kill('SIGTERM')
   const code = await proc.exited
@@ -130,7 +130,7 @@ t.test('SIGTERM with a request in flight: it is answered, with Connection: close
     req.on('error', reject)
     req.end(body)
   })
-  await new Promise((r) => setTimeout(r, Math.max(200, hashMs / 3)))
+  await new Promise((resolve) => setTimeout(resolve, Math.max(200, hashMs / 3)))
   proc.child.kill('SIGTERM')
   const res = await answer
   t.comment(`bcrypt at cost 12 took about ${hashMs} ms`)

@@ -11,7 +11,7 @@ import { onceBack, startRedis } from '../support/servers.js'
 const TIMEOUT_MS = 500
 /** What "answered within the timeout" allows for scheduling on a busy 2-core machine. */
 const SLACK_MS = 400
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 t.test('Redis killed and restarted (AOF) under refresh load: 503s while it is away, every chain continues', async (t) => {
   const redis = await startRedis()

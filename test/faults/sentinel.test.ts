@@ -14,7 +14,7 @@ import { startRedisSentinel } from '../support/servers.js'
 const run = promisify(execFile)
 const TIMEOUT_MS = 500
 const SLACK_MS = 400
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 t.test('SENTINEL FAILOVER under refresh load: 503s while it switches, every chain continues on the new master', async (t) => {
   const own = await startRedisSentinel('failover')

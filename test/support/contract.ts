@@ -8,7 +8,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 // ajv-formats is CommonJS: its default export is the module itself under NodeNext.
 const addFormats = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? addFormatsModule) as FormatsPlugin
 
-type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>
 
 /** Served but deliberately not in the document: the document itself and the docs UI. */
 export const UNDOCUMENTED: RegExp[] = [/^\/openapi\.json$/, /^\/docs(\/|$)/]
@@ -37,7 +37,7 @@ const pointer = (...parts: string[]) => '#/' + parts.map(escape).join('/')
 const normalize = (path: string) => path.replace(/\/+$/, '') || '/'
 
 /** A checker over one OpenAPI 3.1 document; each schema is compiled once, when first needed. */
-export function createContractCheck(document: Json): ContractCheck {
+export function createContractCheck (document: Json): ContractCheck {
   const doc = structuredClone(document)
   // The whole document is registered so the schemas' #/components/schemas/... refs resolve;
   // it is not itself a schema, hence no strict mode.
@@ -60,14 +60,14 @@ export function createContractCheck(document: Json): ContractCheck {
     pattern: new RegExp('^' + normalize(key).replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+') + '$')
   }))
 
-  function resolveResponse(response: Json): [Json, string[]] {
+  function resolveResponse (response: Json): [Json, string[]] {
     const ref = response.$ref as string | undefined
     if (!ref) return [response, []]
     const name = ref.replace('#/components/responses/', '')
     return [doc.components.responses[name], ['components', 'responses', name]]
   }
 
-  function check({ method, url, status, headers, body, requestHeaders = {} }: Exchange): string | null {
+  function check ({ method, url, status, headers, body, requestHeaders = {} }: Exchange): string | null {
     // CORS preflights are the browser's protocol, not operations of the API.
     if (method.toUpperCase() === 'OPTIONS' && requestHeaders['access-control-request-method'] !== undefined) return null
     const path = normalize(url.split('?')[0]!)
@@ -121,7 +121,7 @@ export function createContractCheck(document: Json): ContractCheck {
 }
 
 export class ContractViolation extends Error {
-  constructor(readonly exchange: Exchange, problem: string) {
+  constructor (readonly exchange: Exchange, problem: string) {
     super(`Contract: ${exchange.method} ${exchange.url} answered ${exchange.status}: ${problem}\n  body: ${exchange.body.slice(0, 500)}`)
     this.name = 'ContractViolation'
   }
@@ -132,7 +132,7 @@ export class ContractViolation extends Error {
  * app's own document; a mismatch rejects the call with a ContractViolation, failing the test at
  * the request that broke the contract. The chain form (`inject()` without options) is left as is.
  */
-export function installContractCheck(app: FastifyInstance): void {
+export function installContractCheck (app: FastifyInstance): void {
   let contract: ContractCheck | undefined
   const original = app.inject.bind(app) as (opts?: InjectOptions | string, cb?: (err: Error | null, res?: LightMyRequestResponse) => void) => unknown
 

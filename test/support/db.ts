@@ -22,14 +22,14 @@ const execFileAsync = promisify(execFile)
 export const TEST_PG_URL = process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 
 /** A URL for another database on the same server. */
-export function databaseUrl(name: string, base = TEST_PG_URL): string {
+export function databaseUrl (name: string, base = TEST_PG_URL): string {
   const url = new URL(base)
   url.pathname = '/' + name
   return url.toString()
 }
 
 /** A short hash of the migrations folder: a new migration means a new template. */
-async function schemaVersion(): Promise<string> {
+async function schemaVersion (): Promise<string> {
   const list = await readMigrations()
   const hash = createHash('sha256')
   for (const m of list.migrationDirectories) {
@@ -48,7 +48,7 @@ const sql = (adapter: SqlDriverAdapter, text: string, args: unknown[] = []) =>
   adapter.queryRaw({ sql: text, args, argTypes: args.map(() => ({ scalarType: 'string', arity: 'scalar' }) as const) })
 const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"'
 
-async function withAdmin<T>(fn: (admin: SqlDriverAdapter) => Promise<T>): Promise<T> {
+async function withAdmin<T> (fn: (admin: SqlDriverAdapter) => Promise<T>): Promise<T> {
   // One connection, so the session-level advisory lock and the statements share it.
   const admin = await new PrismaPg({ connectionString: TEST_PG_URL, max: 1 }).connect()
   try {
@@ -58,12 +58,12 @@ async function withAdmin<T>(fn: (admin: SqlDriverAdapter) => Promise<T>): Promis
   }
 }
 
-async function databaseExists(admin: SqlDriverAdapter, name: string): Promise<boolean> {
+async function databaseExists (admin: SqlDriverAdapter, name: string): Promise<boolean> {
   return (await sql(admin, 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).rows.length > 0
 }
 
 /** Creates (once per schema version, under the lock) the migrated template database. */
-async function ensureTemplate(admin: SqlDriverAdapter, template: string): Promise<void> {
+async function ensureTemplate (admin: SqlDriverAdapter, template: string): Promise<void> {
   if (await databaseExists(admin, template)) return
   // Built under another name and renamed when complete, so a crash never leaves a half one.
   const building = template + '_building'
@@ -77,7 +77,7 @@ async function ensureTemplate(admin: SqlDriverAdapter, template: string): Promis
       break
     } catch (err) {
       if (attempt >= 50) throw err
-      await new Promise((r) => setTimeout(r, 100))
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
   // Templates of older schema versions are no longer needed.
@@ -95,7 +95,7 @@ export interface TestDatabase {
 }
 
 /** A fresh, migrated PostgreSQL database of the caller's own: auth_test_<pid>_<random>. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase (): Promise<TestDatabase> {
   const template = TEMPLATE_PREFIX + (await schemaVersion())
   const name = `auth_test_${process.pid}_${randomBytes(4).toString('hex')}`
   await withAdmin(async (admin) => {
@@ -123,7 +123,7 @@ export interface TestDataDir {
 // One migrated PGlite directory per process, copied into each test's data dir.
 let pgliteTemplate: Promise<string> | undefined
 
-function migratedPgliteTemplate(): Promise<string> {
+function migratedPgliteTemplate (): Promise<string> {
   pgliteTemplate ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'auth-test-pglite-template-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
@@ -138,7 +138,7 @@ function migratedPgliteTemplate(): Promise<string> {
  * A temp DATA_DIR for the embedded mode. By default it already holds a migrated database (a
  * copy of a per-process template); { empty: true } gives an empty dir, for tests of the first start itself.
  */
-export async function createTestDataDir(options: { empty?: boolean } = {}): Promise<TestDataDir> {
+export async function createTestDataDir (options: { empty?: boolean } = {}): Promise<TestDataDir> {
   const dir = await mkdtemp(join(tmpdir(), 'auth-test-data-'))
   if (!options.empty) {
     const template = await migratedPgliteTemplate()
@@ -163,7 +163,7 @@ export interface TestPrisma {
 }
 
 /** A PrismaClient on a fresh, migrated database of the caller's own: PostgreSQL or PGlite. */
-export async function createTestPrisma(kind: DatabaseKind): Promise<TestPrisma> {
+export async function createTestPrisma (kind: DatabaseKind): Promise<TestPrisma> {
   const clients: PrismaClient[] = []
   if (kind === 'postgres') {
     const db = await createTestDatabase()
@@ -176,7 +176,7 @@ export async function createTestPrisma(kind: DatabaseKind): Promise<TestPrisma> 
       prisma: make(),
       url: db.url,
       another: make,
-      async cleanup() {
+      async cleanup () {
         for (const c of clients) await c.$disconnect()
         await db.drop()
       }
@@ -191,7 +191,7 @@ export async function createTestPrisma(kind: DatabaseKind): Promise<TestPrisma> 
     another: () => {
       throw new Error('PGlite is single-process: one client only')
     },
-    async cleanup() {
+    async cleanup () {
       await prisma.$disconnect()
       await embedded.close()
       await data.cleanup()

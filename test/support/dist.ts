@@ -8,7 +8,7 @@ import ts from 'typescript'
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 /** Transpiles each project-relative .ts file into dir/dist/ and marks dist/ as ESM. */
-export function compileLikeTsc(dir: string, files: string[]): void {
+export function compileLikeTsc (dir: string, files: string[]): void {
   for (const file of files) {
     const out = join(dir, 'dist', file.replace(/\.ts$/, '.js'))
     const { outputText } = ts.transpileModule(readFileSync(join(projectRoot, file), 'utf8'), {

@@ -21,13 +21,13 @@ interface TestLike {
  * open (a Redis client, an embedded database) before it throws; a started app is closed at `t`'s
  * teardown (closing it earlier is fine), or by the caller when `t` is null.
  */
-export async function withPlugins(
+export async function withPlugins (
   t: TestLike | null,
   plugins: PluginEntry[],
   { logLevel }: { logLevel?: string } = {}
 ): Promise<{ app: FastifyInstance; logs: LogLine[] }> {
   const logs: LogLine[] = []
-  const stream = { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) }
+  const stream = { write: (line: string) => { logs.push(JSON.parse(line) as LogLine) } }
   const app = Fastify({ logger: logLevel ? { level: logLevel, stream } : false })
   try {
     for (const entry of plugins) {
@@ -44,4 +44,4 @@ export async function withPlugins(
 }
 
 /** A stand-in for a plugin that the one under test depends on: decorates `name` with `value`. */
-export const stub = (name: string, value: unknown) => fp(async (f) => void f.decorate(name, value), { name })
+export const stub = (name: string, value: unknown) => fp(async (f) => { f.decorate(name, value) }, { name })

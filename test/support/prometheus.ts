@@ -28,7 +28,7 @@ const SUFFIXES: Record<Family['type'], string[]> = {
 
 const unescape = (v: string) => v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
 
-function labelsOf(text: string, line: string): Record<string, string> {
+function labelsOf (text: string, line: string): Record<string, string> {
   const labels: Record<string, string> = {}
   let rest = text
   while (rest !== '') {
@@ -41,7 +41,7 @@ function labelsOf(text: string, line: string): Record<string, string> {
   return labels
 }
 
-function number(text: string, line: string): number {
+function number (text: string, line: string): number {
   // As Prometheus reads them (Go's ParseFloat): Inf and NaN in any case (prom-client writes "Nan").
   if (/^\+?inf$/i.test(text)) return Infinity
   if (/^-inf$/i.test(text)) return -Infinity
@@ -51,7 +51,7 @@ function number(text: string, line: string): number {
   return n
 }
 
-export function parsePrometheus(text: string): Map<string, Family> {
+export function parsePrometheus (text: string): Map<string, Family> {
   const families = new Map<string, Family>()
   const familyOf = (sample: string): Family | undefined => {
     for (const f of families.values()) if (SUFFIXES[f.type].some((s) => f.name + s === sample)) return f
@@ -80,7 +80,7 @@ export function parsePrometheus(text: string): Map<string, Family> {
 }
 
 /** The value of the sample named `name` (a family's own or a suffixed one) whose labels include `labels`. */
-export function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function valueOf (families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const f of families.values()) {
     const s = f.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))
     if (s) return s.value

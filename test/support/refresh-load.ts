@@ -24,16 +24,17 @@ export interface RefreshLoad {
   settle(n: number, ms: number): Promise<void>
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export function refreshLoad(app: FastifyInstance, chains: Chain[]): RefreshLoad {
+export function refreshLoad (app: FastifyInstance, chains: Chain[]): RefreshLoad {
   const statuses = new Map<number, number>()
   const unavailable: number[] = []
   const unexpected: string[] = []
   let after = false
-  let stop = false
+  // Set when the load ends, read by every chain's loop: a field, so each turn reads it anew.
+  const state = { stop: false }
   const drive = async (chain: Chain) => {
-    while (!stop) {
+    while (!state.stop) {
       const started = Date.now()
       const res = await post(app, '/api/token/refresh/', { refresh: chain.refresh })
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
@@ -62,10 +63,10 @@ export function refreshLoad(app: FastifyInstance, chains: Chain[]): RefreshLoad 
     after: () => {
       after = true
     },
-    async settle(n, ms) {
+    async settle (n, ms) {
       const end = Date.now() + ms
       while (chains.some((c) => c.okAfter < n) && Date.now() < end) await sleep(100)
-      stop = true
+      state.stop = true
       await load
     }
   }

@@ -13,7 +13,7 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 
 /** A TCP port nobody listens on right now. */
-export function sparePort(): Promise<number> {
+export function sparePort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
@@ -28,7 +28,7 @@ export function sparePort(): Promise<number> {
 // A signal goes to the server and every process it started: PostgreSQL serves each connection
 // from a process of its own, so freezing the postmaster alone would freeze nothing in use.
 const live = new Set<ChildProcess>()
-function family(pid: number): number[] {
+function family (pid: number): number[] {
   let children: number[] = []
   try {
     children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number)
@@ -51,9 +51,9 @@ process.once('exit', () => {
   for (const child of live) signal(child, 'SIGKILL')
 })
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
+async function until (what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (await ok().catch(() => false)) return
@@ -81,7 +81,7 @@ export interface OwnServer {
   destroy(): Promise<void>
 }
 
-function ownServer(opts: {
+function ownServer (opts: {
   port: number
   url: string
   dir: string
@@ -91,14 +91,14 @@ function ownServer(opts: {
   stopSignal?: NodeJS.Signals
 }): OwnServer {
   let child: ChildProcess | undefined
-  const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())))
+  const exited = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())))
   const server: OwnServer = {
     port: opts.port,
     url: opts.url,
-    get pid() {
+    get pid () {
       return child?.pid
     },
-    async start() {
+    async start () {
       const c = opts.spawn()
       child = c
       live.add(c)
@@ -108,27 +108,27 @@ function ownServer(opts: {
         return opts.ready()
       })
     },
-    async kill() {
+    async kill () {
       const c = child
       if (!c) return
       signal(c, 'SIGCONT')
       signal(c, 'SIGKILL')
       await exited(c)
     },
-    async stop() {
+    async stop () {
       const c = child
       if (!c || c.exitCode !== null || c.signalCode !== null) return
       signal(c, 'SIGCONT')
       c.kill(opts.stopSignal ?? 'SIGTERM')
       await exited(c)
     },
-    freeze() {
+    freeze () {
       signal(child, 'SIGSTOP')
     },
-    thaw() {
+    thaw () {
       signal(child, 'SIGCONT')
     },
-    async destroy() {
+    async destroy () {
       const c = child
       if (c && c.exitCode === null && c.signalCode === null) {
         await Promise.race([server.stop(), sleep(5_000)])
@@ -145,7 +145,7 @@ function ownServer(opts: {
  * A redis-server of the test's own on a spare port, appendonly (everysec) in a temp dir unless
  * `args` say otherwise. `args` are redis-server options, e.g. ['--maxmemory-policy', 'allkeys-lru'].
  */
-export async function startRedis(args: string[] = [], port?: number): Promise<OwnServer> {
+export async function startRedis (args: string[] = [], port?: number): Promise<OwnServer> {
   port ??= await sparePort()
   const dir = await mkdtemp(join(tmpdir(), 'auth-test-redis-'))
   const cli = (...a: string[]) => run('redis-cli', ['-p', String(port), ...a], { timeout: 2_000 })
@@ -166,7 +166,7 @@ export async function startRedis(args: string[] = [], port?: number): Promise<Ow
 }
 
 /** A spare port whose Cluster bus port (port + 10000) is spare too. */
-async function sparePortWithBus(): Promise<number> {
+async function sparePortWithBus (): Promise<number> {
   for (;;) {
     const port = await sparePort()
     if (port + 10_000 > 65_535) continue
@@ -192,12 +192,12 @@ export interface OwnCluster {
  * A Redis Cluster of the test's own: `masters` redis-servers (no replicas) joined with
  * `redis-cli --cluster create`, ready when every node reports cluster_state:ok.
  */
-export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
+export async function startRedisCluster (masters = 3): Promise<OwnCluster> {
   const nodes: OwnServer[] = []
   const cluster: OwnCluster = {
     nodes,
     seeds: '',
-    async destroy() {
+    async destroy () {
       await Promise.all(nodes.map((n) => n.destroy()))
     }
   }
@@ -240,7 +240,7 @@ export interface OwnSentinel {
  * A master, its replica and a Sentinel watching them (quorum 1), all of the test's own; ready
  * when the sentinel knows the replica as a healthy one (so a failover can promote it).
  */
-export async function startRedisSentinel(name = 'authmaster'): Promise<OwnSentinel> {
+export async function startRedisSentinel (name = 'authmaster'): Promise<OwnSentinel> {
   const started: OwnServer[] = []
   const destroy = async () => {
     await Promise.all(started.map((s) => s.destroy()))
@@ -302,7 +302,7 @@ export async function startRedisSentinel(name = 'authmaster'): Promise<OwnSentin
 }
 
 /** The PostgreSQL server binaries (Debian keeps them per major version). */
-function pgBin(name: string): string {
+function pgBin (name: string): string {
   const base = '/usr/lib/postgresql'
   const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : []
   for (const v of versions) if (existsSync(join(base, v, 'bin', name))) return join(base, v, 'bin', name)
@@ -314,7 +314,7 @@ function pgBin(name: string): string {
  * postmaster on a spare port as the `postgres` system user (it refuses to run as root), and a
  * database `test`. `url` names that database.
  */
-export async function startPostgres(): Promise<OwnServer> {
+export async function startPostgres (): Promise<OwnServer> {
   const port = await sparePort()
   const dir = await mkdtemp(join(tmpdir(), 'auth-test-pg-'))
   const { stdout: ids } = await run('id', ['-u', 'postgres']).then(async (u) => ({ stdout: `${u.stdout.trim()}:${(await run('id', ['-g', 'postgres'])).stdout.trim()}` }))
@@ -344,7 +344,7 @@ export async function startPostgres(): Promise<OwnServer> {
 }
 
 /** Calls `call` until its answer is not a 503 (a dependency coming back), for at most `ms`; the last answer. */
-export async function onceBack<T extends { statusCode: number }>(call: () => Promise<T>, ms = 5_000): Promise<T> {
+export async function onceBack<T extends { statusCode: number }> (call: () => Promise<T>, ms = 5_000): Promise<T> {
   const end = Date.now() + ms
   let res = await call()
   while (res.statusCode === 503 && Date.now() < end) {

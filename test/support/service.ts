@@ -14,7 +14,7 @@ export interface Service {
   listening(): Promise<string>
 }
 
-export function startService(env: Record<string, string>): Service {
+export function startService (env: Record<string, string>): Service {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
@@ -42,7 +42,7 @@ export function startService(env: Record<string, string>): Service {
 }
 
 /** POST a JSON body; the status and the parsed answer. */
-export async function postJson(base: string, path: string, body: unknown, access?: string): Promise<{ status: number; json: Record<string, unknown> }> {
+export async function postJson (base: string, path: string, body: unknown, access?: string): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(base + path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(access ? { authorization: `Bearer ${access}` } : {}) },

@@ -32,7 +32,7 @@ export interface TestSmtp {
   close(): Promise<void>
 }
 
-export async function startSmtp(t?: TestLike, options: SmtpOptions = {}): Promise<TestSmtp> {
+export async function startSmtp (t?: TestLike, options: SmtpOptions = {}): Promise<TestSmtp> {
   const messages: ParsedMail[] = []
   const taken = new Set<ParsedMail>()
   const waiters = new Set<() => boolean>()
@@ -47,7 +47,7 @@ export async function startSmtp(t?: TestLike, options: SmtpOptions = {}): Promis
     logger: false,
     // A pooled client still connected when the test ends must not keep close() waiting 30 s.
     closeTimeout: 200,
-    onRcptTo(_address, _session, callback) {
+    onRcptTo (_address, _session, callback) {
       if (toReject > 0) {
         toReject--
         rejected++
@@ -55,7 +55,7 @@ export async function startSmtp(t?: TestLike, options: SmtpOptions = {}): Promis
       }
       callback()
     },
-    onData(stream, _session, callback) {
+    onData (stream, _session, callback) {
       const hold = holds.shift()
       simpleParser(stream)
         .then(async (mail) => {
@@ -83,15 +83,15 @@ export async function startSmtp(t?: TestLike, options: SmtpOptions = {}): Promis
     closed
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
-          closed = true
-          server.close(() => resolve())
-        })
+        closed = true
+        server.close(() => resolve())
+      })
   t?.teardown(close)
 
   return {
     url: `smtp://127.0.0.1:${port}`,
     messages,
-    next(predicate = () => true, timeoutMs = 5_000) {
+    next (predicate = () => true, timeoutMs = 5_000) {
       return new Promise<ParsedMail>((resolve, reject) => {
         const check = () => {
           const found = messages.find((m) => !taken.has(m) && predicate(m))
@@ -109,15 +109,15 @@ export async function startSmtp(t?: TestLike, options: SmtpOptions = {}): Promis
         if (!check()) waiters.add(check)
       })
     },
-    rejectNext(n) {
+    rejectNext (n) {
       toReject = n
     },
-    holdNext() {
+    holdNext () {
       let release!: () => void
       holds.push(new Promise<void>((resolve) => (release = resolve)))
       return () => release()
     },
-    get rejected() {
+    get rejected () {
       return rejected
     },
     close

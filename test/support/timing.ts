@@ -13,7 +13,7 @@ export interface TimingComparison {
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 
-function stats(samples: number[]) {
+function stats (samples: number[]) {
   const s = [...samples].sort((x, y) => x - y)
   return { median: quantile(s, 0.5), p10: quantile(s, 0.1), p90: quantile(s, 0.9) }
 }
@@ -24,7 +24,7 @@ function stats(samples: number[]) {
  * that does real extra work (a bcrypt hash, an awaited SMTP delivery: tens of milliseconds)
  * falls outside it.
  */
-export async function compareTimings(a: () => Promise<unknown>, b: () => Promise<unknown>, rounds = 30, floorMs = 3): Promise<TimingComparison> {
+export async function compareTimings (a: () => Promise<unknown>, b: () => Promise<unknown>, rounds = 30, floorMs = 3): Promise<TimingComparison> {
   const ta: number[] = []
   const tb: number[] = []
   const time = async (fn: () => Promise<unknown>) => {

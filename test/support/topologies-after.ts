@@ -9,7 +9,7 @@ try {
   const end = Date.now() + 15_000
   while (Date.now() < end) {
     process.kill(keeper, 0)
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
 } catch {
   // no state file, or the keeper is gone: nothing left to stop

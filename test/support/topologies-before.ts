@@ -34,7 +34,7 @@ while (Date.now() < end) {
   }
   if (state) process.exit(0)
   if (keeper.exitCode !== null) break
-  await new Promise((r) => setTimeout(r, 100))
+  await new Promise((resolve) => setTimeout(resolve, 100))
 }
 console.error(`the Redis Cluster and Sentinel did not start in time (log: ${STATE_FILE}.log)`)
 process.exit(1)

@@ -10,7 +10,7 @@ let cluster: OwnCluster | undefined
 let sentinel: OwnSentinel | undefined
 let stopping = false
 
-async function stop(code: number): Promise<never> {
+async function stop (code: number): Promise<never> {
   if (!stopping) {
     stopping = true
     rmSync(STATE_FILE, { force: true })
@@ -19,8 +19,8 @@ async function stop(code: number): Promise<never> {
   process.exit(code)
 }
 
-process.on('SIGTERM', () => void stop(0))
-process.on('SIGINT', () => void stop(0))
+process.on('SIGTERM', () => { void stop(0) })
+process.on('SIGINT', () => { void stop(0) })
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0)

@@ -21,7 +21,7 @@ const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const STATE_FILE = join(tmpdir(), `auth-test-topologies-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.json`)
 
 /** The running topologies, or null when this run has none (a test file run without tap). */
-export function readTopologies(): Topologies | null {
+export function readTopologies (): Topologies | null {
   try {
     const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as Topologies & { error?: string }
     if (state.error) throw new Error(`the Redis topologies did not start: ${state.error}`)

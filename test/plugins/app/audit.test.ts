@@ -32,7 +32,7 @@ t.test('one audit line per event, with who, which session, from where and in whi
     const from = logs.length
     const res = await call(app, method, url, { ...opts, headers: { 'user-agent': UA } })
     // Mail goes out after the answer: let it, so its lines (if any) are in the log too.
-    await new Promise((r) => setImmediate(r))
+    await new Promise((resolve) => setImmediate(resolve))
     const written = logs.slice(from)
     const audit = written.filter((l) => l.audit === true)
     const request = written.find((l) => l.msg === 'request completed')
@@ -58,7 +58,7 @@ t.test('one audit line per event, with who, which session, from where and in whi
   t.equal(res.statusCode, 201)
   const userId = json(res).id as string
   let access = json(res).tokens.access as string
-  let refresh = json(res).tokens.refresh as string
+  const refresh = json(res).tokens.refresh as string
   keep(access, refresh)
   one(t, audit, { event: 'register', outcome: 'success', user_id: userId, sid: claims(refresh).sid })
 

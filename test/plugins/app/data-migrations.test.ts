@@ -11,7 +11,7 @@ import { createTestPrisma, type DatabaseKind, type TestPrisma } from '../../supp
 const NAME = '20261121120000_fold_usernames'
 
 /** Users as the previous version stored them: username_lower = lower(username). */
-async function oldUsers(db: TestPrisma, names: string[]) {
+async function oldUsers (db: TestPrisma, names: string[]) {
   await db.prisma.$executeRawUnsafe(`DELETE FROM _auth_data_migrations WHERE name = '${NAME}'`)
   for (const [i, username] of names.entries()) {
     await db.prisma.user.create({
@@ -54,6 +54,6 @@ for (const kind of ['pglite', 'postgres'] as DatabaseKind[]) {
 }
 
 /** A migration adapter on the test database. */
-function adapterOf(db: TestPrisma, kind: DatabaseKind) {
+function adapterOf (db: TestPrisma, kind: DatabaseKind) {
   return kind === 'postgres' ? postgresAdapterFactory(db.url!) : pgliteAdapterFactory(db.pglite!)
 }

@@ -14,7 +14,7 @@ const limited = {
 }
 
 /** The 429 checkLogin threw, or null when it let the login through. */
-async function refusal(check: Promise<void>): Promise<ApiError | null> {
+async function refusal (check: Promise<void>): Promise<ApiError | null> {
   try {
     await check
     return null

@@ -18,7 +18,7 @@ const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 type Mode = 'postgres' | 'embedded'
 
 /** A minimal app (config, prisma, users) on a database of its own; cleanup closes, then drops. */
-async function buildUsersApp(mode: Mode): Promise<{ app: FastifyInstance; cleanup(): Promise<void> }> {
+async function buildUsersApp (mode: Mode): Promise<{ app: FastifyInstance; cleanup(): Promise<void> }> {
   const env: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: SECRET }
   let dispose: () => Promise<void>
   if (mode === 'postgres') {
@@ -38,7 +38,7 @@ async function buildUsersApp(mode: Mode): Promise<{ app: FastifyInstance; cleanu
   })
   return {
     app,
-    async cleanup() {
+    async cleanup () {
       await app.close()
       await dispose()
     }

@@ -9,7 +9,7 @@ t.test('one warning per kind every interval, with the count of those not logged'
   for (let i = 0; i < 50; i++) warn('redis:down', { n: i }, 'redis unavailable')
   warn('database:timeout', {}, 'database unavailable')
   t.equal(lines.length, 2, '51 failures, two kinds: two lines')
-  await new Promise((r) => setTimeout(r, 250))
+  await new Promise((resolve) => setTimeout(resolve, 250))
   warn('redis:down', {}, 'redis unavailable')
   t.equal(lines.length, 3)
   t.equal(lines[2]!.notLogged, 49, 'the next line says how many were held back')

@@ -13,7 +13,7 @@ const DONE = { detail: 'Password has been reset with the new password.' }
 const INVALID_TOKEN = { token: ['Invalid value'] }
 
 /** The uid and token of the reset link in a message (text and HTML bodies carry the same link). */
-function resetLink(mail: ParsedMail) {
+function resetLink (mail: ParsedMail) {
   const match = /http:\/\/localhost:3000\/reset\?uid=([^&\s]+)&token=([^\s"<]+)/.exec(mail.text ?? '')
   if (!match) throw new Error(`no reset link in: ${mail.text}`)
   return { uid: decodeURIComponent(match[1]!), token: decodeURIComponent(match[2]!), link: match[0] }
@@ -112,7 +112,7 @@ for (const mode of MODES) {
       const user = await register(app)
       await requestReset(user.email)
       const first = resetLink(await mailTo(user.email))
-      await new Promise((r) => setTimeout(r, 5)) // a later last_login than the token's
+      await new Promise((resolve) => setTimeout(resolve, 5)) // a later last_login than the token's
       await login(app, user.username)
       t.same((await post(app, '/api/auth/password/reset/confirm/', confirm(first))).json(), INVALID_TOKEN, 'a login')
 
@@ -130,7 +130,7 @@ for (const mode of MODES) {
       const failed = app.mail.stats.failed['password-reset']
       smtp.rejectNext(1)
       await requestReset(user.email)
-      for (let i = 0; i < 100 && app.mail.stats.failed['password-reset'] === failed; i++) await new Promise((r) => setTimeout(r, 50))
+      for (let i = 0; i < 100 && app.mail.stats.failed['password-reset'] === failed; i++) await new Promise((resolve) => setTimeout(resolve, 50))
       t.equal(app.mail.stats.failed['password-reset'], failed + 1)
       // The next one goes through.
       await requestReset(user.email)
@@ -146,7 +146,7 @@ t.test('the link expires after PASSWORD_RESET_TIMEOUT', async (t) => {
   await post(app, '/api/auth/password/reset/', { email: user.email })
   const mail = await smtp.next()
   t.match(mail.text, /1 second/)
-  await new Promise((r) => setTimeout(r, 2100))
+  await new Promise((resolve) => setTimeout(resolve, 2100))
   t.same((await post(app, '/api/auth/password/reset/confirm/', confirm(resetLink(mail)))).json(), INVALID_TOKEN)
 })
 
@@ -194,7 +194,7 @@ t.test('a known and an unknown address are answered in the same time band', asyn
   // The comparison can fail: a path that waits 25 ms more (an awaited delivery would) is told apart.
   const slower = await compareTimings(reset(unknown), async () => {
     await reset(unknown)()
-    await new Promise((r) => setTimeout(r, 25))
+    await new Promise((resolve) => setTimeout(resolve, 25))
   }, 10)
   t.notOk(slower.same, `a 25 ms difference is seen: ${slower.summary}`)
 })

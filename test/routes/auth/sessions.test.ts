@@ -17,7 +17,7 @@ for (const mode of MODES) {
     t.test('the list: live sessions, newest first, with their login details; current marks the caller', async (t) => {
       const user = await register(app)
       const phone = await loginFrom(user.username, PHONE, '203.0.113.7')
-      await new Promise((r) => setTimeout(r, 5))
+      await new Promise((resolve) => setTimeout(resolve, 5))
       const laptop = await loginFrom(user.username, 'Mozilla/5.0 (X11; Linux x86_64)', '198.51.100.4')
       const other = await register(app) // another user's sessions are never listed
       t.ok(other)
@@ -37,7 +37,7 @@ for (const mode of MODES) {
         t.ok(Math.abs(expires - Date.parse(s.created as string) - 86_400_000) <= 1000, 'expires with the refresh token, a day later')
       }
       // A refresh moves last_used and expires of that session only; listing moves nothing.
-      await new Promise((r) => setTimeout(r, 1100))
+      await new Promise((resolve) => setTimeout(resolve, 1100))
       const rotated = await post(app, '/api/token/refresh/', { refresh: phone.refresh })
       t.equal(rotated.statusCode, 200)
       const again = (await get(app, '/api/auth/sessions/', laptop.access)).json() as Array<Record<string, unknown>>

@@ -9,7 +9,7 @@ import { startSmtp, type TestSmtp } from '../../support/smtp.js'
 const OK = { detail: 'ok' }
 const NOT_FOUND = { detail: 'Not found.' }
 
-function verifyKey(mail: ParsedMail): string {
+function verifyKey (mail: ParsedMail): string {
   const match = /http:\/\/localhost:3000\/verify\?key=([^\s"<]+)/.exec(mail.text ?? '')
   if (!match) throw new Error(`no verification link in: ${mail.text}`)
   return decodeURIComponent(match[1]!)
@@ -127,7 +127,7 @@ t.test('a verification link expires after EMAIL_VERIFY_TIMEOUT', async (t) => {
   const fields = newUser()
   await post(app, '/api/auth/register/', fields)
   const key = verifyKey(await smtp.next())
-  await new Promise((r) => setTimeout(r, 2100))
+  await new Promise((resolve) => setTimeout(resolve, 2100))
   t.same((await post(app, '/api/auth/registration/verify-email/', { key })).json(), NOT_FOUND)
 })
 

@@ -125,7 +125,7 @@ t.test('Redis down during a refresh: a 503 at once, and the old state intact aft
   const health = await get(app, '/health/ready')
   t.equal(health.statusCode, 503)
   t.same(health.json(), { status: 'unavailable', database: 'ok', token_store: 'unavailable' })
-  while (app.redis!.status !== 'end') await new Promise((r) => setTimeout(r, 10))
+  while (app.redis!.status !== 'end') await new Promise((resolve) => setTimeout(resolve, 10))
   await app.redis!.connect()
   // The failed call rotated nothing: the token is still current and rotates once.
   const res = await post(app, '/api/token/refresh/', { refresh: user.refresh })

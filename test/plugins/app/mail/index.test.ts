@@ -35,7 +35,7 @@ interface MailApp {
 }
 
 /** Config + mail only, logging (info and up) into an array. Closed at teardown unless the test closed it. */
-async function build(t: TestLike, env: Record<string, string> = {}): Promise<MailApp> {
+async function build (t: TestLike, env: Record<string, string> = {}): Promise<MailApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'auth-mail-'))
   // Registered first, run last: the app closes before its data folder goes.
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
@@ -46,7 +46,7 @@ async function build(t: TestLike, env: Record<string, string> = {}): Promise<Mai
 
 let n = 0
 /** Variables as a flow would make them: a link with a fresh token, its expiry. */
-function resetVars(username = 'alice'): MailVars {
+function resetVars (username = 'alice'): MailVars {
   const token = `tok-${++n}-${Math.random().toString(36).slice(2)}`
   const link = fillLink('http://localhost:3000/reset?uid={uid}&token={token}', { uid: `uid${n}`, token })
   return { link, ...expiryVars(3600, new Date('2030-01-02T03:04:05Z')), username, email: `${username}@example.com` }
@@ -55,7 +55,7 @@ function resetVars(username = 'alice'): MailVars {
 const errorLines = (logs: LogLine[]) => logs.filter((l) => l.level >= 50)
 
 /** A port nothing listens on. */
-async function closedPort(): Promise<number> {
+async function closedPort (): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

@@ -28,7 +28,7 @@ interface TestLike {
   teardown(fn: () => unknown): void
 }
 
-async function build(t: TestLike, cost = 4): Promise<FastifyInstance> {
+async function build (t: TestLike, cost = 4): Promise<FastifyInstance> {
   const config = loadConfig({
     BCRYPT_COST: String(cost),
     PASSWORD_WORKERS: '2',

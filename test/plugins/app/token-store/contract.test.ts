@@ -25,7 +25,7 @@ interface Harness {
 }
 
 /** A fresh session with its own sid, user and first jti, created at `now`. */
-async function start(store: TokenStore, now: number, userId: string = randomUUID()) {
+async function start (store: TokenStore, now: number, userId: string = randomUUID()) {
   // Ids as the app makes them: 16 random bytes in base64url (user ids are UUIDs).
   const sid = newId()
   const jti = newId()
@@ -33,7 +33,7 @@ async function start(store: TokenStore, now: number, userId: string = randomUUID
   return { sid, userId, jti, first }
 }
 
-function contract(t: Test, h: Harness) {
+function contract (t: Test, h: Harness) {
   t.test('a new session: its first token is current, iat/exp from now', async (t) => {
     const store = h.make()
     const now = Date.now()
@@ -486,7 +486,7 @@ t.test('database store: two clients racing on one token rotate it once', async (
 })
 
 /** A session hash as strings, its jtis (stored as bytes) in base64url. */
-async function stored(redis: RedisClient, key: string): Promise<Record<string, string>> {
+async function stored (redis: RedisClient, key: string): Promise<Record<string, string>> {
   const raw = await redis.hgetallBuffer(key)
   return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, f === 'j' || f === 'p' ? v.toString('base64url') : v.toString()]))
 }

@@ -24,7 +24,7 @@ const ENV = {
   REFRESH_REUSE_INTERVAL: '0'
 }
 
-async function app(env: Record<string, string>) {
+async function app (env: Record<string, string>) {
   const config = loadConfig({ ...ENV, ...env })
   const plugins: PluginEntry[] = [[configPlugin, { config }], metricsPlugin, outagesPlugin, redisPlugin, [prismaPlugin, { dataMigrations }], tokenStorePlugin]
   const { app: fastify, logs } = await withPlugins(null, plugins, { logLevel: 'info' })

@@ -20,12 +20,12 @@ import { withPlugins } from '../../../support/plugins.js'
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!!'
 
-async function buildDbApp(env: Record<string, string>): Promise<FastifyInstance> {
+async function buildDbApp (env: Record<string, string>): Promise<FastifyInstance> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: SECRET, ...env })
   return (await withPlugins(null, [[configPlugin, { config }], [prismaPlugin, { dataMigrations }]])).app
 }
 
-async function withScratchPglite<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
+async function withScratchPglite<T> (fn: (db: PGlite) => Promise<T>): Promise<T> {
   const db = await PGlite.create('memory://')
   try {
     return await fn(db)
@@ -132,7 +132,7 @@ t.test('PostgreSQL mode: the plugin connects, pings, and closes', async (t) => {
   // A backend exits a moment after its client hangs up: poll for the end state.
   let left = await connections()
   for (let i = 0; i < 100 && left > 0; i++) {
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((resolve) => setTimeout(resolve, 50))
     left = await connections()
   }
   t.equal(left, 0, 'onClose ended the pool')
@@ -175,9 +175,9 @@ t.test('embedded mode: concurrent queries and an interactive transaction share t
   })
   // A transaction that stays open across an await while other queries are issued.
   let release!: () => void
-  const gate = new Promise<void>((r) => (release = r))
+  const gate = new Promise<void>((resolve) => (release = resolve))
   let inside!: () => void
-  const started = new Promise<void>((r) => (inside = r))
+  const started = new Promise<void>((resolve) => (inside = resolve))
   const tx = app.prisma.$transaction(async (tx) => {
     await tx.user.create({ data: row(0) })
     inside()

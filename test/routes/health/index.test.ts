@@ -2,8 +2,8 @@
 // each failed probe must not write its own warning (API.md, "When a dependency fails": one log
 // line per failure kind per few seconds).
 import t from 'tap'
-import { build, get } from '../helper.js'
-import { sparePort } from '../support/servers.js'
+import { build, get } from '../../helper.js'
+import { sparePort } from '../../support/servers.js'
 
 t.test('/health/ready during a Redis and a PostgreSQL outage: 503 to every probe, one warning per dependency and kind', async (t) => {
   const [redisPort, pgPort] = [await sparePort(), await sparePort()]
