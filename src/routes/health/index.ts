@@ -1,5 +1,5 @@
 // Liveness (the process answers) and readiness (database and token store reachable).
-import type { FastifyInstance } from 'fastify'
+import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { describe } from '../responses.js'
 import { DependencyError, type Dependency } from '../../../plugins/app/errors.js'
@@ -7,7 +7,7 @@ import { DependencyError, type Dependency } from '../../../plugins/app/errors.js
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('unavailable')])
 const ReadySchema = Type.Object({ status: Check, database: Check, token_store: Check })
 
-export default async function healthRoutes (fastify: FastifyInstance) {
+export default async function healthRoutes (fastify: RouteInstance) {
   fastify.get('/live', {
     schema: {
       tags: ['operations'],
