@@ -19,17 +19,21 @@ const URLS = [
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The claims of the body's refresh token, verified once per request (null: none or invalid). */
-    refreshClaims: TokenClaims | null
+    /** The claims of the body's refresh token once verified (null: none or invalid; undefined: not yet). */
+    refreshClaims: TokenClaims | null | undefined
   }
 }
 
 export default async function refreshRoutes (fastify: RouteInstance) {
-  fastify.decorateRequest('refreshClaims', null)
-  // The token is verified once, before the limit that keys on it and the rotation that uses it.
-  const readClaims = async (request: FastifyRequest) => {
-    const token = refreshTokenOf(request.body)
-    request.refreshClaims = typeof token === 'string' ? fastify.tokens.verify(token) : null
+  fastify.decorateRequest('refreshClaims', undefined)
+  // The token is verified once per request, by whichever needs it first: the limit that keys on
+  // it or the rotation (no hook of its own: with limits off, the rotation alone verifies it).
+  const claimsOf = (request: FastifyRequest) => {
+    if (request.refreshClaims === undefined) {
+      const token = refreshTokenOf(request.body)
+      request.refreshClaims = typeof token === 'string' ? fastify.tokens.verify(token) : null
+    }
+    return request.refreshClaims
   }
   // A preHandler (it reads the body), counting the three URLs together. Only a refresh token
   // whose signature holds counts against its session: anyone can read a token's sid, so junk
@@ -37,7 +41,10 @@ export default async function refreshRoutes (fastify: RouteInstance) {
   const limit = fastify.throttle.perRequest({
     max: fastify.config.rateLimit.refreshesPerSession,
     timeWindow: 60_000,
-    key: ({ refreshClaims: claims, ip }) => (claims?.token_type === 'refresh' ? `refresh:s:${claims.sid}` : `refresh:ip:${ip}`)
+    key: (request) => {
+      const claims = claimsOf(request)
+      return claims?.token_type === 'refresh' ? `refresh:s:${claims.sid}` : `refresh:ip:${request.ip}`
+    }
   })
 
   for (const { url, operationId } of URLS) {
@@ -59,10 +66,10 @@ export default async function refreshRoutes (fastify: RouteInstance) {
           503: unavailableResponse
         }
       },
-      preHandler: [readClaims, ...limit],
+      preHandler: limit,
       handler: async (request) => {
         if (refreshTokenOf(request.body) === undefined) throw fieldErrors({ refresh: [REQUIRED] })
-        return fastify.accounts.refresh(request.refreshClaims, clientOf(request))
+        return fastify.accounts.refresh(claimsOf(request), clientOf(request))
       }
     })
   }
