@@ -74,6 +74,9 @@ class AccessLog extends LogController {
   }
 }
 
+/** SECURITY_HEADERS as raw header lines, for the answers written on the socket itself. */
+const SECURITY_HEADER_LINES = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+
 const CLIENT_ERRORS: Record<string, [number, string, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'Request timeout: the request was not received in time.'],
   HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'Request header fields too large.']
@@ -82,7 +85,7 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
 /**
  * Requests Node refuses before any route sees them (malformed HTTP, headers too large, a body
  * that trickles in past REQUEST_TIMEOUT) answered in the API's error shape instead of Node's or
- * Fastify's own bodies; the socket is closed afterwards, as Node does.
+ * Fastify's own bodies, with the headers every answer has; the socket is closed afterwards, as Node does.
  */
 function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
@@ -92,7 +95,7 @@ function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, 
     const body = JSON.stringify({ detail })
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`
+        `${SECURITY_HEADER_LINES}Connection: close\r\n\r\n${body}`
     )
   }
   socket.destroy(err)

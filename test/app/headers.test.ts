@@ -1,6 +1,7 @@
 // Headers of every answer: no-store and nosniff (tokens and user data are never cached or
 // sniffed), the public keys cacheable; the access log without query strings; and the requests
-// Node refuses itself (malformed, headers too large) answered in the API's error shape.
+// Node refuses itself (malformed, headers too large, not received within REQUEST_TIMEOUT) answered
+// in the API's error shape with the headers every answer has.
 import { connect } from 'node:net'
 import { Writable } from 'node:stream'
 import t from 'tap'
@@ -67,20 +68,31 @@ async function raw (port: number, bytes: string): Promise<string> {
   })
 }
 
-t.test("requests Node refuses itself get the API's error shape", async (t) => {
-  const { app } = await build(t, 'embedded')
+/** Status, headers (lower-cased names) and body of a raw answer. */
+function parse (answer: string) {
+  const [head = '', body = ''] = answer.split('\r\n\r\n')
+  const [status = '', ...fields] = head.split('\r\n')
+  const headers = Object.fromEntries(fields.map((f) => [f.slice(0, f.indexOf(':')).toLowerCase(), f.slice(f.indexOf(':') + 1).trim()]))
+  return { status, headers, body }
+}
+
+t.test("requests Node refuses itself get the API's error shape and every answer's headers", async (t) => {
+  // REQUEST_TIMEOUT short, for the requests that never finish.
+  const { app } = await build(t, 'embedded', { REQUEST_TIMEOUT: '0.5' })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
-  for (const [what, bytes, status, detail] of [
+  const cases = [
     ['malformed request line', 'GARBAGE / NOPE\r\n\r\n', 400, /^Bad request/],
     ['an invalid header', 'GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n', 400, /^Bad request/],
-    ['headers too large', `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, /too large/]
-  ] as const) {
-    const answer = await raw(port, bytes)
-    const [head, body] = answer.split('\r\n\r\n')
-    t.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), what)
-    t.match(head, /content-type: application\/json/i)
-    t.match(head, /x-content-type-options: nosniff/i)
-    t.match(JSON.parse(body ?? '{}'), { detail }, `${what}: {"detail": ...}`)
+    ['headers too large', `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, /too large/],
+    ['a header block that never ends', 'GET /health/live HTTP/1.1\r\nHost: x\r\n', 408, /^Request timeout/],
+    ['a body that never ends', 'POST /api/auth/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"use', 408, /^Request timeout/]
+  ] as const
+  const answers = await Promise.all(cases.map(([, bytes]) => raw(port, bytes)))
+  for (const [i, [what, , status, detail]] of cases.entries()) {
+    const { status: line, headers, body } = parse(answers[i]!)
+    t.match(line, new RegExp(`^HTTP/1\\.1 ${status} `), what)
+    t.match(headers, { 'content-type': /^application\/json/, 'cache-control': 'no-store', pragma: 'no-cache', 'x-content-type-options': 'nosniff' }, `${what}: the headers of every answer`)
+    t.match(JSON.parse(body || '{}'), { detail }, `${what}: {"detail": ...}`)
   }
 })
