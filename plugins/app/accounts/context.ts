@@ -48,14 +48,15 @@ export function createContext (fastify: FastifyInstance) {
   /**
    * The password of an authenticated account, checked like a login: the failure limits apply
    * (a stolen access token must not become a password oracle) and a wrong one counts against them.
+   * `sid` is the caller's session, named in the audit lines.
    */
-  async function checkOwnPassword (user: User, password: string, client: Client, event: 'password_changed' | 'account_deleted'): Promise<boolean> {
+  async function checkOwnPassword (user: User, password: string, client: Client, event: 'password_changed' | 'account_deleted', sid: string): Promise<boolean> {
     const account = accountOf(user.id)
-    await auditThrottled(() => throttle.checkLogin(client.ip, account), client, { event, outcome: 'throttled', userId: user.id })
+    await auditThrottled(() => throttle.checkLogin(client.ip, account), client, { event, outcome: 'throttled', userId: user.id, sid })
     const ok = await passwords.verify(password, user.passwordHash)
     if (!ok) {
       await throttle.failLogin(client.ip, account)
-      audit(client, { event, outcome: 'wrong_password', userId: user.id })
+      audit(client, { event, outcome: 'wrong_password', userId: user.id, sid })
     }
     return ok
   }

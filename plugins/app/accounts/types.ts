@@ -111,7 +111,7 @@ export interface Accounts {
   /** Mails a new verification link when an active, unverified account has this email; silent otherwise. */
   resendVerification(email: string): Promise<void>
   /** Deletes the user and every session after checking the password (400 otherwise; 429 like a login). */
-  deleteAccount(userId: string, password: string, client: Client): Promise<void>
+  deleteAccount(caller: Caller, password: string, client: Client): Promise<void>
 }
 
 export const publicUser = (u: User): PublicUser => ({

@@ -54,7 +54,7 @@ export default async function accountRoutes (fastify: RouteInstance) {
     },
     onRequest: fastify.authenticate,
     handler: async (request, reply) => {
-      await fastify.accounts.deleteAccount(request.auth!.userId, request.body.password, clientOf(request))
+      await fastify.accounts.deleteAccount(request.auth!, request.body.password, clientOf(request))
       return reply.code(204).send(null)
     }
   })

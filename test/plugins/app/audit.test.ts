@@ -3,7 +3,7 @@
 // agent, and the id of the request it happened in; and no line of the log, audit or not, holds a
 // token, a password, a password hash, a reset or verification link, or an e-mail body.
 import t, { type Test } from 'tap'
-import type { LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { AUDIT_EVENTS } from '../../../plugins/app/audit.js'
 import { build, call, claims, PASSWORD, uniqueName } from '../../helper.js'
 import { startSmtp } from '../../support/smtp.js'
@@ -28,9 +28,10 @@ t.test('one audit line per event, with who, which session, from where and in whi
   const seen = new Map<string, number>()
 
   /** Calls the API as the test's client; the audit lines the call wrote (and checks their common fields). */
-  const act = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, opts: { body?: unknown; access?: string } = {}) => {
+  const act = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, opts: { body?: unknown; access?: string; on?: FastifyInstance } = {}) => {
     const from = logs.length
-    const res = await call(app, method, url, { ...opts, headers: { 'user-agent': UA } })
+    const { on = app, ...rest } = opts
+    const res = await call(on, method, url, { ...rest, headers: { 'user-agent': UA } })
     // Mail goes out after the answer: let it, so its lines (if any) are in the log too.
     await new Promise((resolve) => setImmediate(resolve))
     const written = logs.slice(from)
@@ -117,7 +118,7 @@ t.test('one audit line per event, with who, which session, from where and in whi
     body: { old_password: 'Wr0ng-Passphrase!', new_password1: NEW_PASSWORD, new_password2: NEW_PASSWORD },
     access: c.access
   }))
-  one(t, audit, { event: 'password_changed', outcome: 'wrong_password', user_id: userId, sid: null })
+  one(t, audit, { event: 'password_changed', outcome: 'wrong_password', user_id: userId, sid: claims(c.refresh).sid })
   ;({ res, audit } = await act('POST', '/api/auth/password/change/', {
     body: { old_password: PASSWORD, new_password1: NEW_PASSWORD, new_password2: NEW_PASSWORD },
     access: c.access
@@ -153,10 +154,10 @@ t.test('one audit line per event, with who, which session, from where and in whi
   // account deletion: a wrong password, then the deletion
   const d = await fresh()
   ;({ audit } = await act('DELETE', '/api/auth/me/', { body: { password: 'Wr0ng-Passphrase!' }, access: d.access }))
-  one(t, audit, { event: 'account_deleted', outcome: 'wrong_password', user_id: userId })
+  one(t, audit, { event: 'account_deleted', outcome: 'wrong_password', user_id: userId, sid: claims(d.refresh).sid })
   ;({ res, audit } = await act('DELETE', '/api/auth/me/', { body: { password: PASSWORD }, access: d.access }))
   t.equal(res.statusCode, 204)
-  one(t, audit, { event: 'account_deleted', outcome: 'success', user_id: userId })
+  one(t, audit, { event: 'account_deleted', outcome: 'success', user_id: userId, sid: claims(d.refresh).sid })
 
   // An inactive account, the login limits, and mandatory verification: apps of their own.
   const strict = await variant({ EMAIL_VERIFICATION: 'mandatory', RATE_LIMIT_ENABLED: 'true', LOGIN_FAILURES_PER_USER_IP: '1' })
@@ -186,14 +187,25 @@ t.test('one audit line per event, with who, which session, from where and in whi
   ;({ audit } = await act('POST', '/api/auth/login/', { body: { username: third, password: PASSWORD } }))
   one(t, audit, { event: 'login', outcome: 'inactive', user_id: inactive.id })
 
+  // A password check of the signed-in user refused by the failure limit: audited with the caller's session.
+  const guarded = await variant({ RATE_LIMIT_ENABLED: 'true', LOGIN_FAILURES_PER_USER_IP: '1' })
+  const fourth = uniqueName('audit')
+  ;({ res } = await act('POST', '/api/auth/register/', { body: { username: fourth, email: `${fourth}@example.com`, password: PASSWORD }, on: guarded }))
+  const g = json(res).tokens as { access: string; refresh: string }
+  keep(g.access, g.refresh)
+  const wrongChange = { old_password: 'Wr0ng-Passphrase!', new_password1: NEW_PASSWORD, new_password2: NEW_PASSWORD }
+  ;({ audit } = await act('POST', '/api/auth/password/change/', { body: wrongChange, access: g.access, on: guarded }))
+  one(t, audit, { event: 'password_changed', outcome: 'wrong_password', sid: claims(g.refresh).sid })
+  ;({ res, audit } = await act('POST', '/api/auth/password/change/', { body: wrongChange, access: g.access, on: guarded }))
+  t.equal(res.statusCode, 429)
+  one(t, audit, { event: 'password_changed', outcome: 'throttled', sid: claims(g.refresh).sid })
+  ;({ res, audit } = await act('DELETE', '/api/auth/me/', { body: { password: PASSWORD }, access: g.access, on: guarded }))
+  t.equal(res.statusCode, 429)
+  one(t, audit, { event: 'account_deleted', outcome: 'throttled', sid: claims(g.refresh).sid })
+
   // Every event of the list was seen, with every outcome.
   for (const [event, outcomes] of Object.entries(AUDIT_EVENTS)) {
-    for (const outcome of outcomes) {
-      if (event === 'password_changed' || event === 'account_deleted') {
-        if (outcome === 'throttled') continue // the same check as login's, audited there
-      }
-      t.ok(seen.has(`${event}:${outcome}`), `${event} ${outcome} was audited`)
-    }
+    for (const outcome of outcomes) t.ok(seen.has(`${event}:${outcome}`), `${event} ${outcome} was audited`)
   }
 
   // No secret anywhere in the log: tokens, passwords, hashes, links and mail bodies.
