@@ -3,10 +3,12 @@ import closeWithGrace from 'close-with-grace'
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig, type Config } from '../plugins/app/config/index.js'
+import { ConfigError, loadConfig, loadEnvFile, type Config } from '../plugins/app/config/index.js'
 
 let config: Config
+let envFile: string | null
 try {
+  envFile = loadEnvFile()
   config = loadConfig()
 } catch (err) {
   if (err instanceof ConfigError) {
@@ -56,4 +58,5 @@ const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.h
 const database = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`
 const mode = `${database}, sessions in ${config.tokenStore === 'redis' ? 'Redis' : 'the database'}`
 // Printed plainly (not only as a log line) so a person starting it sees where to go.
-console.log(`\nAuth service listening on ${base}  (${mode})\n  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n`)
+const settings = envFile ? `  Settings: environment, then ${envFile}\n` : ''
+console.log(`\nAuth service listening on ${base}  (${mode})\n${settings}  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n`)

@@ -1,10 +1,11 @@
 // The process as users start it: configuration refusals, and a real socket.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../plugins/app/config/index.js'
 import { startService as start } from './support/service.js'
+import { sparePort } from './support/servers.js'
 
 // Production needs a mail server (password reset mails its link); the password in its URL is never printed.
 const PROD_SMTP_URL = 'smtp://mailer:hunter2-smtp-password@127.0.0.1:2525'
@@ -243,4 +244,34 @@ t.test('Redis Cluster and Sentinel settings', async (t) => {
   }
   t.match(message, /REDIS_WAIT_REPLICAS/)
   t.notMatch(message, /hunter2/)
+})
+
+t.test('.env in the working directory is read at start; the environment wins over it; a malformed line stops the process', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'auth-dotenv-'))
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }))
+  const [filePort, envPort] = [await sparePort(), await sparePort()]
+  // DATA_DIR stays the default ./data, relative to that folder.
+  writeFileSync(join(cwd, '.env'), `# as copied from .env.example\nPORT=${filePort}\nHOST=127.0.0.1\nLOG_LEVEL=warn\nBCRYPT_COST=4\n`)
+
+  const fromFile = start({}, cwd)
+  t.teardown(() => fromFile.child.kill('SIGKILL'))
+  t.equal(await fromFile.listening(), `http://127.0.0.1:${filePort}`, 'PORT from .env')
+  t.ok(fromFile.output().includes(`Settings: environment, then ${join(cwd, '.env')}`), 'it says where its settings came from')
+  fromFile.child.kill('SIGTERM')
+  t.equal(await fromFile.exited, 0)
+
+  const fromEnv = start({ PORT: String(envPort) }, cwd)
+  t.teardown(() => fromEnv.child.kill('SIGKILL'))
+  t.equal(await fromEnv.listening(), `http://127.0.0.1:${envPort}`, 'PORT from the environment, not .env')
+  fromEnv.child.kill('SIGTERM')
+  t.equal(await fromEnv.exited, 0)
+
+  // A line without "=" would otherwise be read with the next one as one name (Node 20's parser),
+  // silently losing a setting: refused instead, by line number, its text never printed.
+  writeFileSync(join(cwd, '.env'), `PORT=${filePort}\nJWT_SECRET hunter2-pasted-without-equals\nLOG_LEVEL=warn\n`)
+  const malformed = start({}, cwd)
+  t.teardown(() => malformed.child.kill('SIGKILL'))
+  t.equal(await malformed.exited, 1)
+  t.match(malformed.output(), /Configuration error: .*\.env line 2: not NAME=value/)
+  t.notMatch(malformed.output(), /hunter2/)
 })

@@ -14,9 +14,10 @@ export interface Service {
   listening(): Promise<string>
 }
 
-export function startService (env: Record<string, string>): Service {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
+/** `cwd` other than the project's: the folder whose .env it reads (the loader is found from here). */
+export function startService (env: Record<string, string>, cwd = root): Service {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), root + 'src/server.ts'], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
