@@ -2,7 +2,9 @@
 // schema engine runs as WebAssembly over a driver adapter (plugins/external/prisma/migrations.ts).
 //
 //   npm run db:migrate                       apply prisma/migrations to DATABASE_URL (like
-//                                            `prisma migrate deploy`); with DATABASE_URL unset,
+//                                            `prisma migrate deploy`), creating the database
+//                                            first when the server has none of that name (as
+//                                            `prisma migrate dev` does); with DATABASE_URL unset,
 //                                            to the embedded PGlite in DATA_DIR (default ./data),
 //                                            which the app also does by itself on start
 //   npx tsx scripts/migrate.ts --create <name>
@@ -12,11 +14,13 @@
 //                                            replayed on an in-memory PGlite: no server needed)
 //   npx tsx scripts/migrate.ts --check       exit 1 when schema.prisma and the migrations differ
 //
-// Only DATABASE_URL and DATA_DIR are read: migrating needs none of the app's other settings
-// (a production deploy step should not need the JWT keys).
+// Only DATABASE_URL and DATA_DIR are read (from the environment, then ./.env as the service
+// does): migrating needs none of the app's other settings (a deploy step should not need the JWT keys).
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils'
+import { loadEnvFile } from '../plugins/app/config/index.js'
 import { dataMigrations } from '../plugins/app/data-migrations.js'
 import { applyMigrations, createMigration, diffMigrationsToSchema, postgresAdapterFactory, prismaPaths } from '../plugins/external/prisma/migrations.js'
 import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../plugins/external/prisma/pglite.js'
@@ -32,6 +36,45 @@ async function withScratchDatabase<T> (fn: (db: PGlite) => Promise<T>): Promise<
   } finally {
     await db.close()
   }
+}
+
+async function withPostgres<T> (url: string, fn: (db: SqlDriverAdapter) => Promise<T>): Promise<T> {
+  // The script-whole adapter: a database name may hold a ";", which PrismaPg's own would split on.
+  const db = await postgresAdapterFactory({ connectionString: url, connectionTimeoutMillis: 10_000, max: 1 }).connect()
+  try {
+    return await fn(db)
+  } finally {
+    await db.dispose()
+  }
+}
+
+/** The driver adapter's name for a PostgreSQL error (DriverAdapterError's cause). */
+const errorKind = (err: unknown) => (err as { cause?: { kind?: unknown } }).cause?.kind
+
+/**
+ * Creates the database of `url` when the server has none of that name, as `prisma migrate dev`
+ * does: the name, or null when it was there. The target is tried first, so an existing database
+ * needs no access to the server's `postgres` database, from which a missing one is created.
+ */
+async function createDatabaseIfMissing (url: string): Promise<string | null> {
+  try {
+    await withPostgres(url, (db) => db.queryRaw({ sql: 'SELECT 1', args: [], argTypes: [] }))
+    return null
+  } catch (err) {
+    if (errorKind(err) !== 'DatabaseDoesNotExist') throw err
+  }
+  const server = new URL(url)
+  // Decoded as node-postgres decodes it, so the name created is the one connected to next.
+  const name = decodeURI(server.pathname.slice(1))
+  server.pathname = '/postgres'
+  try {
+    await withPostgres(server.toString(), (db) => db.executeScript(`CREATE DATABASE "${name.replaceAll('"', '""')}"`))
+  } catch (err) {
+    // Another migration (a second instance starting) created it in between: as good.
+    if (errorKind(err) === 'DatabaseAlreadyExists') return null
+    throw err
+  }
+  return name
 }
 
 async function main (): Promise<number> {
@@ -54,8 +97,12 @@ async function main (): Promise<number> {
     return 1
   }
 
+  const envFile = loadEnvFile()
+  if (envFile) console.log(`settings: environment, then ${envFile}`)
   const url = process.env.DATABASE_URL
   if (url) {
+    const created = await createDatabaseIfMissing(url)
+    if (created !== null) console.log(`created database ${created} (it did not exist)`)
     const applied = await applyMigrations(postgresAdapterFactory({ connectionString: url, connectionTimeoutMillis: 10_000 }), dataMigrations)
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
     return 0
