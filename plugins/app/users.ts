@@ -43,14 +43,23 @@ export interface NewUser {
 export interface UserRepository {
   /** Inserts the user (one statement). Throws UniqueViolationError when the database's unique constraint fires. */
   create(input: NewUser): Promise<User>
-  /** By username ignoring case, else by email ignoring case; one query. */
+  /**
+   * The one account a name typed at login designates; one query. A name with an @ is an e-mail
+   * address: the account with that e-mail, else (a username taken before usernames with an @ had
+   * to be their owner's e-mail) the account with that username. A name without an @ is a username.
+   */
   findByLogin(login: string): Promise<User | null>
   findById(id: string): Promise<User | null>
   /** Whether the username / email (ignoring case) are in use; one query. */
   taken(username: string, email: string): Promise<{ username: boolean; email: boolean }>
   /** By email ignoring case (password reset, a new verification e-mail). */
   findByEmail(email: string): Promise<User | null>
-  recordLogin(id: string, at: Date, newPasswordHash?: string): Promise<void>
+  /**
+   * The end of a login: last_login moves (and the hash is replaced by `newPasswordHash`, a re-hash)
+   * only if the user is still active with the hash the login verified (compare-and-set). False
+   * when a password change, reset, deactivation or deletion came first: the login must not stand.
+   */
+  recordLogin(id: string, at: Date, verifiedHash: string, newPasswordHash?: string): Promise<boolean>
   /** Names only (PATCH /me); the user as it is now, or null when it is gone. */
   updateProfile(id: string, fields: { firstName?: string; lastName?: string }): Promise<User | null>
   /**
@@ -141,13 +150,15 @@ export function createUserRepository (prisma: PrismaClient): UserRepository {
     },
 
     async findByLogin (login) {
-      const rows = await prisma.user.findMany({
-        where: { OR: [{ usernameLower: foldUsername(login) }, { emailLower: foldEmail(login) }] },
-        take: 2
-      })
-      // A username match wins over another account whose email happens to equal the login.
-      const byUsername = rows.find((r) => r.usernameLower === foldUsername(login))
-      const row = byUsername ?? rows[0]
+      const byUsername = { usernameLower: foldUsername(login) }
+      if (!login.includes('@')) {
+        const row = await prisma.user.findUnique({ where: byUsername })
+        return row ? toUser(row) : null
+      }
+      const byEmail = { emailLower: foldEmail(login) }
+      const rows = await prisma.user.findMany({ where: { OR: [byEmail, byUsername] }, take: 2 })
+      // The e-mail's owner wins: no username can make another account's e-mail sign-in fail.
+      const row = rows.find((r) => r.emailLower === byEmail.emailLower) ?? rows[0]
       return row ? toUser(row) : null
     },
 
@@ -176,12 +187,13 @@ export function createUserRepository (prisma: PrismaClient): UserRepository {
       return row ? toUser(row) : null
     },
 
-    async recordLogin (id, at, newPasswordHash) {
-      if (!isUuid(id)) return
-      await prisma.user.updateMany({
-        where: { id },
+    async recordLogin (id, at, verifiedHash, newPasswordHash) {
+      if (!isUuid(id)) return false
+      const { count } = await prisma.user.updateMany({
+        where: { id, passwordHash: verifiedHash, isActive: true },
         data: newPasswordHash === undefined ? { lastLogin: at } : { lastLogin: at, passwordHash: newPasswordHash }
       })
+      return count === 1
     },
 
     async updateProfile (id, { firstName, lastName }) {

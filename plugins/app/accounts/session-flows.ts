@@ -35,9 +35,23 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
         throw new ApiError(400, { non_field_errors: [UNVERIFIED] })
       }
       const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
-      // last_login moves: every password reset link made before this login stops working.
-      await users.recordLogin(user.id, new Date(), rehash)
+      // The session starts first, then the login is recorded only if the password it checked is
+      // still the account's (compare-and-set). A change, reset or deletion that wrote first makes
+      // this login fail and ends its session; one that writes after has its session already in
+      // the store, where the revocation that follows its write ends it. Either way a login whose
+      // check began before the change never keeps a live session, on any store or instance.
       const session = await ctx.startSession(user.id, client)
+      let recorded = false
+      try {
+        // last_login moves: every password reset link made before this login stops working.
+        recorded = await users.recordLogin(user.id, new Date(), user.passwordHash, rehash)
+      } finally {
+        if (!recorded) await store.revokeSession({ userId: user.id, sid: session.sid }).catch(() => {})
+      }
+      if (!recorded) {
+        audit(client, { event: 'login', outcome: 'wrong_password', userId })
+        return null
+      }
       audit(client, { event: 'login', outcome: 'success', userId, sid: session.sid })
       return { user: recent.remember(publicUser(user)), tokens: session.tokens }
     },

@@ -100,12 +100,15 @@ for (const mode of ['postgres', 'embedded'] as const) {
       t.same(await app.users.taken('jane', 'jane@example.com'), { username: false, email: false })
     })
 
-    t.test('a username match wins over another account whose email equals the login', async (t) => {
+    t.test("a name with an @ designates the e-mail's owner, never another account's username", async (t) => {
+      // a's username (taken before the rule) is b's e-mail: the e-mail's owner wins.
       const a = await app.users.create({ username: 'b@x.io', email: 'a@x.io', passwordHash: 'h' })
+      t.equal((await app.users.findByLogin('B@x.io'))?.id, a.id, 'a legacy username with an @ works while no account has that e-mail')
       const b = await app.users.create({ username: 'bee', email: 'B@X.IO', passwordHash: 'h' })
-      t.equal((await app.users.findByLogin('B@x.io'))?.id, a.id)
+      t.equal((await app.users.findByLogin('B@x.io'))?.id, b.id, "then it signs in the e-mail's owner")
       t.equal((await app.users.findByLogin('A@x.io'))?.id, a.id)
       t.equal((await app.users.findByLogin('BEE'))?.id, b.id)
+      t.equal(await app.users.findByLogin('a'), null, 'a name without an @ is a username only')
     })
 
     t.test('the database refuses duplicates ignoring case and names the field', async (t) => {
@@ -142,27 +145,34 @@ for (const mode of ['postgres', 'embedded'] as const) {
       t.equal((await app.users.findById(id))?.username, 'given')
     })
 
-    t.test('recordLogin sets last_login and optionally the new hash; deactivate', async (t) => {
+    t.test('recordLogin: a compare-and-set on the verified hash, optionally re-hashing; deactivate', async (t) => {
       const user = await app.users.create({ username: 'logger', email: 'logger@example.com', passwordHash: 'old' })
       const at = new Date('2030-01-02T03:04:05.678Z')
-      await app.users.recordLogin(user.id, at)
+      t.equal(await app.users.recordLogin(user.id, at, 'old'), true)
       let row = (await rows({ id: user.id }))[0]!
       t.same(row.lastLogin, at)
       t.equal(row.passwordHash, 'old')
 
       const later = new Date('2030-01-03T00:00:00.000Z')
-      await app.users.recordLogin(user.id, later, 'new-hash')
+      t.equal(await app.users.recordLogin(user.id, later, 'old', 'new-hash'), true)
       row = (await rows({ id: user.id }))[0]!
       t.same(row.lastLogin, later)
       t.equal(row.passwordHash, 'new-hash')
       t.same((await app.users.findById(user.id))?.lastLogin, later)
 
+      // The hash changed since the login checked it (a reset, a change): nothing is written.
+      t.equal(await app.users.recordLogin(user.id, at, 'old', 'stale-rehash'), false, 'a stale login is refused')
+      row = (await rows({ id: user.id }))[0]!
+      t.same(row.lastLogin, later, 'last_login kept')
+      t.equal(row.passwordHash, 'new-hash', 'the newer hash kept, not undone by the re-hash')
+
       await app.users.deactivate(user.id)
       t.equal((await rows({ id: user.id }))[0]!.isActive, false)
       t.equal((await app.users.findByLogin('LOGGER'))?.isActive, false, 'still found, flagged inactive')
+      t.equal(await app.users.recordLogin(user.id, at, 'new-hash'), false, 'an inactive user cannot finish a login')
 
       // Unknown ids are no-ops, not errors.
-      await app.users.recordLogin('00000000-0000-4000-8000-000000000000', at)
+      t.equal(await app.users.recordLogin('00000000-0000-4000-8000-000000000000', at, 'h'), false)
       await app.users.deactivate('not-a-uuid')
       t.equal((await rows()).length, 1)
     })
