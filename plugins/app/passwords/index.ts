@@ -18,7 +18,10 @@ export interface Passwords {
   /**
    * Off the event loop. hash === null (unknown user), or a value that is not a bcrypt hash, is
    * compared against a dummy hash of the same cost, so it costs the time of a wrong password and
-   * returns false. A password over 72 bytes never matches (bcrypt would only read its start).
+   * returns false. A wrong password against a hash of a lower cost than the configured one (made
+   * before BCRYPT_COST was raised) is made to cost the configured one too (Django's
+   * harden_runtime), so the time of a failed login does not tell which accounts exist. A
+   * password over 72 bytes never matches (bcrypt would only read its start).
    */
   verify(password: string, hash: string | null): Promise<boolean>
   /** True when the hash's cost differs from config.bcryptCost (or it is not a bcrypt hash). */
@@ -105,8 +108,14 @@ export default fp(
         return runHash(password)
       },
       async verify (password, hash) {
-        const usable = typeof password === 'string' && hash !== null && BCRYPT_HASH.test(hash)
-        const matched = await runCompare(typeof password === 'string' ? password : '', usable ? hash! : dummyHash)
+        const stored = hash === null ? null : BCRYPT_HASH.exec(hash)
+        const usable = typeof password === 'string' && stored !== null
+        const typed = typeof password === 'string' ? password : ''
+        const matched = await runCompare(typed, usable ? hash! : dummyHash)
+        // Django's harden_runtime: the stored cost's compare, 2^(cost - stored) - 1 more times,
+        // adds up to one compare at the configured cost (bcrypt's work doubles with each step).
+        const storedCost = usable ? Number(stored[1]) : cost
+        if (!matched && storedCost < cost) await run({ op: 'harden', password: typed, hash: hash!, times: 2 ** (cost - storedCost) - 1 })
         return usable && matched && !tooLong(password)
       },
       needsRehash (hash) {

@@ -14,6 +14,7 @@ import { loadConfig } from '../../../../plugins/app/config/index.js'
 import { loadCommonPasswords } from '../../../../plugins/app/passwords/common-passwords.js'
 import { compileLikeTsc, projectRoot as root } from '../../../support/dist.js'
 import { withPlugins } from '../../../support/plugins.js'
+import { compareTimings } from '../../../support/timing.js'
 import { quickRatio } from '../../../../plugins/app/passwords/validators.js'
 
 const TOO_SHORT = 'This password is too short. It must contain at least 8 characters.'
@@ -181,6 +182,25 @@ t.test('needsRehash compares the cost with config.bcryptCost', async (t) => {
   t.equal(app4.passwords.needsRehash('pbkdf2_sha256$600000$salt$hash'), true, 'not bcrypt at all')
   // The rehash flow used at login: verify with the old cost, rehash at the new one.
   t.equal(await app5.passwords.verify('some password 1', h4), true, 'an old-cost hash still verifies')
+})
+
+t.test('a wrong password against an older, cheaper hash costs the configured cost (harden_runtime)', async (t) => {
+  const app = await build(t, 10)
+  const old = bcrypt.hashSync('the right password 1', 4)
+  /** How many hardening tasks the pool ran (the bcrypt work histogram, by op). */
+  const hardened = async () => {
+    const { values } = await app.metrics.registry.getSingleMetric('auth_bcrypt_duration_seconds')!.get()
+    return values.find((v) => (v as { metricName?: string }).metricName === 'auth_bcrypt_duration_seconds_count' && v.labels.op === 'harden')?.value ?? 0
+  }
+  t.equal(await app.passwords.verify('the right password 1', old), true, 'the right password verifies')
+  t.equal(await hardened(), 0, 'and needs no hardening (the login re-hashes it)')
+  t.equal(await app.passwords.verify('a wrong password 1', old), false)
+  t.equal(await hardened(), 1, 'a wrong one is hardened')
+  t.equal(await app.passwords.verify('a wrong password 1', bcrypt.hashSync('x', 10)), false)
+  t.equal(await hardened(), 1, 'not when the hash has the configured cost')
+  // The time of a failed login: an account with an old hash, against a name that designates nobody.
+  const timing = await compareTimings(() => app.passwords.verify('a wrong password 1', old), () => app.passwords.verify('a wrong password 1', null), 12)
+  t.ok(timing.same, `the same band: ${timing.summary}`)
 })
 
 t.test('the event loop keeps running during a cost-12 hash', async (t) => {
