@@ -8,6 +8,13 @@ import { foldUsername } from '../usernames.js'
 import { later, type FlowContext } from './context.js'
 import { publicUser, type Accounts, type FieldErrors, type RegisterInput, type TokenPair } from './types.js'
 
+/**
+ * A name with an @ is read as an e-mail address at login, so a username with an @ must be the
+ * registrant's own e-mail: nobody can take a name that would sign in as (or lock out) another
+ * account's e-mail.
+ */
+const FOREIGN_EMAIL_USERNAME = 'A username containing @ must be your own e-mail address.'
+
 const UNIQUE_MESSAGES = {
   username: 'A user with that username already exists.',
   email: 'A user with that email already exists.'
@@ -34,6 +41,9 @@ export function registrationFlows (ctx: FlowContext): RegistrationFlows {
     // keeps must fit its column too, or a client mistake would reach the database as an error.
     for (const [field, max, fold] of [['username', 150, foldUsername], ['email', 254, foldEmail]] as const) {
       if (checked(field) && fold(input[field]).length > max) add(field, `Ensure this field has no more than ${max} characters.`)
+    }
+    if (checked('username') && input.username.includes('@') && foldEmail(input.username) !== foldEmail(input.email)) {
+      add('username', FOREIGN_EMAIL_USERNAME)
     }
     // Uniqueness is reported for the fields that are otherwise valid, like DRF's validators.
     if (checked('username') || checked('email')) {

@@ -319,3 +319,30 @@ for (const mode of MODES) {
     })
   })
 }
+
+for (const mode of MODES) {
+  t.test(`nobody can take a name that signs in as, or locks out, another account's e-mail (${mode})`, async (t) => {
+    const { app } = await build(t, mode)
+    const victim = await register(app, { email: `${uniqueName('victim')}@example.com` })
+    const squatter = uniqueName('squatter')
+
+    const refused = await post(app, '/api/auth/register/', { username: victim.email.toUpperCase(), email: `${squatter}@example.com`, password: PASSWORD })
+    t.equal(refused.statusCode, 400, "another account's e-mail as a username is refused")
+    t.same(refused.json(), { username: ['A username containing @ must be your own e-mail address.'] })
+    const own = `${squatter}@example.com`
+    t.equal((await post(app, '/api/auth/register/', { username: own.toUpperCase(), email: own, password: PASSWORD })).statusCode, 201, 'your own e-mail is a username you may take')
+    t.equal((await post(app, '/api/auth/login/', { username: own, password: PASSWORD })).statusCode, 200)
+
+    // A squatting username taken before the rule (written as the repository takes it) stays harmless.
+    const legacyEmail = `${uniqueName('later')}@example.com`
+    const legacy = await app.users.create({ username: legacyEmail.toUpperCase(), email: `${uniqueName('legacy')}@example.com`, passwordHash: (await app.users.findById(victim.id))!.passwordHash })
+    t.equal((await post(app, '/api/auth/login/', { username: legacyEmail, password: PASSWORD })).json().user?.id, legacy.id, 'it signs its owner in while no account has that e-mail')
+    const owner = await register(app, { email: legacyEmail, password: 'An0ther-Passphrase!' })
+    for (const url of ['/api/auth/login/', '/api/token/']) {
+      const mine = await post(app, url, { username: legacyEmail, password: 'An0ther-Passphrase!' })
+      t.equal(mine.statusCode, 200, `${url}: the e-mail's owner signs in with it`)
+      if (url === '/api/auth/login/') t.equal(mine.json().user.id, owner.id)
+      t.equal((await post(app, url, { username: legacyEmail, password: PASSWORD })).statusCode, 401, `${url}: the squatter's password does not`)
+    }
+  })
+}
