@@ -1,8 +1,9 @@
 // E-mail: the password-reset and verification messages. With SMTP_URL, nodemailer over a pool
 // of SMTP connections; without it (never in production, config refuses that), each message is
-// written as an .eml file under DATA_DIR/mail and logged with its link, so a developer can follow
-// it. Callers do not await send() on the request path (a reset must take the same time whether
-// the address exists or not): the plugin keeps the deliveries on their way and lets a shutdown
+// written as an .eml file under DATA_DIR/mail, where a developer can follow its link, and the log
+// says where (never the link: a staging host's log shipping would carry account-takeover links).
+// Callers do not await send() on the request path (a reset must take the same time whether the
+// address exists or not): the plugin keeps the deliveries on their way and lets a shutdown
 // wait for them, up to SMTP_TIMEOUT. A failed delivery is logged and counted, never thrown.
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -44,7 +45,7 @@ interface Message extends RenderedMail {
 }
 
 /** Hands one message over; rejects when it is not delivered. */
-type Deliver = (kind: MailKind, message: Message, vars: MailVars, signal: AbortSignal) => Promise<void>
+type Deliver = (kind: MailKind, message: Message, signal: AbortSignal) => Promise<void>
 
 interface Transport {
   deliver: Deliver
@@ -69,7 +70,7 @@ function smtpTransport (config: Config, log: FastifyBaseLogger): Transport {
   // listener the EventEmitter would throw it.
   transport.on('error', (err: NodeJS.ErrnoException) => log.warn({ err: { message: err.message, code: err.code } }, 'smtp connection error'))
   return {
-    async deliver (_kind, message, _vars, signal) {
+    async deliver (_kind, message, signal) {
       await transport.sendMail({ ...message, signal })
     },
     close: () => transport.close()
@@ -81,15 +82,15 @@ function fileTransport (config: Config, log: FastifyBaseLogger): Transport {
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
   const dir = join(config.dataDir, 'mail')
   return {
-    async deliver (kind, message, vars) {
+    async deliver (kind, message) {
       const info = await transport.sendMail(message)
       if (!Buffer.isBuffer(info.message)) throw new Error('stream transport did not return a buffer')
       await mkdir(dir, { recursive: true })
       // ISO time without colons, so the name is valid on every file system.
       const file = join(dir, `${new Date().toISOString().replace(/:/g, '-')}-${kind}-${randomBytes(4).toString('hex')}.eml`)
       await writeFile(file, info.message, { mode: 0o600 })
-      // Outside production only (this transport exists nowhere else): the link, so it can be followed.
-      log.info({ to: message.to, subject: message.subject, link: vars.link, file }, 'mail written (no SMTP_URL)')
+      // Where to find it; the link stays in the file (mode 0600), out of the log.
+      log.info({ kind, file }, 'mail written (no SMTP_URL)')
     },
     close: () => transport.close()
   }
@@ -143,7 +144,7 @@ export default fp(
         if (closed) throw Object.assign(new Error('mail plugin closed: the app is shutting down'), { code: 'ECLOSED' })
         const message = { from: email.from, to, ...templates.render(kind, vars) }
         const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(DEADLINE_TIMEOUTS * timeout)])
-        await transport.deliver(kind, message, vars, signal)
+        await transport.deliver(kind, message, signal)
         stats.sent[kind]++
         return true
       } catch (err) {

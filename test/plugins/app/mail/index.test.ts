@@ -1,6 +1,6 @@
 // The mail plugin: delivery over real SMTP (smtp-server, parsed with mailparser), the templates
 // (defaults, overrides file by file, HTML escaping, refusals at start), the .eml file transport
-// without SMTP_URL, failures logged and counted without the link, and a shutdown that waits for
+// without SMTP_URL (the log names the file, never the link), failures logged and counted without the link, and a shutdown that waits for
 // the mail on its way (bounded by SMTP_TIMEOUT).
 import { execFile } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,7 +16,7 @@ import configPlugin, { loadConfig } from '../../../../plugins/app/config/index.j
 import mailPlugin, { expiryVars, fillLink, humanDuration, type MailKind, type MailVars } from '../../../../plugins/app/mail/index.js'
 import { TEMPLATE_FILES } from '../../../../plugins/app/mail/templates.js'
 import metricsPlugin from '../../../../plugins/external/metrics.js'
-import { build as buildWholeApp } from '../../../helper.js'
+import { build as buildWholeApp, post, register } from '../../../helper.js'
 import { startSmtp } from '../../../support/smtp.js'
 import { compileLikeTsc, projectRoot as root } from '../../../support/dist.js'
 import { withPlugins, type LogLine } from '../../../support/plugins.js'
@@ -165,7 +165,7 @@ t.test('a file of EMAIL_TEMPLATES_DIR that replaces nothing is reported', async 
   t.same(warn?.names, TEMPLATE_FILES)
 })
 
-t.test('without SMTP_URL: an .eml file under DATA_DIR/mail and a log line with the link', async (t) => {
+t.test('without SMTP_URL: an .eml file under DATA_DIR/mail and a log line with its path, never the link', async (t) => {
   const { app, logs, dataDir } = await build(t)
   const vars = resetVars('dave')
   t.equal(await app.mail.send('password-reset', 'dave@example.com', vars), true)
@@ -181,7 +181,11 @@ t.test('without SMTP_URL: an .eml file under DATA_DIR/mail and a log line with t
   t.match(mail.html as string, Mustache.escape(vars.link))
   const line = logs.find((l) => l.msg === 'mail written (no SMTP_URL)')
   t.ok(line)
-  t.match(line, { to: 'dave@example.com', subject: 'Reset your password', link: vars.link, file: join(dataDir, 'mail', files[0]!) })
+  t.match(line, { kind: 'password-reset', file: join(dataDir, 'mail', files[0]!) })
+  const all = JSON.stringify(logs)
+  t.notOk(all.includes(vars.link), 'the link is not logged')
+  t.notOk(all.includes(new URL(vars.link).searchParams.get('token')!), 'nor the token')
+  t.notOk(all.includes('Choose a new password'), 'nor the message')
   t.equal(app.mail.stats.sent['password-reset'], 1)
   t.equal(await app.mail.send('no-such-kind' as MailKind, 'dave@example.com', vars), false, 'an unknown kind is refused')
   t.match(errorLines(logs), [{ msg: 'mail delivery failed: unknown kind', kind: 'no-such-kind' }])
@@ -267,6 +271,28 @@ t.test('the whole app has the mail door', async (t) => {
   const { app } = await buildWholeApp(t, 'embedded')
   t.ok(app.hasDecorator('mail'))
   t.same(app.mail.stats.sent, { 'password-reset': 0, 'verify-email': 0 })
+})
+
+t.test('without SMTP_URL, a register and a reset request: the links are in the .eml files, nowhere in the log', async (t) => {
+  const { app, env, logs } = await buildWholeApp(t, 'embedded', { LOG_LEVEL: 'info', EMAIL_VERIFICATION: 'optional' })
+  const user = await register(app)
+  t.equal((await post(app, '/api/auth/password/reset/', { email: user.email })).statusCode, 200)
+  // Mail goes out after the answer.
+  const dir = join(env.DATA_DIR!, 'mail')
+  for (let i = 0; i < 100 && app.mail.stats.sent['password-reset'] + app.mail.stats.sent['verify-email'] < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  const files = readdirSync(dir).sort()
+  t.equal(files.length, 2, 'two messages written')
+  const text = logs.map((l) => JSON.stringify(l)).join('\n')
+  for (const file of files) {
+    const mail = await simpleParser(readFileSync(join(dir, file)))
+    const link = /https?:\/\/\S+/.exec(mail.text ?? '')?.[0] ?? ''
+    const url = new URL(link)
+    const secrets = [link, url.searchParams.get('token'), url.searchParams.get('key')].filter((v): v is string => !!v)
+    t.ok(secrets.length >= 2, `${file}: the .eml holds the link and its token or key`)
+    for (const secret of secrets) t.notOk(text.includes(secret), `${file}: not in the log: ${secret.slice(0, 40)}`)
+    for (const line of (mail.text ?? '').split('\n').filter((l) => l.trim().length >= 20)) t.notOk(text.includes(line.trim()), `${file}: the body is not in the log`)
+    t.ok(logs.some((l) => l.msg === 'mail written (no SMTP_URL)' && l.file === join(dir, file)), `${file}: its path is logged`)
+  }
 })
 
 t.test('the templates load from compiled JavaScript in dist/ without tsx', async (t) => {
