@@ -14,6 +14,18 @@ type SessionFlows = Pick<Accounts, 'login' | 'refresh' | 'verify' | 'logout' | '
 
 export function sessionFlows (ctx: FlowContext): SessionFlows {
   const { users, passwords, tokens, throttle, audit, store, email, recent } = ctx
+
+  /**
+   * A login's compare-and-set lost, and it had re-hashed: another login of the same password may
+   * have re-hashed it first. The login stands if the hash now stored still takes the password
+   * (checked, then recorded by compare-and-set again); after a change or reset it does not.
+   */
+  async function afterConcurrentRehash (userId: string, password: string): Promise<boolean> {
+    const current = await users.findById(userId)
+    if (!current || !current.isActive || !(await passwords.verify(password, current.passwordHash))) return false
+    return users.recordLogin(userId, new Date(), current.passwordHash)
+  }
+
   return {
     async login ({ login, password, ...client }) {
       const user = await users.findByLogin(login)
@@ -45,6 +57,7 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
       try {
         // last_login moves: every password reset link made before this login stops working.
         recorded = await users.recordLogin(user.id, new Date(), user.passwordHash, rehash)
+        if (!recorded && rehash !== undefined) recorded = await afterConcurrentRehash(user.id, password)
       } finally {
         if (!recorded) await store.revokeSession({ userId: user.id, sid: session.sid }).catch(() => {})
       }

@@ -93,3 +93,18 @@ t.test("a login's re-hash never undoes a reset (users hashed at a lower cost tha
   t.equal((await loginWith(app, registered.username, PASSWORD)).statusCode, 401, 'the old password stays refused')
   t.equal((await loginWith(app, registered.username, NEW_PASSWORD)).statusCode, 200, 'the new one works')
 })
+
+t.test('two logins re-hashing the same password at once both stand', async (t) => {
+  const { app } = await build(t, 'embedded', { BCRYPT_COST: '5' })
+  const registered = await register(app)
+  t.ok(await app.users.replacePassword(registered.id, (await app.users.findById(registered.id))!.passwordHash, bcrypt.hashSync(PASSWORD, 4)))
+  const held = hold(app.users, 'recordLogin')
+  const first = loginWith(app, registered.username)
+  await held.reached
+  const second = await loginWith(app, registered.username)
+  t.equal(second.statusCode, 200, 'the second login re-hashes the password first')
+  held.release()
+  const res = await first
+  t.equal(res.statusCode, 200, 'the first finds the password still taken by the newer hash')
+  t.ok(await alive(app, res), 'and its session lives')
+})
