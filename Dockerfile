@@ -1,5 +1,6 @@
-# The service image used by docker-compose.yml, on Node 22, an LTS line supported until April 2027
-# (the code also runs on Node 20, the version on the development machines).
+# The service image used by docker-compose.yml, on Node 22 (LTS until April 2027), the version the
+# service supports: package.json `engines` and the README say the same (test/engines.test.ts), and
+# some dependencies (fastify's light-my-request through cookie 2, @fastify/static) require it.
 FROM node:22-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
