@@ -1,6 +1,6 @@
 // `npm run bench`: the load benchmark of the service against a minimal baseline app doing only
 // the raw work of each route (bench/baseline.ts), in the same run, so the ratio service/baseline
-// is the figure to quote (absolute numbers vary between machines). See the README's Performance section.
+// is the figure to quote (absolute numbers vary between machines). Method and history: docs/performance.md.
 //
 //   npm run bench                            service on PostgreSQL (database auth_bench, created
 //                                            and migrated) + Redis (prefix bench:), and the baseline

@@ -1,9 +1,9 @@
 // The .env loader: Node's syntax, the environment first, a malformed line named by its number.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { ConfigError, loadEnvFile } from '../../../../plugins/app/config/index.js'
+import { ConfigError, loadConfig, loadEnvFile } from '../../../../plugins/app/config/index.js'
 
 function folderWith (t: Test, text?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'auth-env-file-'))
@@ -58,4 +58,12 @@ t.test('a line that is not NAME=value stops the load, by number, without its tex
     t.notMatch((error as Error).message, /hunter2/)
     t.same(env, {}, 'and sets nothing')
   }
+})
+
+t.test('.env.example copied as .env, as it says, loads and is a valid configuration', async (t) => {
+  const dir = folderWith(t, readFileSync(new URL('../../../../.env.example', import.meta.url), 'utf8'))
+  const env: NodeJS.ProcessEnv = { DATA_DIR: dir }
+  loadEnvFile(dir, env)
+  t.equal(env.PORT, '8000')
+  t.equal(loadConfig(env).port, 8000)
 })
