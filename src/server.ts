@@ -1,6 +1,7 @@
 // Starts the service and stops it cleanly on SIGINT/SIGTERM. Everything else is in app.ts.
 import closeWithGrace from 'close-with-grace'
 import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, loadEnvFile, type Config } from '../plugins/app/config/index.js'
@@ -27,14 +28,17 @@ try {
   process.exit(1)
 }
 
-// The requests being handled. Fastify marks Connection: close only on the requests it routes
-// once close() has begun; one already in its handler would be answered keep-alive, and its client
-// could send its next request into a socket that is about to close.
-const inFlight = new Set<ServerResponse>()
-app.server.prependListener('request', (_req, res: ServerResponse) => {
-  inFlight.add(res)
-  res.once('close', () => inFlight.delete(res))
+// The open connections. Fastify marks Connection: close only on the requests it routes once
+// close() has begun; one already in its handler would be answered keep-alive, and its client
+// could send its next request into a socket that is about to close. Tracked per connection, not
+// per request, so that nothing is added to the hot paths.
+const connections = new Set<Socket>()
+app.server.on('connection', (socket: Socket) => {
+  connections.add(socket)
+  socket.once('close', () => connections.delete(socket))
 })
+/** The response a connection is writing now: Node's own link from a socket to it (as http-terminator reads it). */
+const responseOf = (socket: Socket) => (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? null
 
 // SIGTERM / SIGINT: stop accepting, answer what is in flight (Connection: close), close idle
 // sockets, run the plugins' onClose hooks, exit 0. After SHUTDOWN_TIMEOUT the process exits 1
@@ -42,7 +46,10 @@ app.server.prependListener('request', (_req, res: ServerResponse) => {
 closeWithGrace({ delay: config.timeouts.shutdown }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing because of an error')
   else app.log.info({ signal }, 'shutting down: draining requests in flight')
-  for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close')
+  for (const socket of connections) {
+    const res = responseOf(socket)
+    if (res && !res.headersSent) res.setHeader('connection', 'close')
+  }
   await app.close()
 })
 
