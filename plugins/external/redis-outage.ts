@@ -6,7 +6,7 @@ import { isSocketError, type OutageOf } from './outage.js'
 const REDIS_REFUSALS = /^(OOM|READONLY|LOADING|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|NOREPLICAS|MISCONF)\b/
 
 /**
- * ioredis: a connection that is down or gone, a command past its timeout, a refusal (OOM,
+ * ioredis: a connection that is down or gone (or closed under a command), a command past its timeout, a refusal (OOM,
  * READONLY...), or a Cluster that cannot route the command now (slots moving, a master failing over).
  */
 export const redisOutage: OutageOf = (err) => {
@@ -16,7 +16,8 @@ export const redisOutage: OutageOf = (err) => {
   if (err.name === 'NotReplicatedError') return 'noreplicas'
   if (err.name === 'ReplyError') return REDIS_REFUSALS.exec(m)?.[1]?.toLowerCase() ?? null
   if (m === 'Command timed out') return 'timeout'
-  if (err.name === 'MaxRetriesPerRequestError' || /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(m)) return 'down'
+  // AbortError: a pipeline in flight when its connection closed (a failover's CLIENT KILL).
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'AbortError' || /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(m)) return 'down'
   if (/^(Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available)/.test(m)) return 'cluster'
   if (/All sentinels are unreachable/.test(m)) return 'sentinel'
   if (isSocketError(err)) return 'down'

@@ -9,6 +9,8 @@ t.test('Redis: down, timed out and refusing writes are outages; anything else is
   t.equal(redisOutage(new Error('Command timed out')), 'timeout')
   t.equal(redisOutage(new Error("Stream isn't writeable and enableOfflineQueue options is false")), 'down')
   t.equal(redisOutage(new Error('Connection is closed.')), 'down')
+  // A pipeline in flight when its connection closed (a Sentinel's CLIENT KILL in a failover), as ioredis names it.
+  t.equal(redisOutage(Object.assign(new Error('Command aborted due to connection close'), { name: 'AbortError' })), 'down')
   t.equal(redisOutage(coded('connect ECONNREFUSED 127.0.0.1:6379', 'ECONNREFUSED')), 'down')
   t.equal(redisOutage(new ReplyError("OOM command not allowed when used memory > 'maxmemory'.")), 'oom')
   t.equal(redisOutage(new ReplyError("READONLY You can't write against a read only replica.")), 'readonly')
