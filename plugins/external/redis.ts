@@ -3,6 +3,7 @@
 // found through Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME). Every key gets
 // config.redisKeyPrefix, so several deployments (or test runs) can share one Redis without
 // seeing each other's data.
+import calculateSlot from 'cluster-key-slot'
 import fp from 'fastify-plugin'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { throttledWarnings } from './throttled-warnings.js'
@@ -24,6 +25,20 @@ export type RedisClient = Redis | Cluster
 
 /** The servers that hold keys: the Cluster's masters, or the one Redis. */
 export const masters = (redis: RedisClient): Redis[] => (redis instanceof Cluster ? redis.nodes('master') : [redis])
+
+/**
+ * The master a key's commands go to, as `host:port`, on a Cluster (from the client's slot map; ''
+ * while it has none); '' on a single Redis. The key as the caller names it (the client adds its
+ * keyPrefix, as it does to route the command).
+ */
+export const masterOf = (redis: RedisClient, key: string): string =>
+  redis instanceof Cluster ? (redis.slots[calculateSlot((redis.options.keyPrefix ?? '') + key)]?.[0] ?? '') : ''
+
+/** A master by its address (`host:port`, as masterOf names it): the one Redis for ''; null if no longer a master. */
+export function masterAt (redis: RedisClient, address: string): Redis | null {
+  if (!(redis instanceof Cluster)) return redis
+  return redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === address) ?? null
+}
 
 /**
  * Every key matching a SCAN pattern, as the server names them, on every master. SCAN's MATCH is

@@ -53,7 +53,8 @@ process.once('exit', () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function until (what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
+/** Polls `ok` every 50 ms until it holds, for at most `ms`. */
+export async function until (what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (await ok().catch(() => false)) return
@@ -237,19 +238,20 @@ export interface OwnSentinel {
 }
 
 /**
- * A master, its replica and a Sentinel watching them (quorum 1), all of the test's own; ready
- * when the sentinel knows the replica as a healthy one (so a failover can promote it).
+ * A master, its replica and a Sentinel watching them (quorum 1, down-after 1 s, failover-timeout
+ * 5 s), all of the test's own, the two Redis with `redisArgs`; ready when the sentinel knows the
+ * replica as a healthy one (so a failover can promote it).
  */
-export async function startRedisSentinel (name = 'authmaster'): Promise<OwnSentinel> {
+export async function startRedisSentinel (name = 'authmaster', redisArgs?: string[]): Promise<OwnSentinel> {
   const started: OwnServer[] = []
   const destroy = async () => {
     await Promise.all(started.map((s) => s.destroy()))
   }
   try {
-    // As the README recommends with Sentinel: a master with no replica in sync refuses writes
-    // (NOREPLICAS) instead of taking writes that no replica will have; and a replica (re)syncing
-    // starts at once (by default a master waits 5 s for more replicas first).
-    const sync = ['--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '2']
+    // By default (`redisArgs` replace it): a master with no replica in sync refuses writes
+    // (NOREPLICAS), the strictest setting the README describes; and a replica (re)syncing starts
+    // at once (by default a master waits 5 s for more replicas first).
+    const sync = redisArgs ?? ['--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '2']
     const master = await startRedis(sync)
     started.push(master)
     const replica = await startRedis([...sync, '--replicaof', '127.0.0.1', String(master.port)])

@@ -55,7 +55,7 @@ export default fp(
         writers
       })
       const judge = async () => {
-        const { refusal, warning } = await checkRedis(redis, config.redisWaitReplicas)
+        const { refusal, warning } = await checkRedis(redis)
         if (warning) fastify.log.warn(warning)
         return refusal
       }

@@ -9,6 +9,9 @@
 //     a1..a8 its user agent, in pieces of at most 64 bytes (a longer value would turn the hash
 //     from a listpack into a hashtable, doubling its size) · p the previous jti (bytes)
 //     r ms time p was rotated (so also the current token's iat, and the last use)
+//     u "1" while the rotation from p may not have reached the client (its answer was a 503: the
+//     write's WAIT fell short, or the reply was lost): p then gets the grace answer past the
+//     grace interval, until one is answered (see MARK_UNANSWERED)
 //     x "1" once revoked: then the only field, a tombstone that keeps the key's TTL, so a revoked
 //     token answers "blacklisted" (not "unknown") until it would have expired.
 //     A session is live while its hash has `j`.
@@ -38,7 +41,7 @@ end
 -- x first: a hash emptied by HDEL would vanish, and HSET would then recreate it without a TTL.
 local function tombstone(k)
   redis.call('HSET', k, 'x', '1')
-  redis.call('HDEL', k, 'j', 'e', 'c', 'i', 'p', 'r', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
+  redis.call('HDEL', k, 'j', 'e', 'c', 'i', 'p', 'r', 'u', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
 end
 `
 
@@ -66,7 +69,7 @@ return {iat, e}
  */
 export const ROTATE = `${COMMON}
 local k = KEYS[1]
-local h = redis.call('HMGET', k, 'j', 'e', 'p', 'r', 'c', 'x')
+local h = redis.call('HMGET', k, 'j', 'e', 'p', 'r', 'c', 'x', 'u')
 if h[6] then return {'revoked'} end
 if not h[1] then return {'unknown'} end
 local now = nowMs(ARGV[4])
@@ -80,13 +83,19 @@ if ARGV[2] == h[1] then
   if nowS >= e then return {'unknown'} end
   local exp = math.min(nowS + tonumber(ARGV[5]), m)
   redis.call('HSET', k, 'j', ARGV[3], 'e', exp, 'p', ARGV[2], 'r', now)
+  if h[7] then redis.call('HDEL', k, 'u') end
   local untilMs = math.max(exp * 1000, accessEnd)
   redis.call('PEXPIREAT', k, untilMs)
   index(KEYS[2], ARGV[1], untilMs, now, slack)
   return {'rotated', ARGV[3], nowS, exp}
 end
 local r = tonumber(h[4])
-if h[3] and ARGV[2] == h[3] and now - r < tonumber(ARGV[6]) and nowS < e then
+-- The previous token again: within the grace interval, or at any time (while the current token
+-- lives) when its rotation was never answered (u), the current token for the caller to re-sign.
+if h[3] and ARGV[2] == h[3] and nowS < e and (h[7] or now - r < tonumber(ARGV[6])) then
+  -- This answer is the one the client was owed: from now on the grace interval alone applies
+  -- (if this answer fails too, the caller marks the session again).
+  if h[7] then redis.call('HDEL', k, 'u') end
   -- The grace answer signs a new access token: the session must outlive it.
   -- (Never shorter than now: the record already ends at max(e, an earlier access token's end).)
   local untilMs = math.max(e * 1000, accessEnd)
@@ -98,6 +107,20 @@ end
 tombstone(k)
 redis.call('ZREM', KEYS[2], ARGV[1])
 return {'reused'}
+`
+
+/**
+ * KEYS: session. ARGV: the jti a failed rotate call presented. Sent after a rotate call whose
+ * answer did not reach the client (a 503): if the session moved on from that token (the
+ * rotation, or a grace answer, ran after all), its retry is owed the grace answer past the
+ * grace interval (u). A call that never ran finds its token still current: nothing to mark.
+ */
+export const MARK_UNANSWERED = `
+if redis.call('HGET', KEYS[1], 'p') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'j') == 1 then
+  redis.call('HSET', KEYS[1], 'u', '1')
+  return 1
+end
+return 0
 `
 
 /** KEYS: session, index. ARGV: sid. Turns a live session into a tombstone (keeping its TTL); 1 if it was live. */

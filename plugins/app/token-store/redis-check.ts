@@ -16,8 +16,8 @@ export interface RedisVerdict {
 const field = (info: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim()
 
 /** Every master is judged (a Cluster's too): one evicting shard is enough to lose sessions. */
-export async function checkRedis (redis: RedisClient, waitReplicas = 0): Promise<RedisVerdict> {
-  const verdicts = await Promise.all(masters(redis).map((node) => checkServer(node, waitReplicas)))
+export async function checkRedis (redis: RedisClient): Promise<RedisVerdict> {
+  const verdicts = await Promise.all(masters(redis).map((node) => checkServer(node)))
   const refusal = verdicts.map((v) => v.refusal).find((v) => v !== null) ?? null
   const warnings = [...new Set(verdicts.flatMap((v) => (v.warning ? [v.warning] : [])))]
   return { refusal, warning: warnings.length > 0 ? warnings.join(' ') : null }
@@ -29,7 +29,7 @@ const configValue = (redis: Redis, name: string) =>
     () => null
   )
 
-async function checkServer (redis: Redis, waitReplicas: number): Promise<RedisVerdict> {
+async function checkServer (redis: Redis): Promise<RedisVerdict> {
   const info = await redis.info()
   const policy = field(info, 'maxmemory_policy') ?? 'noeviction'
   const refusal =
@@ -45,20 +45,6 @@ async function checkServer (redis: Redis, waitReplicas: number): Promise<RedisVe
       warnings.push(
         `Redis keeps ${save === '' ? 'nothing on disk (no AOF, no RDB snapshots)' : 'no AOF, and its RDB snapshots could not be read (CONFIG is disabled)'}: ` +
           'a Redis restart would log every user out. Use appendonly yes (appendfsync everysec).'
-      )
-    }
-  }
-  // Writes wait for replicas (WAIT). A master that takes a write no replica will have answers
-  // 503 but keeps it: a client that retries its refresh only after REFRESH_REUSE_INTERVAL (a
-  // master alone for longer, as after a failover) is then taken for a thief and logged out.
-  // min-replicas-to-write makes such a master refuse the write instead.
-  if (waitReplicas > 0) {
-    const min = await configValue(redis, 'min-replicas-to-write')
-    if (min !== null && Number(min) < waitReplicas) {
-      warnings.push(
-        `Token-store writes wait for ${waitReplicas} replica(s) but Redis has min-replicas-to-write ${min}: while the master has no replica ` +
-          '(after a failover) it takes writes that are answered 503, and refreshes retried later than REFRESH_REUSE_INTERVAL count as reuse. ' +
-          `Set min-replicas-to-write ${waitReplicas} and min-replicas-max-lag 10 on every Redis of the Sentinel set.`
       )
     }
   }

@@ -4,7 +4,8 @@
 // describes expire.
 import type { RedisClient } from '../../external/redis.js'
 import { isUuid } from '../ids.js'
-import { CREATE, LIST, REVOKE, REVOKE_ALL, ROTATE } from './lua.js'
+import { CREATE, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE } from './lua.js'
+import { ReplicaTargets, type ReplicaProbe } from './replication.js'
 import {
   newestFirst,
   rotateResult,
@@ -26,7 +27,8 @@ const COMMANDS = {
   tokenStoreRotate: [ROTATE, 2],
   tokenStoreRevoke: [REVOKE, 2],
   tokenStoreRevokeAll: [REVOKE_ALL, 2],
-  tokenStoreList: [LIST, 2]
+  tokenStoreList: [LIST, 2],
+  tokenStoreMarkUnanswered: [MARK_UNANSWERED, 1]
 } as const
 
 // How long a user's index outlives its latest member: covers the clocks of callers that pass
@@ -77,6 +79,7 @@ interface ScriptCommands {
   tokenStoreRevoke(session: string, index: string, sid: string): Promise<number>
   tokenStoreRevokeAll(index: string, sessions: string, except: string): Promise<number>
   tokenStoreList(index: string, sessions: string, now: Arg): Promise<string[]>
+  tokenStoreMarkUnanswered(session: string, jti: Buffer): Promise<number>
 }
 
 /**
@@ -98,7 +101,10 @@ export class NotReplicatedError extends Error {
 }
 
 export interface Replication {
-  /** Writes are acknowledged only once this many replicas have them (WAIT); 0: the master's word. */
+  /**
+   * Writes are acknowledged only once this many replicas have them (WAIT), or every replica the
+   * master has online when it has fewer (replication.ts); 0: the master's word.
+   */
   replicas: number
   /** How long WAIT may take, ms (below the command timeout, so the answer is a 503, not a timeout). */
   timeoutMs: number
@@ -111,6 +117,8 @@ export interface Replication {
    * another connection and look like reuse.
    */
   writers?: RedisClient[]
+  /** How the master's online replicas are counted (tests); default: its INFO replication. */
+  probe?: ReplicaProbe
 }
 
 /** The writer of a user's writes: FNV-1a of the user id, over `n` connections. */
@@ -129,6 +137,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #opts: TokenStoreOptions
   readonly #replication: Replication
   readonly #writers: Array<RedisClient & ScriptCommands>
+  readonly #targets: ReplicaTargets
 
   /** `redis` is owned by the caller (its keyPrefix already set) and is not closed by close(). */
   constructor (redis: RedisClient, options: TokenStoreOptions, replication: Replication = { replicas: 0, timeoutMs: 0 }) {
@@ -142,6 +151,12 @@ export class RedisTokenStore implements TokenStore {
     }
     this.#redis = redis as RedisClient & ScriptCommands
     this.#writers = (replication.writers?.length ? replication.writers : [redis]) as Array<RedisClient & ScriptCommands>
+    this.#targets = new ReplicaTargets(replication.replicas, redis, replication.probe)
+  }
+
+  /** The connection that carries a user's writes (in the order they were made). */
+  #writerOf (userId: string): RedisClient & ScriptCommands {
+    return this.#replication.replicas === 0 ? this.#redis : this.#writers[writerOf(userId, this.#writers.length)]!
   }
 
   /**
@@ -151,18 +166,22 @@ export class RedisTokenStore implements TokenStore {
    */
   async #write<T>(userId: string, command: WriteCommand, ...args: Arg[]): Promise<T> {
     const { replicas, timeoutMs } = this.#replication
-    if (replicas === 0) return (this.#redis[command] as (...a: Arg[]) => Promise<T>).apply(this.#redis, args)
-    const writer = this.#writers[writerOf(userId, this.#writers.length)]!
+    const writer = this.#writerOf(userId)
+    if (replicas === 0) return (writer[command] as (...a: Arg[]) => Promise<T>).apply(writer, args)
+    const route = this.#targets.route(userKey(userId))
+    const wanted = this.#targets.target(route)
     const pipeline = writer.pipeline() as unknown as Record<WriteCommand, (...a: Arg[]) => unknown> & {
       wait(replicas: number, timeout: number): unknown
       exec(): Promise<Array<[Error | null, unknown]> | null>
     }
     pipeline[command](...args)
-    pipeline.wait(replicas, timeoutMs)
+    pipeline.wait(wanted, timeoutMs)
     const [[err, value] = [null, null], [waitErr, acked] = [null, 0]] = (await pipeline.exec()) ?? []
     if (err) throw err
     if (waitErr) throw waitErr
-    if (Number(acked) < replicas) throw new NotReplicatedError(`token store: ${Number(acked)} of ${replicas} replicas acknowledged the write in ${timeoutMs} ms`)
+    if (Number(acked) < wanted && !(await this.#targets.covers(route, Number(acked)).catch(() => false))) {
+      throw new NotReplicatedError(`token store: ${Number(acked)} of ${wanted} replicas acknowledged the write in ${timeoutMs} ms`)
+    }
     return value as T
   }
 
@@ -188,23 +207,34 @@ export class RedisTokenStore implements TokenStore {
 
   async rotate (r: Rotation): Promise<RotateResult> {
     const { refreshTtl, accessTtl, reuseInterval, sessionMaxAge } = this.#opts
-    const reply = await this.#write<Array<Buffer | number>>(
-      r.userId,
-      'tokenStoreRotateBuffer',
-      sessionKey(r),
-      userKey(r.userId),
-      r.sid,
-      packJti(r.jti),
-      packJti(r.newJti),
-      r.now ?? '',
-      refreshTtl,
-      reuseInterval * 1000,
-      accessTtl * 1000,
-      INDEX_SLACK_MS,
-      sessionMaxAge
-    )
-    const jti = reply[1] instanceof Buffer ? reply[1].toString('base64url') : null
-    return rotateResult({ status: String(reply[0]), jti, iat: reply[2], exp: reply[3] })
+    const jti = packJti(r.jti)
+    let reply: Array<Buffer | number>
+    try {
+      reply = await this.#write<Array<Buffer | number>>(
+        r.userId,
+        'tokenStoreRotateBuffer',
+        sessionKey(r),
+        userKey(r.userId),
+        r.sid,
+        jti,
+        packJti(r.newJti),
+        r.now ?? '',
+        refreshTtl,
+        reuseInterval * 1000,
+        accessTtl * 1000,
+        INDEX_SLACK_MS,
+        sessionMaxAge
+      )
+    } catch (err) {
+      // The client gets a 503, yet the rotation (or grace answer) may have run: its WAIT fell
+      // short, or its reply was lost. Its retry must not look like reuse once the grace interval
+      // is over: the session is marked, after it on the same connection, if it moved on from
+      // this token. Not awaited: the 503 is not held up by a Redis in trouble.
+      this.#writerOf(r.userId).tokenStoreMarkUnanswered(sessionKey(r), jti).catch(() => {})
+      throw err
+    }
+    const current = reply[1] instanceof Buffer ? reply[1].toString('base64url') : null
+    return rotateResult({ status: String(reply[0]), jti: current, iat: reply[2], exp: reply[3] })
   }
 
   async refreshStatus (s: SessionRef, jti: string): Promise<RefreshStatus> {
@@ -251,5 +281,6 @@ export class RedisTokenStore implements TokenStore {
 
   async close (): Promise<void> {
     // The client belongs to whoever passed it in (the redis plugin closes it).
+    this.#targets.close()
   }
 }

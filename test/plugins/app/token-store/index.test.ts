@@ -97,20 +97,3 @@ t.test('a Redis that keeps nothing on disk: a warning that a restart logs everyo
     if (warning) t.equal(warning.level, 40, 'a warning')
   }
 })
-
-t.test('writes that wait for replicas on a Redis without min-replicas-to-write: a warning naming the fix', async (t) => {
-  const lax = await startRedis()
-  t.teardown(() => lax.destroy())
-  const strict = await startRedis(['--min-replicas-to-write', '1', '--min-replicas-max-lag', '10'])
-  t.teardown(() => strict.destroy())
-  const data = await createTestDataDir()
-  t.teardown(() => data.cleanup())
-  for (const [redis, warned] of [[lax, true], [strict, false]] as const) {
-    const { fastify, logs } = await app({ DATA_DIR: data.dir, REDIS_URL: redis.url, REDIS_WAIT_REPLICAS: '1' })
-    t.equal(fastify.config.redisWaitReplicas, 1)
-    await fastify.close()
-    const warning = logs.find((l) => /min-replicas-to-write/.test(l.msg))
-    t.equal(Boolean(warning), warned, warned ? 'min-replicas-to-write 0: warned' : 'min-replicas-to-write 1: no warning')
-    if (warning) t.match(warning.msg, /Set min-replicas-to-write 1/)
-  }
-})

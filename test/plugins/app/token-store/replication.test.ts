@@ -1,0 +1,132 @@
+// Writes that wait for replicas (WAIT): how many they wait for when the master has fewer replicas
+// online than REDIS_WAIT_REPLICAS, and a rotation answered 503 whose retry must never look like
+// reuse. On the shared single Redis (it has no replica: WAIT reports 0), with the count of the
+// master's replicas given by the test. The same on real servers: test/faults/sentinel.test.ts.
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { newId } from '../../../../plugins/app/ids.js'
+import { NotReplicatedError, RedisTokenStore, sessionKey, type TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
+import { onlineReplicas, ReplicaTargets } from '../../../../plugins/app/token-store/replication.js'
+import { redisOutage } from '../../../../plugins/external/redis-outage.js'
+import { testRedis } from '../../../support/redis.js'
+
+const OPTIONS: TokenStoreOptions = { accessTtl: 300, refreshTtl: 86400, sessionMaxAge: 2592000, reuseInterval: 10 }
+const HOUR = 3_600_000
+
+t.test('onlineReplicas counts the replicas INFO replication lists as online', async (t) => {
+  const info = (...slaves: string[]) =>
+    ['# Replication', 'role:master', `connected_slaves:${slaves.length}`, ...slaves.map((s, i) => `slave${i}:${s}`), 'master_failover_state:no-failover', ''].join('\r\n')
+  t.equal(onlineReplicas(info()), 0, 'a master alone')
+  t.equal(onlineReplicas(info('ip=10.0.0.2,port=6379,state=online,offset=9120,lag=0')), 1)
+  t.equal(onlineReplicas(info('ip=10.0.0.2,port=6379,state=online,offset=9120,lag=7', 'ip=10.0.0.3,port=6379,state=online,offset=9120,lag=1')), 2, 'lagging or not')
+  t.equal(onlineReplicas(info('ip=10.0.0.2,port=6379,state=wait_bgsave,offset=0,lag=0', 'ip=10.0.0.3,port=6379,state=send_bulk,offset=0,lag=0')), 0, 'still syncing: not yet')
+  t.equal(onlineReplicas('# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\n'), 0)
+})
+
+t.test('ReplicaTargets: writes wait for the replicas wanted, or all a short master has, counted again each second', async (t) => {
+  const tr = await testRedis()
+  t.teardown(() => tr.cleanup())
+  let online: number | null = 0
+  let asked = 0
+  const targets = new ReplicaTargets(2, tr.redis, async () => {
+    asked++
+    return online
+  })
+  t.teardown(() => targets.close())
+  t.equal(targets.route('u:{x}'), '', 'one master: one route')
+  t.equal(targets.target(''), 2, 'nothing asked while no WAIT fell short')
+  t.equal(asked, 0)
+  t.equal(await targets.covers('', 0), true, 'no replica online: the master\'s word is all there is')
+  t.equal(targets.target(''), 0, 'and the next writes do not wait')
+  online = 1
+  t.equal(await targets.covers('', 0), false, 'a replica online that did not acknowledge: not covered')
+  t.equal(await targets.covers('', 1), true)
+  t.equal(targets.target(''), 1)
+  // Counted again each second while short, until it has its replicas again.
+  online = 2
+  const before = asked
+  await new Promise((resolve) => setTimeout(resolve, 1_300))
+  t.ok(asked > before, 'counted again')
+  t.equal(targets.target(''), 2, 'back to the number wanted')
+  t.equal(await targets.covers('', 1), false)
+  online = null
+  t.equal(await targets.covers('', 2), false, 'a master that is gone covers nothing')
+  t.equal(targets.target(''), 2)
+})
+
+t.test('redis store: a write a replica online does not acknowledge is an outage; a master without replicas is taken at its word', async (t) => {
+  const tr = await testRedis()
+  t.teardown(() => tr.cleanup())
+  let online = 1
+  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => online })
+  t.teardown(() => store.close())
+  const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
+  const err = await store.createSession(s).catch((e: unknown) => e)
+  t.type(err, NotReplicatedError)
+  t.match((err as Error).message, /0 of 1 replicas/)
+  t.equal(redisOutage(err), 'noreplicas', 'answered as a 503')
+  // Reads do not wait.
+  t.equal(await store.isSessionActive({ userId: randomUUID(), sid: newId() }), false)
+
+  online = 0
+  const other = { ...s, sid: newId(), jti: newId() }
+  t.match(await store.createSession(other), { jti: other.jti }, 'the master alone (just promoted, its replica gone): accepted')
+  t.equal(await store.isSessionActive(other), true)
+})
+
+t.test('redis store: a rotation answered 503 gets its retry answered, past the grace interval, then reuse detection as ever', async (t) => {
+  const tr = await testRedis()
+  t.teardown(() => tr.cleanup())
+  let online = 1
+  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => online })
+  t.teardown(() => store.close())
+  const now = Date.now()
+  const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
+  await new RedisTokenStore(tr.redis, OPTIONS).createSession({ ...s, now })
+
+  // The replica is online but does not acknowledge: the rotation runs on the master, the answer is a 503.
+  const newJti = newId()
+  const err = await store.rotate({ ...s, newJti, now: now + 1_000 }).catch((e: unknown) => e)
+  t.type(err, NotReplicatedError, 'the client gets a 503')
+  await tr.redis.ping() // the mark follows the rotation on this connection
+  t.equal(await store.refreshStatus(s, newJti), 'current', 'yet the rotation ran')
+  t.equal(String(await tr.redis.hget(sessionKey(s), 'u')), '1', 'and the session knows its answer was not given')
+
+  // Retried long past the grace interval, still while the replica does not answer: a 503 again,
+  // and still owed.
+  const again = await store.rotate({ ...s, newJti: newId(), now: now + HOUR }).catch((e: unknown) => e)
+  t.type(again, NotReplicatedError)
+  await tr.redis.ping()
+  t.equal(await store.refreshStatus(s, newJti), 'current', 'nothing moved: the retry gets the same token')
+
+  // The replica answers again: the retry gets the token the first call issued, no reuse.
+  online = 0
+  const retry = await store.rotate({ ...s, newJti: newId(), now: now + HOUR + 1_000 })
+  t.same(retry, { status: 'grace', refresh: { jti: newJti, iat: Math.floor((now + 1_000) / 1000), exp: Math.floor((now + 1_000) / 1000) + OPTIONS.refreshTtl } })
+  t.equal(await store.isSessionActive(s), true)
+  t.equal(await tr.redis.hexists(sessionKey(s), 'u'), 0, 'answered: the grace interval alone applies again')
+
+  // That token presented once more, past the grace interval: a replay, and the session dies.
+  t.same(await store.rotate({ ...s, newJti: newId(), now: now + HOUR + 20_000 }), { status: 'reused' })
+  t.equal(await store.isSessionActive(s), false)
+})
+
+t.test('redis store: the mark needs the session to have moved on from the presented token', async (t) => {
+  const tr = await testRedis()
+  t.teardown(() => tr.cleanup())
+  const store = new RedisTokenStore(tr.redis, OPTIONS)
+  const now = Date.now()
+  const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
+  await store.createSession({ ...s, now })
+  const mark = (jti: string) => (tr.redis as unknown as { tokenStoreMarkUnanswered(k: string, j: Buffer): Promise<number> }).tokenStoreMarkUnanswered(sessionKey(s), Buffer.from(jti, 'base64url'))
+  t.equal(await mark(s.jti), 0, 'a call that never ran: its token is still current, nothing to mark')
+  const next = newId()
+  t.equal((await store.rotate({ ...s, newJti: next, now: now + 1_000 })).status, 'rotated')
+  t.equal(await mark(newId()), 0, 'another token: nothing')
+  t.equal(await mark(s.jti), 1, 'the token the session moved on from: marked')
+  // A rotation of the current token clears it: the mark was about the token before.
+  t.equal((await store.rotate({ ...s, jti: next, newJti: newId(), now: now + 2_000 })).status, 'rotated')
+  t.equal(await tr.redis.hexists(sessionKey(s), 'u'), 0)
+  t.same(await store.rotate({ ...s, newJti: newId(), now: now + HOUR }), { status: 'reused' }, 'the older token, past the interval: reuse')
+  t.equal(await mark(s.jti), 0, 'a revoked session is never marked')
+})
