@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { newId } from '../../../../plugins/app/ids.js'
 import { NotReplicatedError, RedisTokenStore, sessionKey, type TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
-import { onlineReplicas, ReplicaTargets } from '../../../../plugins/app/token-store/replication.js'
+import { infoProbe, onlineReplicas, ReplicaTargets } from '../../../../plugins/app/token-store/replication.js'
 import { redisOutage } from '../../../../plugins/external/redis-outage.js'
-import { testRedis } from '../../../support/redis.js'
+import { testRedis, TOPOLOGIES } from '../../../support/redis.js'
 
 const OPTIONS: TokenStoreOptions = { accessTtl: 300, refreshTtl: 86400, sessionMaxAge: 2592000, reuseInterval: 10 }
 const HOUR = 3_600_000
@@ -130,3 +130,32 @@ t.test('redis store: the mark needs the session to have moved on from the presen
   t.same(await store.rotate({ ...s, newJti: newId(), now: now + HOUR }), { status: 'reused' }, 'the older token, past the interval: reuse')
   t.equal(await mark(s.jti), 0, 'a revoked session is never marked')
 })
+
+if (TOPOLOGIES.includes('cluster')) {
+  t.test('redis store (cluster): each master is counted apart; masters without replicas take writes at their word', async (t) => {
+    // The run's Cluster: three masters, no replica.
+    const tr = await testRedis(undefined, 'cluster')
+    t.teardown(() => tr.cleanup())
+    const asked: string[] = []
+    const info = infoProbe(tr.redis)
+    const store = new RedisTokenStore(tr.redis, OPTIONS, {
+      replicas: 1,
+      timeoutMs: 50,
+      probe: async (route) => {
+        asked.push(route)
+        return info(route)
+      }
+    })
+    t.teardown(() => store.close())
+    for (let i = 0; i < 12; i++) {
+      const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
+      await store.createSession(s)
+      t.equal((await store.rotate({ ...s, newJti: newId() })).status, 'rotated')
+    }
+    const masters = new Set(asked)
+    t.ok(masters.size > 1, `the masters written to were counted apart (${[...masters].join(', ')})`)
+    for (const m of masters) t.match(m, /^[\w.-]+:\d+$/, 'a master by its address')
+    t.ok(asked.length <= 3 * masters.size, 'each counted once, not per write (the next writes do not wait)')
+    t.equal(await infoProbe(tr.redis)('127.0.0.1:1'), null, 'an address that is no master')
+  })
+}
