@@ -108,12 +108,17 @@ export function createRedisClient (target: RedisTarget, keyPrefix: string, depen
         enableOfflineQueue: false,
         // Every command to the slot's master: a replica may not have the last rotation yet.
         scaleReads: 'master',
-        // A slot moving or a master failing over is retried briefly; past that the caller's
-        // command fails and the request is a 503.
+        // A command the Cluster refuses (CLUSTERDOWN) fails at once (a 503) instead of being sent
+        // again after a delay, which ioredis does even once the caller's command timed out: a
+        // rotation re-sent after its 503, and after the client's retry and next rotations, would
+        // look like reuse and revoke the session. MOVED, ASK and TRYAGAIN (the command did not
+        // run) go to the right node at once, while the caller still waits. A node whose
+        // connection is not open yet is tried again after 100 ms (needed: without an offline
+        // queue, the first command to a node finds its connection still opening).
         maxRedirections: 6,
         retryDelayOnFailover: 100,
-        retryDelayOnClusterDown: 100,
-        retryDelayOnTryAgain: 100,
+        retryDelayOnClusterDown: 0,
+        retryDelayOnTryAgain: 0,
         clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
         slotsRefreshTimeout: Math.max(dependencyMs, 1_000),
         redisOptions: {

@@ -48,6 +48,14 @@ t.test('a Cluster master killed and restarted under refresh load: 503s while the
     await sleep(100)
   }
   t.match(state, /cluster_state:fail/, 'the Cluster went down')
+  // A command the Cluster refuses fails at once, and is not kept to be sent again later: a write
+  // re-sent after its caller's 503 could run after the client's retry (and look like reuse).
+  const probeKey = `fault:{${user.id}}`
+  const refused = await app.redis!.incr(probeKey).then(
+    () => null,
+    (err: Error) => err.message
+  )
+  t.match(refused, /^CLUSTERDOWN/, 'refused at once (no delayed re-send)')
   await sleep(1_000)
   const during = load.statuses.get(503) ?? 0
   await victim.start()
@@ -59,6 +67,7 @@ t.test('a Cluster master killed and restarted under refresh load: 503s while the
   t.same(load.unexpected, [], 'only 200s and 503s (with Retry-After: 5)')
   t.same(load.unavailable.filter((ms) => ms > TIMEOUT_MS + SLACK_MS), [], `every 503 within ${TIMEOUT_MS} ms (+ ${SLACK_MS} ms of scheduling)`)
   for (const [i, c] of chains.entries()) t.ok(c.okAfter >= 3, `chain ${i} rotated ${c.okAfter} times after the master came back`)
+  t.equal(await app.redis!.get(probeKey), null, 'the refused command never ran, not even once the Cluster was back')
   for (const c of chains) {
     t.equal((await get(app, '/api/protected-endpoint/', c.access)).statusCode, 200)
     t.equal((await post(app, '/api/token/refresh/', { refresh: c.refresh })).statusCode, 200, 'the chain continues')

@@ -12,7 +12,8 @@ import { RedisTokenStore } from './redis-store.js'
 import type { TokenStore, TokenStoreOptions } from './types.js'
 
 export type { RotateResult, TokenStore, TokenStoreOptions } from './types.js'
-export { NotReplicatedError, writerOf, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from './redis-store.js'
+export { packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from './redis-store.js'
+export { NotReplicatedError, writerOf } from './replication.js'
 export { DatabaseTokenStore } from './database-store.js'
 
 declare module 'fastify' {

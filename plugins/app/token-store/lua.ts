@@ -9,9 +9,11 @@
 //     a1..a8 its user agent, in pieces of at most 64 bytes (a longer value would turn the hash
 //     from a listpack into a hashtable, doubling its size) · p the previous jti (bytes)
 //     r ms time p was rotated (so also the current token's iat, and the last use)
-//     u "1" while the rotation from p may not have reached the client (its answer was a 503: the
-//     write's WAIT fell short, or the reply was lost): p then gets the grace answer past the
-//     grace interval, until one is answered (see MARK_UNANSWERED)
+//     u "1" while the answer that handed out j may not have reached the client (a 503: the
+//     write's WAIT fell short, or its reply was lost): p then gets the grace answer past the
+//     grace interval. Where writes wait for replicas, every rotation and grace answer sets it in
+//     the same script (so it fails over with them) and CONFIRM_ANSWERED clears it once WAIT
+//     succeeded; elsewhere MARK_UNANSWERED sets it after a call that failed.
 //     x "1" once revoked: then the only field, a tombstone that keeps the key's TTL, so a revoked
 //     token answers "blacklisted" (not "unknown") until it would have expired.
 //     A session is live while its hash has `j`.
@@ -65,7 +67,8 @@ return {iat, e}
 
 /**
  * KEYS: session, index. ARGV: sid, jti, newJti, nowMs or '', refreshTtl (s), reuseInterval (ms),
- * accessTtl (ms), index slack (ms), sessionMaxAge (s).
+ * accessTtl (ms), index slack (ms), sessionMaxAge (s), '1' when the answer is confirmed later
+ * (u set until CONFIRM_ANSWERED) or ''.
  */
 export const ROTATE = `${COMMON}
 local k = KEYS[1]
@@ -83,7 +86,7 @@ if ARGV[2] == h[1] then
   if nowS >= e then return {'unknown'} end
   local exp = math.min(nowS + tonumber(ARGV[5]), m)
   redis.call('HSET', k, 'j', ARGV[3], 'e', exp, 'p', ARGV[2], 'r', now)
-  if h[7] then redis.call('HDEL', k, 'u') end
+  if ARGV[10] == '1' then redis.call('HSET', k, 'u', '1') elseif h[7] then redis.call('HDEL', k, 'u') end
   local untilMs = math.max(exp * 1000, accessEnd)
   redis.call('PEXPIREAT', k, untilMs)
   index(KEYS[2], ARGV[1], untilMs, now, slack)
@@ -93,9 +96,13 @@ local r = tonumber(h[4])
 -- The previous token again: within the grace interval, or at any time (while the current token
 -- lives) when its rotation was never answered (u), the current token for the caller to re-sign.
 if h[3] and ARGV[2] == h[3] and nowS < e and (h[7] or now - r < tonumber(ARGV[6])) then
-  -- This answer is the one the client was owed: from now on the grace interval alone applies
-  -- (if this answer fails too, the caller marks the session again).
-  if h[7] then redis.call('HDEL', k, 'u') end
+  -- This answer is the one the client was owed: once it is known to be given, the grace interval
+  -- alone applies again (if it fails too, the session stays or is marked again).
+  if ARGV[10] == '1' then
+    if not h[7] then redis.call('HSET', k, 'u', '1') end
+  elseif h[7] then
+    redis.call('HDEL', k, 'u')
+  end
   -- The grace answer signs a new access token: the session must outlive it.
   -- (Never shorter than now: the record already ends at max(e, an earlier access token's end).)
   local untilMs = math.max(e * 1000, accessEnd)
@@ -107,6 +114,15 @@ end
 tombstone(k)
 redis.call('ZREM', KEYS[2], ARGV[1])
 return {'reused'}
+`
+
+/**
+ * KEYS: session. ARGV: the current jti an answer handed out. Its WAIT succeeded: the answer is
+ * given (unless the session moved on since, whose own answer is still pending).
+ */
+export const CONFIRM_ANSWERED = `
+if redis.call('HGET', KEYS[1], 'j') == ARGV[1] then return redis.call('HDEL', KEYS[1], 'u') end
+return 0
 `
 
 /**

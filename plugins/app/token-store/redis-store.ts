@@ -4,8 +4,8 @@
 // describes expire.
 import type { RedisClient } from '../../external/redis.js'
 import { isUuid } from '../ids.js'
-import { CREATE, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE } from './lua.js'
-import { ReplicaTargets, type ReplicaProbe } from './replication.js'
+import { CONFIRM_ANSWERED, CREATE, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE } from './lua.js'
+import { NotReplicatedError, ReplicaTargets, writerOf, type Replication } from './replication.js'
 import {
   newestFirst,
   rotateResult,
@@ -28,7 +28,8 @@ const COMMANDS = {
   tokenStoreRevoke: [REVOKE, 2],
   tokenStoreRevokeAll: [REVOKE_ALL, 2],
   tokenStoreList: [LIST, 2],
-  tokenStoreMarkUnanswered: [MARK_UNANSWERED, 1]
+  tokenStoreMarkUnanswered: [MARK_UNANSWERED, 1],
+  tokenStoreConfirmAnswered: [CONFIRM_ANSWERED, 1]
 } as const
 
 // How long a user's index outlives its latest member: covers the clocks of callers that pass
@@ -80,6 +81,7 @@ interface ScriptCommands {
   tokenStoreRevokeAll(index: string, sessions: string, except: string): Promise<number>
   tokenStoreList(index: string, sessions: string, now: Arg): Promise<string[]>
   tokenStoreMarkUnanswered(session: string, jti: Buffer): Promise<number>
+  tokenStoreConfirmAnswered(session: string, jti: Buffer): Promise<number>
 }
 
 /**
@@ -94,40 +96,6 @@ const ESCAPES: Record<string, string> = { '=': '==', '{': '=(', '}': '=)' }
 export const sessionsOf = (userId: string) => `s:{${packUserId(userId)}}:`
 export const sessionKey = ({ userId, sid }: SessionRef) => sessionsOf(userId) + sid
 export const userKey = (userId: string) => `u:{${packUserId(userId)}}`
-
-/** A write that reached the master but not the replicas it must reach: answered as an outage (503). */
-export class NotReplicatedError extends Error {
-  override name = 'NotReplicatedError'
-}
-
-export interface Replication {
-  /**
-   * Writes are acknowledged only once this many replicas have them (WAIT), or every replica the
-   * master has online when it has fewer (replication.ts); 0: the master's word.
-   */
-  replicas: number
-  /** How long WAIT may take, ms (below the command timeout, so the answer is a 503, not a timeout). */
-  timeoutMs: number
-  /**
-   * Connections for the writes that wait (owned by the caller; none: the main one). WAIT holds its
-   * connection until the replicas answer: writes are spread over these, so they wait side by
-   * side, and reads (every protected request) never queue behind a WAIT. Each user's writes
-   * always take the same one, so they reach Redis in the order they were made: a write that timed
-   * out (a 503) but is still on its way can never run after the client's later rotations on
-   * another connection and look like reuse.
-   */
-  writers?: RedisClient[]
-  /** How the master's online replicas are counted (tests); default: its INFO replication. */
-  probe?: ReplicaProbe
-}
-
-/** The writer of a user's writes: FNV-1a of the user id, over `n` connections. */
-export function writerOf (userId: string, n: number): number {
-  if (n <= 1) return 0
-  let h = 0x811c9dc5
-  for (let i = 0; i < userId.length; i++) h = Math.imul(h ^ userId.charCodeAt(i), 0x01000193)
-  return (h >>> 0) % n
-}
 
 type WriteCommand = 'tokenStoreCreate' | 'tokenStoreRotateBuffer' | 'tokenStoreRevoke' | 'tokenStoreRevokeAll'
 
@@ -152,6 +120,16 @@ export class RedisTokenStore implements TokenStore {
     this.#redis = redis as RedisClient & ScriptCommands
     this.#writers = (replication.writers?.length ? replication.writers : [redis]) as Array<RedisClient & ScriptCommands>
     this.#targets = new ReplicaTargets(replication.replicas, redis, replication.probe)
+    if (replication.replicas > 0) {
+      // What each master has under its replication ID, whenever a write connection (re)connects.
+      for (const writer of new Set(this.#writers)) {
+        const observe = () => {
+          this.#targets.observe(writer).catch(() => {})
+        }
+        writer.on('ready', observe)
+        if (writer.status === 'ready') observe()
+      }
+    }
   }
 
   /** The connection that carries a user's writes (in the order they were made). */
@@ -179,7 +157,7 @@ export class RedisTokenStore implements TokenStore {
     const [[err, value] = [null, null], [waitErr, acked] = [null, 0]] = (await pipeline.exec()) ?? []
     if (err) throw err
     if (waitErr) throw waitErr
-    if (Number(acked) < wanted && !(await this.#targets.covers(route, Number(acked)).catch(() => false))) {
+    if (Number(acked) < wanted && !(await this.#targets.covers(writer, route, Number(acked)).catch(() => false))) {
       throw new NotReplicatedError(`token store: ${Number(acked)} of ${wanted} replicas acknowledged the write in ${timeoutMs} ms`)
     }
     return value as T
@@ -208,6 +186,8 @@ export class RedisTokenStore implements TokenStore {
   async rotate (r: Rotation): Promise<RotateResult> {
     const { refreshTtl, accessTtl, reuseInterval, sessionMaxAge } = this.#opts
     const jti = packJti(r.jti)
+    // Where writes wait for replicas, the answer is confirmed after WAIT (see lua.ts, u).
+    const confirmed = this.#replication.replicas > 0
     let reply: Array<Buffer | number>
     try {
       reply = await this.#write<Array<Buffer | number>>(
@@ -223,18 +203,24 @@ export class RedisTokenStore implements TokenStore {
         reuseInterval * 1000,
         accessTtl * 1000,
         INDEX_SLACK_MS,
-        sessionMaxAge
+        sessionMaxAge,
+        confirmed ? '1' : ''
       )
     } catch (err) {
       // The client gets a 503, yet the rotation (or grace answer) may have run: its WAIT fell
       // short, or its reply was lost. Its retry must not look like reuse once the grace interval
-      // is over: the session is marked, after it on the same connection, if it moved on from
-      // this token. Not awaited: the 503 is not held up by a Redis in trouble.
-      this.#writerOf(r.userId).tokenStoreMarkUnanswered(sessionKey(r), jti).catch(() => {})
+      // is over. Where answers are confirmed, the script marked the session itself (and the mark
+      // fails over with the rotation); elsewhere the session is marked now, after the call on
+      // the same connection, if it moved on from this token. Not awaited: the 503 is not held up
+      // by a Redis in trouble.
+      if (!confirmed) this.#writerOf(r.userId).tokenStoreMarkUnanswered(sessionKey(r), jti).catch(() => {})
       throw err
     }
-    const current = reply[1] instanceof Buffer ? reply[1].toString('base64url') : null
-    return rotateResult({ status: String(reply[0]), jti: current, iat: reply[2], exp: reply[3] })
+    const current = reply[1] instanceof Buffer ? reply[1] : null
+    // Given: the grace interval alone applies again. Not awaited (nothing waits for it); if it is
+    // lost, the previous token stays answerable until the next rotation.
+    if (confirmed && current) this.#writerOf(r.userId).tokenStoreConfirmAnswered(sessionKey(r), current).catch(() => {})
+    return rotateResult({ status: String(reply[0]), jti: current ? current.toString('base64url') : null, iat: reply[2], exp: reply[3] })
   }
 
   async refreshStatus (s: SessionRef, jti: string): Promise<RefreshStatus> {

@@ -6,59 +6,81 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { newId } from '../../../../plugins/app/ids.js'
 import { NotReplicatedError, RedisTokenStore, sessionKey, type TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
-import { infoProbe, onlineReplicas, ReplicaTargets } from '../../../../plugins/app/token-store/replication.js'
+import { infoProbe, replicationInfo, ReplicaTargets, type ReplicationInfo } from '../../../../plugins/app/token-store/replication.js'
 import { redisOutage } from '../../../../plugins/external/redis-outage.js'
 import { testRedis, TOPOLOGIES } from '../../../support/redis.js'
 
 const OPTIONS: TokenStoreOptions = { accessTtl: 300, refreshTtl: 86400, sessionMaxAge: 2592000, reuseInterval: 10 }
 const HOUR = 3_600_000
 
-t.test('onlineReplicas counts the replicas INFO replication lists as online', async (t) => {
+t.test('replicationInfo reads the role, the replication ID and the replicas online', async (t) => {
   const info = (...slaves: string[]) =>
-    ['# Replication', 'role:master', `connected_slaves:${slaves.length}`, ...slaves.map((s, i) => `slave${i}:${s}`), 'master_failover_state:no-failover', ''].join('\r\n')
-  t.equal(onlineReplicas(info()), 0, 'a master alone')
-  t.equal(onlineReplicas(info('ip=10.0.0.2,port=6379,state=online,offset=9120,lag=0')), 1)
-  t.equal(onlineReplicas(info('ip=10.0.0.2,port=6379,state=online,offset=9120,lag=7', 'ip=10.0.0.3,port=6379,state=online,offset=9120,lag=1')), 2, 'lagging or not')
-  t.equal(onlineReplicas(info('ip=10.0.0.2,port=6379,state=wait_bgsave,offset=0,lag=0', 'ip=10.0.0.3,port=6379,state=send_bulk,offset=0,lag=0')), 0, 'still syncing: not yet')
-  t.equal(onlineReplicas('# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\n'), 0)
+    ['# Replication', 'role:master', `connected_slaves:${slaves.length}`, ...slaves.map((s, i) => `slave${i}:${s}`), 'master_failover_state:no-failover', 'master_replid:4f1c8e', 'master_replid2:0000', ''].join('\r\n')
+  t.same(replicationInfo(info()), { role: 'master', replid: '4f1c8e', online: 0 }, 'a master alone')
+  t.equal(replicationInfo(info('ip=10.0.0.2,port=6379,state=online,offset=9120,lag=0')).online, 1)
+  t.equal(replicationInfo(info('ip=10.0.0.2,port=6379,state=online,offset=9120,lag=7', 'ip=10.0.0.3,port=6379,state=online,offset=9120,lag=1')).online, 2, 'lagging or not')
+  t.equal(replicationInfo(info('ip=10.0.0.2,port=6379,state=wait_bgsave,offset=0,lag=0', 'ip=10.0.0.3,port=6379,state=send_bulk,offset=0,lag=0')).online, 0, 'still syncing: not yet')
+  t.match(replicationInfo('# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\n'), { role: 'slave', online: 0 })
 })
 
-t.test('ReplicaTargets: writes wait for the replicas wanted, or all a short master has, counted again each second', async (t) => {
+t.test('ReplicaTargets: a new master is taken with the replicas it has; one that had more is not; counted again each second', async (t) => {
   const tr = await testRedis()
   t.teardown(() => tr.cleanup())
-  let online: number | null = 0
+  let now: ReplicationInfo | null = { role: 'master', replid: 'new', online: 0 }
   let asked = 0
   const targets = new ReplicaTargets(2, tr.redis, async () => {
     asked++
-    return online
+    return now
   })
   t.teardown(() => targets.close())
+  const c = tr.redis
   t.equal(targets.route('u:{x}'), '', 'one master: one route')
   t.equal(targets.target(''), 2, 'nothing asked while no WAIT fell short')
   t.equal(asked, 0)
-  t.equal(await targets.covers('', 0), true, 'no replica online: the master\'s word is all there is')
+  t.equal(await targets.covers(c, '', 0), true, 'a master that never had a replica (just promoted): its word is all there is')
   t.equal(targets.target(''), 0, 'and the next writes do not wait')
-  online = 1
-  t.equal(await targets.covers('', 0), false, 'a replica online that did not acknowledge: not covered')
-  t.equal(await targets.covers('', 1), true)
+  now = { role: 'master', replid: 'new', online: 1 }
+  t.equal(await targets.covers(c, '', 0), false, 'a replica online that did not acknowledge: not covered')
+  t.equal(await targets.covers(c, '', 1), true)
   t.equal(targets.target(''), 1)
-  // Counted again each second while short, until it has its replicas again.
-  online = 2
+  now = { role: 'master', replid: 'new', online: 0 }
+  t.equal(await targets.covers(c, '', 0), false, 'the replica it had is gone: it may be the master a failover replaces, its writes are 503s')
+  t.equal(targets.target(''), 2)
+  now = { role: 'slave', replid: 'x', online: 0 }
+  t.equal(await targets.covers(c, '', 0), false, 'a replica (a demoted master) covers nothing')
+  now = null
+  t.equal(await targets.covers(c, '', 2), false, 'a master that is gone covers nothing')
+
+  // Another promotion: a new replication ID, short again; counted each second until it has its replicas.
+  now = { role: 'master', replid: 'newer', online: 0 }
+  t.equal(await targets.covers(c, '', 0), true)
+  t.equal(targets.target(''), 0)
+  now = { role: 'master', replid: 'newer', online: 2 }
   const before = asked
   await new Promise((resolve) => setTimeout(resolve, 1_300))
   t.ok(asked > before, 'counted again')
   t.equal(targets.target(''), 2, 'back to the number wanted')
-  t.equal(await targets.covers('', 1), false)
-  online = null
-  t.equal(await targets.covers('', 2), false, 'a master that is gone covers nothing')
-  t.equal(targets.target(''), 2)
+  t.equal(await targets.covers(c, '', 1), false)
+})
+
+t.test('ReplicaTargets: what a master has is read when a write connection becomes ready', async (t) => {
+  const tr = await testRedis()
+  t.teardown(() => tr.cleanup())
+  let now: ReplicationInfo = { role: 'master', replid: 'old', online: 1 }
+  const targets = new ReplicaTargets(1, tr.redis, async () => now)
+  t.teardown(() => targets.close())
+  await targets.observe(tr.redis)
+  // Its replica was promoted away: this master is the one being replaced.
+  now = { role: 'master', replid: 'old', online: 0 }
+  t.equal(await targets.covers(tr.redis, '', 0), false, 'had one: not taken at its word')
 })
 
 t.test('redis store: a write a replica online does not acknowledge is an outage; a master without replicas is taken at its word', async (t) => {
   const tr = await testRedis()
   t.teardown(() => tr.cleanup())
   let online = 1
-  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => online })
+  let replid = 'first'
+  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => ({ role: 'master', replid, online }) })
   t.teardown(() => store.close())
   const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
   const err = await store.createSession(s).catch((e: unknown) => e)
@@ -70,6 +92,8 @@ t.test('redis store: a write a replica online does not acknowledge is an outage;
 
   online = 0
   const other = { ...s, sid: newId(), jti: newId() }
+  t.type(await store.createSession(other).catch((e: unknown) => e), NotReplicatedError, 'a master that lost the replica it had: still a 503')
+  replid = 'promoted'
   t.match(await store.createSession(other), { jti: other.jti }, 'the master alone (just promoted, its replica gone): accepted')
   t.equal(await store.isSessionActive(other), true)
 })
@@ -78,7 +102,8 @@ t.test('redis store: a rotation answered 503 gets its retry answered, past the g
   const tr = await testRedis()
   t.teardown(() => tr.cleanup())
   let online = 1
-  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => online })
+  let replid = 'first'
+  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => ({ role: 'master', replid, online }) })
   t.teardown(() => store.close())
   const now = Date.now()
   const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
@@ -88,30 +113,30 @@ t.test('redis store: a rotation answered 503 gets its retry answered, past the g
   const newJti = newId()
   const err = await store.rotate({ ...s, newJti, now: now + 1_000 }).catch((e: unknown) => e)
   t.type(err, NotReplicatedError, 'the client gets a 503')
-  await tr.redis.ping() // the mark follows the rotation on this connection
   t.equal(await store.refreshStatus(s, newJti), 'current', 'yet the rotation ran')
-  t.equal(String(await tr.redis.hget(sessionKey(s), 'u')), '1', 'and the session knows its answer was not given')
+  t.equal(String(await tr.redis.hget(sessionKey(s), 'u')), '1', 'and the session knows (from the rotation itself) that its answer is not confirmed')
 
   // Retried long past the grace interval, still while the replica does not answer: a 503 again,
   // and still owed.
   const again = await store.rotate({ ...s, newJti: newId(), now: now + HOUR }).catch((e: unknown) => e)
   t.type(again, NotReplicatedError)
-  await tr.redis.ping()
   t.equal(await store.refreshStatus(s, newJti), 'current', 'nothing moved: the retry gets the same token')
 
   // The replica answers again: the retry gets the token the first call issued, no reuse.
   online = 0
+  replid = 'promoted'
   const retry = await store.rotate({ ...s, newJti: newId(), now: now + HOUR + 1_000 })
   t.same(retry, { status: 'grace', refresh: { jti: newJti, iat: Math.floor((now + 1_000) / 1000), exp: Math.floor((now + 1_000) / 1000) + OPTIONS.refreshTtl } })
   t.equal(await store.isSessionActive(s), true)
-  t.equal(await tr.redis.hexists(sessionKey(s), 'u'), 0, 'answered: the grace interval alone applies again')
+  await tr.redis.ping() // the confirmation follows the answer on this connection
+  t.equal(await tr.redis.hexists(sessionKey(s), 'u'), 0, 'answered and confirmed: the grace interval alone applies again')
 
   // That token presented once more, past the grace interval: a replay, and the session dies.
   t.same(await store.rotate({ ...s, newJti: newId(), now: now + HOUR + 20_000 }), { status: 'reused' })
   t.equal(await store.isSessionActive(s), false)
 })
 
-t.test('redis store: the mark needs the session to have moved on from the presented token', async (t) => {
+t.test('redis store without WAIT: the mark after a failed call needs the session to have moved on from the presented token', async (t) => {
   const tr = await testRedis()
   t.teardown(() => tr.cleanup())
   const store = new RedisTokenStore(tr.redis, OPTIONS)
@@ -137,13 +162,14 @@ if (TOPOLOGIES.includes('cluster')) {
     const tr = await testRedis(undefined, 'cluster')
     t.teardown(() => tr.cleanup())
     const asked: string[] = []
-    const info = infoProbe(tr.redis)
+    const info = infoProbe
     const store = new RedisTokenStore(tr.redis, OPTIONS, {
       replicas: 1,
       timeoutMs: 50,
-      probe: async (route) => {
-        asked.push(route)
-        return info(route)
+      probe: async (client, route) => {
+        // '' : a master read as a connection becomes ready (observe), not counted after a WAIT
+        if (route) asked.push(route)
+        return info(client, route)
       }
     })
     t.teardown(() => store.close())
@@ -156,6 +182,6 @@ if (TOPOLOGIES.includes('cluster')) {
     t.ok(masters.size > 1, `the masters written to were counted apart (${[...masters].join(', ')})`)
     for (const m of masters) t.match(m, /^[\w.-]+:\d+$/, 'a master by its address')
     t.ok(asked.length <= 3 * masters.size, 'each counted once, not per write (the next writes do not wait)')
-    t.equal(await infoProbe(tr.redis)('127.0.0.1:1'), null, 'an address that is no master')
+    t.equal(await infoProbe(tr.redis, '127.0.0.1:1'), null, 'an address that is no master')
   })
 }
