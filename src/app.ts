@@ -15,6 +15,7 @@ import configPlugin, { type Config } from '../plugins/app/config/index.js'
 import { ApiError, throttled } from '../plugins/app/errors.js'
 import outagesPlugin from '../plugins/app/outages.js'
 import { dataMigrations } from '../plugins/app/data-migrations.js'
+import cookiePlugin from '../plugins/external/cookie.js'
 import corsPlugin from '../plugins/external/cors.js'
 import metricsPlugin from '../plugins/external/metrics.js'
 import redisPlugin from '../plugins/external/redis.js'
@@ -30,6 +31,7 @@ import tokensPlugin from '../plugins/app/tokens.js'
 import authPlugin from '../plugins/app/auth.js'
 import auditPlugin from '../plugins/app/audit.js'
 import accountsPlugin from '../plugins/app/accounts/index.js'
+import webClientsPlugin from '../plugins/app/web-clients.js'
 import authRoutes from './routes/auth/index.js'
 import refreshRoutes from './routes/refresh/index.js'
 import tokenRoutes from './routes/token/index.js'
@@ -150,6 +152,7 @@ export function serverOptions (config: Config, overrides: ServerOptions = {}, lo
 export const app = fp<AppOptions>(
   async (fastify, opts) => {
     await fastify.register(configPlugin, { config: opts.config })
+    for (const warning of opts.config.warnings) fastify.log.warn(warning)
     for (const schema of [...commonSchemas, ...authSchemas]) fastify.addSchema(schema)
 
     // Bodies are JSON only: anything else is a 415.
@@ -199,6 +202,7 @@ export const app = fp<AppOptions>(
     await fastify.register(metricsPlugin)
     await fastify.register(outagesPlugin)
     await fastify.register(corsPlugin)
+    await fastify.register(cookiePlugin)
     await fastify.register(redisPlugin)
     await fastify.register(prismaPlugin, { dataMigrations })
     await fastify.register(usersPlugin)
@@ -208,6 +212,7 @@ export const app = fp<AppOptions>(
     await fastify.register(rateLimitPlugin, { tooMany: throttled })
     await fastify.register(throttlePlugin)
     await fastify.register(tokensPlugin)
+    await fastify.register(webClientsPlugin)
     await fastify.register(authPlugin)
     await fastify.register(auditPlugin)
     await fastify.register(accountsPlugin)

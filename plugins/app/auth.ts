@@ -1,6 +1,7 @@
 // The guard of protected routes: `authenticate` accepts a request only with a valid access token
 // of a live session (revocation is immediate: one token-store round trip per request), and puts
-// who is calling on `request.auth`.
+// who is calling on `request.auth`. The token comes from `Authorization: Bearer`, or (with
+// ACCESS_COOKIE, and no Authorization header) from the access cookie of cookie mode.
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { accessTokenNotValid, notAuthenticated } from './errors.js'
@@ -33,10 +34,20 @@ function bearerToken (header: string | undefined): string | null {
 
 export default fp(
   async (fastify) => {
-    const { tokens, tokenStore } = fastify
+    const { tokens, tokenStore, webClients } = fastify
+    const accessCookie = fastify.config.web.cookies.access !== null
     fastify.decorateRequest('auth', null)
     fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-      const token = bearerToken(request.headers.authorization)
+      let token = bearerToken(request.headers.authorization)
+      // With ACCESS_COOKIE, a request without an Authorization header may bring the access token
+      // as that cookie: a cookie-authenticated request, which must pass the CSRF check.
+      if (token === null && accessCookie && request.headers.authorization === undefined) {
+        const cookie = webClients.accessCookie(request)
+        if (cookie !== undefined) {
+          webClients.checkCsrf(request)
+          token = cookie
+        }
+      }
       if (token === null) throw notAuthenticated()
       const claims = tokens.verify(token)
       if (!claims || claims.token_type !== 'access') throw accessTokenNotValid()
@@ -44,5 +55,5 @@ export default fp(
       request.auth = { userId: claims.user_id, sid: claims.sid }
     })
   },
-  { name: 'auth', dependencies: ['tokens', 'token-store'] }
+  { name: 'auth', dependencies: ['tokens', 'token-store', 'web-clients'] }
 )

@@ -61,7 +61,26 @@ export default fp<DocumentOptions>(
               scheme: 'bearer',
               bearerFormat: 'JWT',
               description: 'An access token: `Authorization: Bearer <access>`. Refused as soon as its session is revoked.'
-            }
+            },
+            refreshCookie: {
+              type: 'apiKey',
+              in: 'cookie',
+              name: fastify.config.web.cookies.refresh,
+              description:
+                'Cookie mode (`X-Auth-Mode: cookie`): the refresh token as an HttpOnly cookie scoped to `/api/auth/`, set by login, register, ' +
+                '`/api/token/` and refresh. A request it authenticates must send `X-Auth-Mode: cookie` and an `Origin` (or `Referer`) of ' +
+                '`PUBLIC_URL` or `CSRF_TRUSTED_ORIGINS`, else 403 (CSRF).'
+            },
+            ...(fastify.config.web.cookies.access
+              ? {
+                  accessCookie: {
+                    type: 'apiKey',
+                    in: 'cookie',
+                    name: fastify.config.web.cookies.access,
+                    description: 'ACCESS_COOKIE: the access token as a cookie (cookie mode), accepted by protected routes without an Authorization header; the same CSRF rules apply.'
+                  }
+                }
+              : {})
           },
           // Response objects as OpenAPI 3.1 writes them (the library's types mix 3.0 and 3.1).
           responses: routelessResponses as Record<string, never>

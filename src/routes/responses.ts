@@ -23,7 +23,7 @@ function examplesOf (schema: Record<string, unknown>): unknown[] {
 /** A documented response: what Fastify's `response` map takes in its per-media-type form. */
 export interface ResponseEntry {
   description: string
-  headers?: Record<string, { type: 'string'; description: string }>
+  headers?: Record<string, { type: 'string'; description: string; 'x-sent-when'?: string }>
   content: { 'application/json': { schema: TSchema; examples?: Examples } }
 }
 
@@ -36,7 +36,7 @@ export function describe (
   schema: TSchema,
   description: string,
   examples?: Examples,
-  headers?: Record<string, { type: 'string'; description: string }>
+  headers?: Record<string, { type: 'string'; description: string; 'x-sent-when'?: string }>
 ): ResponseEntry {
   const own = examplesOf(schema as Record<string, unknown>)
   const found = examples ?? Object.fromEntries(own.map((value, i) => [own.length === 1 ? 'example' : `example${i + 1}`, { value }]))
@@ -90,6 +90,13 @@ export const loginResponses = (invalid: string) => ({
   503: unavailableResponse
 })
 
+/** 403 of a cookie-authenticated request that fails the CSRF check. */
+export const csrfResponse = describe(Type.Ref('DetailError'), 'CSRF: a request authenticated by a cookie without `X-Auth-Mode: cookie`, or from an origin that is not trusted. Nothing was changed.', {
+  missing: { summary: 'No X-Auth-Mode header', value: { detail: 'CSRF Failed: CSRF token missing.' } },
+  origin: { summary: 'A foreign Origin', value: { detail: 'CSRF Failed: Origin checking failed - https://evil.example does not match any trusted origins.' } },
+  referer: { summary: 'Neither Origin nor Referer', value: { detail: 'CSRF Failed: Referer checking failed - no Referer.' } }
+})
+
 const wwwAuthenticate = { 'WWW-Authenticate': { type: 'string' as const, description: 'Always `Bearer realm="api"`.' } }
 export const authResponses = {
   401: describe(
@@ -107,7 +114,9 @@ export const authResponses = {
       }
     },
     wwwAuthenticate
-  )
+  ),
+  // Only with ACCESS_COOKIE: a request that the access cookie authenticates.
+  403: csrfResponse
 }
 export const bearer = [{ bearerAuth: [] }]
 

@@ -60,11 +60,17 @@ export const JwtSchema = Type.String({
   examples: [ACCESS_EXAMPLE]
 })
 
+/** `refresh` in a body that issues tokens: absent in cookie mode (the token is in the refresh cookie). */
+export const RefreshInBody = Type.Optional(
+  Type.Ref('Jwt', { description: 'The refresh token. Absent when the request sent `X-Auth-Mode: cookie`: it is then in the refresh cookie (`Set-Cookie`).' })
+)
+
 export const TokenPairSchema = Type.Object(
-  { access: Type.Ref('Jwt'), refresh: Type.Ref('Jwt') },
+  { access: Type.Ref('Jwt'), refresh: RefreshInBody },
   {
     $id: 'TokenPair',
-    description: 'An access token (default lifetime 5 minutes) and a refresh token (1 day) of one session.',
+    description:
+      'An access token (default lifetime 5 minutes) and a refresh token (1 day) of one session. In cookie mode (`X-Auth-Mode: cookie`) the refresh token is set as an HttpOnly cookie instead.',
     examples: [{ access: ACCESS_EXAMPLE, refresh: REFRESH_EXAMPLE }]
   }
 )

@@ -6,6 +6,7 @@ import {
   JwtSchema,
   PasswordSchema,
   REFRESH_EXAMPLE,
+  RefreshInBody,
   SessionSchema,
   Text,
   TokenPairSchema,
@@ -83,7 +84,7 @@ export const REGISTERED_EXAMPLES = {
 }
 
 export const LoginResponseSchema = Type.Object(
-  { access: ref(JwtSchema), refresh: ref(JwtSchema), user: ref(UserSchema) },
+  { access: ref(JwtSchema), refresh: RefreshInBody, user: ref(UserSchema) },
   { examples: [{ access: ACCESS_EXAMPLE, refresh: REFRESH_EXAMPLE, user: USER_EXAMPLE }] }
 )
 

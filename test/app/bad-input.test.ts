@@ -76,7 +76,7 @@ t.test('bad input never reaches a 500', async (t) => {
 })
 
 t.test('CORS only for the configured origins', async (t) => {
-  const { app } = await build(t, 'embedded', { CORS_ORIGINS: 'https://app.example.com' })
+  const { app } = await build(t, 'embedded', { CORS_ALLOWED_ORIGINS: 'https://app.example.com' })
   const preflight = await app.inject({
     method: 'OPTIONS',
     url: '/api/auth/login/',

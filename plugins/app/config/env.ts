@@ -55,6 +55,15 @@ export const EnvSchema = Type.Object({
   PASSWORD_RESETS_PER_EMAIL: Type.Integer({ minimum: 1, default: 5 }),
   PASSWORD_RESETS_PER_IP: Type.Integer({ minimum: 1, default: 30 }),
   TRUST_PROXY: Type.Optional(Type.String()),
+  // Web clients (web.ts). CORS_ORIGINS: the deprecated name of CORS_ALLOWED_ORIGINS.
+  PUBLIC_URL: Type.Optional(Type.String({ minLength: 1 })),
+  REFRESH_COOKIE: Type.String({ pattern: '^[A-Za-z0-9_.-]+$', default: 'refresh_token' }),
+  ACCESS_COOKIE: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' })),
+  COOKIE_SECURE: Type.Optional(Bool),
+  COOKIE_SAMESITE: Type.Optional(Type.Union(['Strict', 'Lax', 'None', 'strict', 'lax', 'none'].map((v) => Type.Literal(v)))),
+  COOKIE_DOMAIN: Type.Optional(Type.String({ pattern: '^\\.?[A-Za-z0-9.-]+$' })),
+  CSRF_TRUSTED_ORIGINS: Type.Optional(Type.String()),
+  CORS_ALLOWED_ORIGINS: Type.Optional(Type.String()),
   CORS_ORIGINS: Type.Optional(Type.String()),
 
   EMAIL_VERIFICATION: Type.Union(['none', 'optional', 'mandatory'].map((v) => Type.Literal(v)), { default: 'optional' }),

@@ -10,6 +10,7 @@ import { EnvSchema, type Env } from './env.js'
 import { jwtKeys } from './jwt-keys.js'
 import { redisTarget } from './redis-target.js'
 import type { Config, EmailVerification, JwtAlgorithm } from './types.js'
+import { webConfig } from './web.js'
 
 /** URLs that may carry a password (smtp://user:pass@host). */
 const CREDENTIAL_URLS = new Set(['SMTP_URL', 'DATABASE_URL', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'])
@@ -82,6 +83,7 @@ export function loadConfig (source: Record<string, string | undefined> = process
   if (env.SMTP_URL && !(URL.canParse(env.SMTP_URL) && new URL(env.SMTP_URL).hostname)) {
     throw new ConfigError('SMTP_URL: not a valid URL with a host (characters such as @ : / in the user or password must be percent-encoded)')
   }
+  const { web, warnings } = webConfig(env, production)
   const resetUrl = linkTemplate('PASSWORD_RESET_URL', env.PASSWORD_RESET_URL, ['uid', 'token'])
   const verifyUrl = linkTemplate('EMAIL_VERIFY_URL', env.EMAIL_VERIFY_URL, ['key'])
   let templatesDir: string | null = null
@@ -141,7 +143,8 @@ export function loadConfig (source: Record<string, string | undefined> = process
       passwordResetsPerIp: env.PASSWORD_RESETS_PER_IP
     },
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    corsOrigins: (env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+    web,
+    warnings,
     email: {
       verification: env.EMAIL_VERIFICATION as EmailVerification,
       smtpUrl: env.SMTP_URL ?? null,

@@ -1,5 +1,6 @@
 // The validated configuration the app receives (fastify.config), made by loadConfig (load.ts).
 import type { RedisTarget } from '../../external/redis.js'
+import type { WebConfig } from './web.js'
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA'
 export type EmailVerification = 'none' | 'optional' | 'mandatory'
@@ -67,8 +68,10 @@ export interface Config {
     passwordResetsPerIp: number
   }
   trustProxy: boolean | string | string[] | number
-  /** Browser origins allowed to call the API (CORS); empty: no CORS headers. */
-  corsOrigins: string[]
+  /** Web clients: PUBLIC_URL, cookie mode's cookies, CSRF and CORS origins. */
+  web: WebConfig
+  /** What an operator should change (deprecated settings): logged once at start. */
+  warnings: string[]
   email: {
     /** none: no verification e-mail; optional: sent at register; mandatory: and login waits for it. */
     verification: EmailVerification

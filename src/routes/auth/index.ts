@@ -26,7 +26,8 @@ import sessionRoutes from './sessions.js'
 import verificationRoutes from './verification.js'
 import { clientOf, credentialsOf } from '../client.js'
 import { isObject, trimmed } from '../trim.js'
-import { authResponses, bad, badOr, bearer, describe, loginResponses, throttledResponse, unavailableResponse } from '../responses.js'
+import { authResponses, bad, badOr, bearer, csrfResponse, describe, loginResponses, throttledResponse, unavailableResponse } from '../responses.js'
+import { authModeHeaders, setCookieHeader } from '../web-clients.js'
 
 const INVALID_CREDENTIALS = 'Invalid credentials'
 const ALL = 'Successfully logged out of all sessions'
@@ -53,8 +54,14 @@ export default async function authRoutes (fastify: RouteInstance) {
         'Creates the user and starts a session. All problems with the input are reported at once. With EMAIL_VERIFICATION optional (the default) ' +
         'or mandatory, a verification e-mail is sent; with mandatory, no session starts (no `tokens`) until the link is followed.',
       body: RegisterBodySchema,
+      headers: authModeHeaders,
       response: {
-        201: describe(RegisteredSchema, 'The new user and the first token pair of its session (with mandatory verification: no tokens yet).', REGISTERED_EXAMPLES),
+        201: describe(
+          RegisteredSchema,
+          'The new user and the first token pair of its session (with mandatory verification: no tokens yet; in cookie mode, no refresh token in the body).',
+          REGISTERED_EXAMPLES,
+          setCookieHeader
+        ),
         400: bad('Invalid input, a taken username or email, or a rejected password; all problems at once.', {
           username: ['A user with that username already exists.'],
           email: ['A user with that email already exists.'],
@@ -93,7 +100,7 @@ export default async function authRoutes (fastify: RouteInstance) {
         throw fieldErrors({ ...errors, ...(await fastify.accounts.registrationErrors(input, Object.keys(errors))) })
       }
       const { user, tokens } = await fastify.accounts.register(input, clientOf(request))
-      return reply.code(201).send(tokens ? { ...user, tokens } : { ...user, detail: 'Verification e-mail sent.' })
+      return reply.code(201).send(tokens ? { ...user, tokens: fastify.webClients.deliver(request, reply, tokens) } : { ...user, detail: 'Verification e-mail sent.' })
     }
   })
 
@@ -104,16 +111,17 @@ export default async function authRoutes (fastify: RouteInstance) {
       operationId: 'login',
       description: "Starts a session. `username` may also be the account's email address.",
       body: CredentialsBodySchema,
+      headers: authModeHeaders,
       response: {
-        200: describe(LoginResponseSchema, 'The first token pair of a new session, and the user.'),
+        200: describe(LoginResponseSchema, 'The first token pair of a new session, and the user (in cookie mode, the refresh token as a cookie).', undefined, setCookieHeader),
         ...loginResponses(INVALID_CREDENTIALS)
       }
     },
     onRequest: fastify.throttle.loginAttempts,
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const session = await fastify.accounts.login(credentialsOf(request, request.body))
       if (!session) throw new ApiError(401, { detail: INVALID_CREDENTIALS })
-      return { ...session.tokens, user: session.user }
+      return { ...fastify.webClients.deliver(request, reply, session.tokens), user: session.user }
     }
   })
 
@@ -122,19 +130,23 @@ export default async function authRoutes (fastify: RouteInstance) {
       tags: ['auth'],
       summary: 'Log out (revoke a session)',
       operationId: 'logout',
-      description: 'Revokes the session of the given refresh token: its access and refresh tokens stop working at once.',
-      security: bearer,
+      description:
+        'Revokes the session of the given refresh token: its access and refresh tokens stop working at once. In cookie mode, the refresh ' +
+        'cookie names the session when the body does not (CSRF rules apply), and the cookie is cleared.',
+      security: [{ bearerAuth: [], refreshCookie: [] }, ...bearer],
       body: RefreshBodySchema,
+      headers: authModeHeaders,
       response: {
-        200: describe(MessageSchema, 'The session is revoked.', { ok: { value: { message: 'Successfully logged out' } } }),
+        200: describe(MessageSchema, 'The session is revoked.', { ok: { value: { message: 'Successfully logged out' } } }, setCookieHeader),
         400: badOr(Type.Ref('MessageError'), 'No refresh token, or an invalid, expired or blacklisted one; or a malformed body.', {
           required: { summary: 'No refresh token', value: { error: 'Refresh token required' } },
           blacklisted: { summary: 'Rotated or revoked', value: { error: 'Invalid refresh token: Token is blacklisted' } },
           invalid: { summary: 'Invalid or expired', value: { error: 'Invalid refresh token: Token is invalid or expired' } }
         }),
         ...authResponses,
-        403: describe(Type.Ref('MessageError'), 'The refresh token belongs to another user.', {
-          foreign: { value: { error: 'Token does not belong to user' } }
+        403: describe(Type.Union([Type.Ref('MessageError'), Type.Ref('DetailError')]), 'The refresh token belongs to another user; or the refresh cookie was sent without passing the CSRF check.', {
+          foreign: { value: { error: 'Token does not belong to user' } },
+          ...csrfResponse.content['application/json'].examples
         }),
         503: unavailableResponse
       }
@@ -143,11 +155,25 @@ export default async function authRoutes (fastify: RouteInstance) {
     onRequest: fastify.authenticate,
     // The body's problems answer in this endpoint's own shape ({"error": ...}), not as field errors.
     attachValidation: true,
-    handler: async (request) => {
-      const token = refreshTokenOf(request.body)
+    handler: async (request, reply) => {
+      const { webClients } = fastify
+      let token = refreshTokenOf(request.body)
+      // Cookie mode: the session of the refresh cookie, when the body names none.
+      const cookie = token === undefined ? webClients.refreshCookie(request) : undefined
+      if (cookie !== undefined) {
+        webClients.checkCsrf(request)
+        token = cookie
+      }
       if (token === undefined || token === null || token === '') throw new ApiError(400, { error: 'Refresh token required' })
       if (typeof token !== 'string') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
-      await fastify.accounts.logout(request.auth!.userId, token, clientOf(request))
+      try {
+        await fastify.accounts.logout(request.auth!.userId, token, clientOf(request))
+      } catch (err) {
+        // A cookie whose token is refused is of no use any more.
+        if (cookie !== undefined && err instanceof ApiError && err.statusCode === 400) webClients.clear(reply)
+        throw err
+      }
+      if (webClients.cookieMode(request) || webClients.refreshCookie(request) !== undefined) webClients.clear(reply)
       return { message: 'Successfully logged out' }
     }
   })
@@ -160,11 +186,17 @@ export default async function authRoutes (fastify: RouteInstance) {
       description: "Revokes every session of the user; with `{\"except_current\": true}`, every session but the caller's.",
       security: bearer,
       body: LogoutAllBodySchema,
+      headers: authModeHeaders,
       response: {
-        200: describe(MessageSchema, 'The sessions are revoked.', {
-          all: { summary: 'Every session', value: { message: ALL } },
-          others: { summary: 'except_current: true', value: { message: ALL_OTHERS } }
-        }),
+        200: describe(
+          MessageSchema,
+          'The sessions are revoked (in cookie mode, without except_current, the refresh cookie is cleared).',
+          {
+            all: { summary: 'Every session', value: { message: ALL } },
+            others: { summary: 'except_current: true', value: { message: ALL_OTHERS } }
+          },
+          setCookieHeader
+        ),
         400: bad('`except_current` is not a boolean, or the body is malformed.', { except_current: ['Must be a valid boolean.'] }),
         ...authResponses,
         503: unavailableResponse
@@ -175,9 +207,12 @@ export default async function authRoutes (fastify: RouteInstance) {
     preValidation: async (request: FastifyRequest) => {
       if (request.body === undefined || request.body === null) request.body = {}
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { except_current } = request.body
       await fastify.accounts.logoutAll(request.auth!, except_current === true, clientOf(request))
+      const { webClients } = fastify
+      // The caller's own session ends too (unless kept): its cookie goes with it.
+      if (!except_current && (webClients.cookieMode(request) || webClients.refreshCookie(request) !== undefined)) webClients.clear(reply)
       return { message: except_current ? ALL_OTHERS : ALL }
     }
   })

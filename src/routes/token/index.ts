@@ -5,6 +5,7 @@ import { ApiError, tokenNotValid } from '../../../plugins/app/errors.js'
 import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
 import { credentialsOf } from '../client.js'
 import { bad, describe, loginResponses, tokenErrorResponse, unavailableResponse } from '../responses.js'
+import { authModeHeaders, setCookieHeader } from '../web-clients.js'
 
 const NO_ACTIVE_ACCOUNT = 'No active account found with the given credentials'
 
@@ -17,16 +18,17 @@ export default async function tokenRoutes (fastify: RouteInstance) {
       operationId: 'obtainTokenPair',
       description: "SimpleJWT's obtain-pair: starts a session for the credentials. `username` may also be the account's email.",
       body: CredentialsBodySchema,
+      headers: authModeHeaders,
       response: {
-        200: describe(Type.Ref('TokenPair'), 'The first token pair of a new session.'),
+        200: describe(Type.Ref('TokenPair'), 'The first token pair of a new session (in cookie mode, the refresh token as a cookie).', undefined, setCookieHeader),
         ...loginResponses(NO_ACTIVE_ACCOUNT)
       }
     },
     onRequest: fastify.throttle.loginAttempts,
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const session = await fastify.accounts.login(credentialsOf(request, request.body))
       if (!session) throw new ApiError(401, { detail: NO_ACTIVE_ACCOUNT })
-      return session.tokens
+      return fastify.webClients.deliver(request, reply, session.tokens)
     }
   })
 
