@@ -177,7 +177,9 @@ t.test('shared schemas are named by $id; protected routes declare bearer securit
     bearerFormat: 'JWT',
     description: doc.components.securitySchemes.bearerAuth.description
   })
-  const secured = operations.filter((o) => o.op.security).map((o) => `${o.method} ${o.path}`).sort()
+  t.match(doc.components.securitySchemes.refreshCookie, { type: 'apiKey', in: 'cookie', name: 'refresh_token' })
+  const bearerSecured = (o: { op: { security?: Array<Record<string, unknown>> } }) => o.op.security?.some((s) => 'bearerAuth' in s) === true
+  const secured = operations.filter(bearerSecured).map((o) => `${o.method} ${o.path}`).sort()
   t.same(secured, [
     'delete /api/auth/me/',
     'delete /api/auth/sessions/{id}/',
@@ -189,11 +191,16 @@ t.test('shared schemas are named by $id; protected routes declare bearer securit
     'post /api/auth/logout/all/',
     'post /api/auth/password/change/'
   ])
-  for (const { op } of operations.filter((o) => o.op.security)) {
-    t.same(op.security, [{ bearerAuth: [] }])
+  for (const { op, path } of operations.filter(bearerSecured)) {
+    // Logout also names the refresh cookie (cookie mode), always with the Bearer token.
+    t.same(op.security, path === '/api/auth/logout/' ? [{ bearerAuth: [], refreshCookie: [] }, { bearerAuth: [] }] : [{ bearerAuth: [] }])
     t.equal(op.responses['401'].content['application/json'].schema.$ref, '#/components/schemas/AuthError')
     t.ok(op.responses['401'].headers['WWW-Authenticate'])
   }
+  // The refresh routes: the token in the body, or the refresh cookie (cookie mode).
+  const byCookie = operations.filter((o) => o.op.security && !bearerSecured(o)).map((o) => `${o.method} ${o.path}`).sort()
+  t.same(byCookie, ['post /api/auth/refresh/', 'post /api/auth/token/refresh/', 'post /api/token/refresh/'])
+  for (const { op } of operations.filter((o) => o.op.security && !bearerSecured(o))) t.same(op.security, [{}, { refreshCookie: [] }])
   for (const { op } of operations.filter((o) => o.op.responses['429'])) t.ok(op.responses['429'].headers['Retry-After'])
 })
 
