@@ -3,7 +3,7 @@
 // reuse. On the shared single Redis (it has no replica: WAIT reports 0), with the count of the
 // master's replicas given by the test. The same on real servers: test/faults/sentinel.test.ts.
 import { randomUUID } from 'node:crypto'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { newId } from '../../../../plugins/app/ids.js'
 import { NotReplicatedError, RedisTokenStore, sessionKey, type TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
 import { infoProbe, replicationInfo, ReplicaTargets, type ReplicationInfo } from '../../../../plugins/app/token-store/replication.js'
@@ -75,14 +75,22 @@ t.test('ReplicaTargets: what a master has is read when a write connection become
   t.equal(await targets.covers(tr.redis, '', 0), false, 'had one: not taken at its word')
 })
 
-t.test('redis store: a write a replica online does not acknowledge is an outage; a master without replicas is taken at its word', async (t) => {
+/** A session to start, with its own ids. */
+const newSession = () => ({ sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' })
+
+/** A store whose writes wait for one replica, on the shared Redis; `master` is what its INFO says (the test sets it). */
+async function waitingStore (t: Test) {
   const tr = await testRedis()
   t.teardown(() => tr.cleanup())
-  let online = 1
-  let replid = 'first'
-  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => ({ role: 'master', replid, online }) })
+  const master = { role: 'master', replid: 'first', online: 1 }
+  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => ({ ...master }) })
   t.teardown(() => store.close())
-  const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
+  return { tr, store, master }
+}
+
+t.test('redis store: a write a replica online does not acknowledge is an outage; a master without replicas is taken at its word', async (t) => {
+  const { store, master } = await waitingStore(t)
+  const s = newSession()
   const err = await store.createSession(s).catch((e: unknown) => e)
   t.type(err, NotReplicatedError)
   t.match((err as Error).message, /0 of 1 replicas/)
@@ -90,23 +98,18 @@ t.test('redis store: a write a replica online does not acknowledge is an outage;
   // Reads do not wait.
   t.equal(await store.isSessionActive({ userId: randomUUID(), sid: newId() }), false)
 
-  online = 0
-  const other = { ...s, sid: newId(), jti: newId() }
+  master.online = 0
+  const other = newSession()
   t.type(await store.createSession(other).catch((e: unknown) => e), NotReplicatedError, 'a master that lost the replica it had: still a 503')
-  replid = 'promoted'
+  master.replid = 'promoted'
   t.match(await store.createSession(other), { jti: other.jti }, 'the master alone (just promoted, its replica gone): accepted')
   t.equal(await store.isSessionActive(other), true)
 })
 
 t.test('redis store: a rotation answered 503 gets its retry answered, past the grace interval, then reuse detection as ever', async (t) => {
-  const tr = await testRedis()
-  t.teardown(() => tr.cleanup())
-  let online = 1
-  let replid = 'first'
-  const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => ({ role: 'master', replid, online }) })
-  t.teardown(() => store.close())
+  const { tr, store, master } = await waitingStore(t)
   const now = Date.now()
-  const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
+  const s = newSession()
   await new RedisTokenStore(tr.redis, OPTIONS).createSession({ ...s, now })
 
   // The replica is online but does not acknowledge: the rotation runs on the master, the answer is a 503.
@@ -123,8 +126,8 @@ t.test('redis store: a rotation answered 503 gets its retry answered, past the g
   t.equal(await store.refreshStatus(s, newJti), 'current', 'nothing moved: the retry gets the same token')
 
   // The replica answers again: the retry gets the token the first call issued, no reuse.
-  online = 0
-  replid = 'promoted'
+  master.online = 0
+  master.replid = 'promoted'
   const retry = await store.rotate({ ...s, newJti: newId(), now: now + HOUR + 1_000 })
   t.same(retry, { status: 'grace', refresh: { jti: newJti, iat: Math.floor((now + 1_000) / 1000), exp: Math.floor((now + 1_000) / 1000) + OPTIONS.refreshTtl } })
   t.equal(await store.isSessionActive(s), true)
@@ -141,7 +144,7 @@ t.test('redis store without WAIT: the mark after a failed call needs the session
   t.teardown(() => tr.cleanup())
   const store = new RedisTokenStore(tr.redis, OPTIONS)
   const now = Date.now()
-  const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
+  const s = newSession()
   await store.createSession({ ...s, now })
   const mark = (jti: string) => (tr.redis as unknown as { tokenStoreMarkUnanswered(k: string, j: Buffer): Promise<number> }).tokenStoreMarkUnanswered(sessionKey(s), Buffer.from(jti, 'base64url'))
   t.equal(await mark(s.jti), 0, 'a call that never ran: its token is still current, nothing to mark')
@@ -174,7 +177,7 @@ if (TOPOLOGIES.includes('cluster')) {
     })
     t.teardown(() => store.close())
     for (let i = 0; i < 12; i++) {
-      const s = { sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' }
+      const s = newSession()
       await store.createSession(s)
       t.equal((await store.rotate({ ...s, newJti: newId() })).status, 'rotated')
     }
