@@ -5,6 +5,13 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({ ts: true, ignores: ['dist/**', 'data/**', 'plugins/external/prisma/generated/**', 'bench/results/**', 'coverage/**', '.tap/**'] }),
   {
+    // The account pages' scripts run in the browser (plain ES modules, no build step).
+    files: ['src/routes/account/pages/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['window', 'document', 'location', 'history', 'navigator', 'atob', 'BroadcastChannel', 'FormData', 'Headers', 'performance'].map((name) => [name, 'readonly']))
+    }
+  },
+  {
     rules: {
       // `void promise` marks a promise deliberately not awaited (mail after the answer, a close).
       'no-void': ['error', { allowAsStatement: true }],

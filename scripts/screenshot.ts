@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { chromium, type Page } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -13,13 +13,19 @@ export function requireChromium (): void {
   if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`)
 }
 
-/** `fn` with a new page `width` pixels wide (900 high; screenshots take the full page), the browser closed after. */
-export async function withPage<T> (width: number, fn: (page: Page) => Promise<T>): Promise<T> {
-  const browser = await chromium.launch({
+/** Headless Chromium with nothing reaching the network by itself (the pictures' and the browser tests' browser). */
+export function launchChromium (): Promise<Browser> {
+  requireChromium()
+  return chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
   })
+}
+
+/** `fn` with a new page `width` pixels wide (900 high; screenshots take the full page), the browser closed after. */
+export async function withPage<T> (width: number, fn: (page: Page) => Promise<T>): Promise<T> {
+  const browser = await launchChromium()
   try {
     return await fn(await browser.newPage({ viewport: { width, height: 900 } }))
   } finally {

@@ -39,6 +39,7 @@ import protectedRoutes from './routes/protected-endpoint/index.js'
 import healthRoutes from './routes/health/index.js'
 import wellKnownRoutes from './routes/well-known/index.js'
 import metricsRoutes from './routes/metrics/index.js'
+import accountPages from './routes/account/index.js'
 
 export type ServerOptions = FastifyHttpOptions<Server>
 
@@ -242,6 +243,7 @@ export const app = fp<AppOptions>(
     await fastify.register(healthRoutes, { prefix: '/health' })
     await fastify.register(wellKnownRoutes, { prefix: '/.well-known' })
     await fastify.register(metricsRoutes, { prefix: '/metrics' })
+    if (opts.config.accountPages) await fastify.register(accountPages, { prefix: '/account' })
   },
   { name: 'app' }
 )

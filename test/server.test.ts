@@ -61,13 +61,20 @@ t.test('e-mail and password-reset settings: defaults, checks, the SMTP password 
     verification: 'optional',
     smtpUrl: null,
     from: 'no-reply@localhost',
-    resetUrl: 'http://localhost:3000/reset?uid={uid}&token={token}',
-    verifyUrl: 'http://localhost:3000/verify?key={key}',
+    resetUrl: 'http://127.0.0.1:8000/account/reset/?uid={uid}&token={token}',
+    verifyUrl: 'http://127.0.0.1:8000/account/verify/?key={key}',
     resetTimeout: 3600,
     verifyTimeout: 259200,
     templatesDir: null
   })
   t.equal(c.timeouts.smtp, 10_000)
+  t.equal(c.accountPages, true)
+  // The links follow PUBLIC_URL, path prefix included; without the pages, the operator is told.
+  const behind = loadConfig({ DATA_DIR: dir, PUBLIC_URL: 'https://example.com/auth/', ACCOUNT_PAGES: 'false' })
+  t.equal(behind.email.resetUrl, 'https://example.com/auth/account/reset/?uid={uid}&token={token}')
+  t.equal(behind.email.verifyUrl, 'https://example.com/auth/account/verify/?key={key}')
+  t.equal(behind.accountPages, false)
+  t.match(behind.warnings, [/ACCOUNT_PAGES=false/])
   t.equal(c.rateLimit.passwordResetsPerEmail, 5)
   t.equal(c.rateLimit.passwordResetsPerIp, 30)
 

@@ -31,6 +31,8 @@ export interface WebClients {
   deliver(request: FastifyRequest, reply: FastifyReply, tokens: IssuedTokens): { access: string; refresh?: string }
   /** Clears the refresh cookie (and the access cookie, with ACCESS_COOKIE). */
   clear(reply: FastifyReply): void
+  /** The caller's session has ended (logout, deletion): its cookies are cleared if it is a web client. */
+  ended(request: FastifyRequest, reply: FastifyReply): void
 }
 
 declare module 'fastify' {
@@ -77,6 +79,9 @@ export default fp(
       clear (reply) {
         reply.clearCookie(cookies.refresh, refreshCookie)
         if (cookies.access) reply.clearCookie(cookies.access, accessCookie)
+      },
+      ended (request, reply) {
+        if (webClients.cookieMode(request) || webClients.refreshCookie(request) !== undefined) webClients.clear(reply)
       }
     }
     fastify.decorate('webClients', webClients)

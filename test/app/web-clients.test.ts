@@ -139,6 +139,17 @@ for (const mode of MODES) {
       t.equal(all.statusCode, 200)
       t.match(refreshCookieOf(all), { value: '', maxAge: 0 })
       t.equal((await send(app, '/api/auth/refresh/', { headers: WEB, cookie: second.cookie })).statusCode, 401)
+
+      // Deleting the account ends the session: the cookie goes too.
+      const third = await webLogin(t, app)
+      const gone = await app.inject({
+        method: 'DELETE',
+        url: '/api/auth/me/',
+        payload: { password: PASSWORD },
+        headers: { ...WEB, cookie: `refresh_token=${third.cookie}`, authorization: `Bearer ${third.access}` }
+      })
+      t.equal(gone.statusCode, 204)
+      t.match(refreshCookieOf(gone), { value: '', maxAge: 0, path: '/api/auth/' })
     })
 
     t.test('CSRF: a cookie-authenticated refresh or logout without the header, from a foreign origin, or from nowhere is a 403 that changes nothing', async (t) => {

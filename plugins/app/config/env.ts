@@ -65,13 +65,15 @@ export const EnvSchema = Type.Object({
   CSRF_TRUSTED_ORIGINS: Type.Optional(Type.String()),
   CORS_ALLOWED_ORIGINS: Type.Optional(Type.String()),
   CORS_ORIGINS: Type.Optional(Type.String()),
+  ACCOUNT_PAGES: { ...Bool, default: 'true' },
 
   EMAIL_VERIFICATION: Type.Union(['none', 'optional', 'mandatory'].map((v) => Type.Literal(v)), { default: 'optional' }),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   SMTP_TIMEOUT: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 10 }),
   EMAIL_FROM: Type.String({ minLength: 1, default: 'no-reply@localhost' }),
-  PASSWORD_RESET_URL: Type.String({ minLength: 1, default: 'http://localhost:3000/reset?uid={uid}&token={token}' }),
-  EMAIL_VERIFY_URL: Type.String({ minLength: 1, default: 'http://localhost:3000/verify?key={key}' }),
+  // Default: the account pages under PUBLIC_URL (load.ts).
+  PASSWORD_RESET_URL: Type.Optional(Type.String({ minLength: 1 })),
+  EMAIL_VERIFY_URL: Type.Optional(Type.String({ minLength: 1 })),
   PASSWORD_RESET_TIMEOUT: Seconds(3600),
   EMAIL_VERIFY_TIMEOUT: Seconds(259200),
   EMAIL_TEMPLATES_DIR: Type.Optional(Type.String({ minLength: 1 })),

@@ -84,8 +84,13 @@ export function loadConfig (source: Record<string, string | undefined> = process
     throw new ConfigError('SMTP_URL: not a valid URL with a host (characters such as @ : / in the user or password must be percent-encoded)')
   }
   const { web, warnings } = webConfig(env, production)
-  const resetUrl = linkTemplate('PASSWORD_RESET_URL', env.PASSWORD_RESET_URL, ['uid', 'token'])
-  const verifyUrl = linkTemplate('EMAIL_VERIFY_URL', env.EMAIL_VERIFY_URL, ['key'])
+  const accountPages = env.ACCOUNT_PAGES === 'true' || env.ACCOUNT_PAGES === '1'
+  // The e-mails' links land on the account pages by default.
+  const resetUrl = linkTemplate('PASSWORD_RESET_URL', env.PASSWORD_RESET_URL ?? `${web.publicUrl}/account/reset/?uid={uid}&token={token}`, ['uid', 'token'])
+  const verifyUrl = linkTemplate('EMAIL_VERIFY_URL', env.EMAIL_VERIFY_URL ?? `${web.publicUrl}/account/verify/?key={key}`, ['key'])
+  if (!accountPages && (env.PASSWORD_RESET_URL === undefined || env.EMAIL_VERIFY_URL === undefined)) {
+    warnings.push('ACCOUNT_PAGES=false: the e-mails still link to /account/reset/ and /account/verify/ unless PASSWORD_RESET_URL and EMAIL_VERIFY_URL name pages of your own')
+  }
   let templatesDir: string | null = null
   if (env.EMAIL_TEMPLATES_DIR) {
     templatesDir = resolve(env.EMAIL_TEMPLATES_DIR)
@@ -144,6 +149,7 @@ export function loadConfig (source: Record<string, string | undefined> = process
     },
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     web,
+    accountPages,
     warnings,
     email: {
       verification: env.EMAIL_VERIFICATION as EmailVerification,

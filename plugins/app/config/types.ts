@@ -70,6 +70,8 @@ export interface Config {
   trustProxy: boolean | string | string[] | number
   /** Web clients: PUBLIC_URL, cookie mode's cookies, CSRF and CORS origins. */
   web: WebConfig
+  /** ACCOUNT_PAGES: the self-service pages at /account/ (and the browser client at /account/auth-client.js). */
+  accountPages: boolean
   /** What an operator should change (deprecated settings): logged once at start. */
   warnings: string[]
   email: {

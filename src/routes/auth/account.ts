@@ -5,6 +5,7 @@ import { DeleteAccountBodySchema, DetailSchema, PasswordChangeBodySchema, Profil
 import { authResponses, bad, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
 import { clientOf } from '../client.js'
 import { trimmed } from '../trim.js'
+import { setCookieHeader } from '../web-clients.js'
 
 const trimNames = trimmed(['first_name', 'last_name'])
 
@@ -45,7 +46,7 @@ export default async function accountRoutes (fastify: RouteInstance) {
       security: bearer,
       body: DeleteAccountBodySchema,
       response: {
-        204: { description: 'The account and every session are gone.', type: 'null' },
+        204: { description: 'The account and every session are gone (a web client\'s cookies are cleared).', type: 'null', headers: setCookieHeader },
         400: bad('A wrong password, or none.', { password: ['Your password was entered incorrectly.'] }),
         ...authResponses,
         429: throttledResponse,
@@ -55,6 +56,7 @@ export default async function accountRoutes (fastify: RouteInstance) {
     onRequest: fastify.authenticate,
     handler: async (request, reply) => {
       await fastify.accounts.deleteAccount(request.auth!, request.body.password, clientOf(request))
+      fastify.webClients.ended(request, reply)
       return reply.code(204).send(null)
     }
   })

@@ -173,7 +173,7 @@ export default async function authRoutes (fastify: RouteInstance) {
         if (cookie !== undefined && err instanceof ApiError && err.statusCode === 400) webClients.clear(reply)
         throw err
       }
-      if (webClients.cookieMode(request) || webClients.refreshCookie(request) !== undefined) webClients.clear(reply)
+      webClients.ended(request, reply)
       return { message: 'Successfully logged out' }
     }
   })
@@ -210,9 +210,8 @@ export default async function authRoutes (fastify: RouteInstance) {
     handler: async (request, reply) => {
       const { except_current } = request.body
       await fastify.accounts.logoutAll(request.auth!, except_current === true, clientOf(request))
-      const { webClients } = fastify
       // The caller's own session ends too (unless kept): its cookie goes with it.
-      if (!except_current && (webClients.cookieMode(request) || webClients.refreshCookie(request) !== undefined)) webClients.clear(reply)
+      if (!except_current) fastify.webClients.ended(request, reply)
       return { message: except_current ? ALL_OTHERS : ALL }
     }
   })

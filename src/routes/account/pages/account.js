@@ -1,0 +1,242 @@
+// The account page: sign in, sign up and the reset request while signed out; the profile, the
+// signed-in devices, password change, sign out everywhere and deletion while signed in. Every call
+// goes through the browser client (cookie mode), which keeps the session across reloads and tabs
+// and says when it has ended, wherever that happened.
+import { AuthClient } from './auth-client.js'
+import { busy, byId, clearErrors, deviceName, say, showErrors, showFailure, valuesOf, when } from './ui.js'
+
+const auth = new AuthClient()
+const VIEWS = ['loading', 'signin', 'signup', 'forgot', 'account']
+const TITLES = { loading: 'Your account', signin: 'Sign in', signup: 'Create your account', forgot: 'Reset your password', account: 'Your account' }
+const notice = byId('notice')
+
+/** Shows one view, titles the document after it, and moves focus to its heading. */
+function show (view, message) {
+  for (const name of VIEWS) byId(`view-${name}`).hidden = name !== view
+  byId('user-menu').hidden = view !== 'account'
+  document.title = `${TITLES[view]} · Account`
+  say(notice, message)
+  if (view !== 'loading') byId(`${view === 'account' ? 'account' : view}-title`).focus()
+}
+
+/** The signed-out view named by the address (#signup, #forgot), sign-in otherwise. */
+function signedOutView (message) {
+  const wanted = location.hash.slice(1)
+  show(['signup', 'forgot'].includes(wanted) ? wanted : 'signin', message)
+}
+
+window.addEventListener('hashchange', () => {
+  if (!auth.signedIn) signedOutView()
+})
+
+// Signed in here, or in another tab of this browser: the account view.
+auth.addEventListener('signedin', () => {
+  if (byId('view-account').hidden) openAccount()
+})
+
+auth.addEventListener('sessionended', (event) => {
+  const reason = event.detail?.reason
+  for (const form of document.forms) form.reset()
+  history.replaceState(null, '', location.pathname)
+  signedOutView(reason === 'signedout' ? 'You have signed out.' : 'Your session has ended. Please sign in again.')
+})
+
+// ---- signed out
+
+byId('signin-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = event.currentTarget
+  const { username, password } = valuesOf(form)
+  if (!username || !password) {
+    return showErrors(form, {
+      ...(username ? {} : { username: ['Enter your username or e-mail.'] }),
+      ...(password ? {} : { password: ['Enter your password.'] })
+    })
+  }
+  busy(form, async () => {
+    try {
+      // The client's 'signedin' event opens the account view.
+      await auth.login(username, password)
+      form.reset()
+    } catch (err) {
+      showFailure(form, err)
+    }
+  })
+})
+
+byId('signup-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = event.currentTarget
+  busy(form, async () => {
+    try {
+      await auth.register(valuesOf(form))
+      form.reset()
+      if (auth.signedIn) say(notice, 'Welcome! Your account is ready.')
+      else {
+        history.replaceState(null, '', location.pathname)
+        show('signin', 'Your account is created. Open the link we sent to your e-mail address, then sign in.')
+      }
+    } catch (err) {
+      showFailure(form, err)
+    }
+  })
+})
+
+byId('forgot-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = event.currentTarget
+  busy(form, async () => {
+    try {
+      const { detail } = await auth.json('api/auth/password/reset/', { method: 'POST', body: valuesOf(form) })
+      form.reset()
+      clearErrors(form)
+      say(notice, `${detail} If an account uses that address, the e-mail has a link that works for a limited time.`)
+    } catch (err) {
+      showFailure(form, err)
+    }
+  })
+})
+
+// ---- signed in
+
+async function openAccount () {
+  show('account')
+  await Promise.all([loadProfile(), loadDevices()])
+}
+
+async function loadProfile () {
+  try {
+    const user = await auth.json('api/auth/me/')
+    byId('user-name').textContent = user.username
+    byId('profile-username').textContent = user.username
+    byId('profile-name').textContent = [user.first_name, user.last_name].filter(Boolean).join(' ') || '—'
+    byId('profile-email').textContent = user.email
+    const badge = byId('profile-verified')
+    badge.textContent = user.email_verified ? 'Verified' : 'Not verified'
+    badge.className = `badge ${user.email_verified ? 'badge-ok' : 'badge-warn'}`
+    byId('resend-form').hidden = user.email_verified
+    byId('resend-form').dataset.email = user.email
+  } catch {
+    // A 401 has ended the session (the sign-in form is shown); anything else shows in the devices card.
+  }
+}
+
+async function loadDevices () {
+  const list = byId('devices')
+  const error = byId('devices-error')
+  try {
+    const sessions = await auth.json('api/auth/sessions/')
+    say(error, '')
+    list.replaceChildren(...sessions.map(deviceRow))
+  } catch (err) {
+    if (!auth.signedIn) return
+    say(error, err?.status === 503 ? 'The list is briefly unavailable. Please try again shortly.' : 'The list could not be loaded. Please try again.')
+  }
+}
+
+function deviceRow (session) {
+  const row = byId('device-row').content.firstElementChild.cloneNode(true)
+  const name = deviceName(session.user_agent)
+  row.querySelector('.device-label').textContent = name
+  row.querySelector('.badge-current').hidden = !session.current
+  const seen = when(session.last_used)
+  const since = when(session.created)
+  const meta = row.querySelector('.device-meta')
+  meta.textContent = `${session.ip || 'Unknown address'} · active ${seen.text} · signed in ${since.text}`
+  meta.title = `Last active ${seen.exact}; signed in ${since.exact}`
+  const button = row.querySelector('.device-sign-out')
+  button.textContent = session.current ? 'Sign out' : 'Sign out this device'
+  button.setAttribute('aria-label', session.current ? 'Sign out of this device' : `Sign out ${name}, ${session.ip || 'unknown address'}, signed in ${since.text}`)
+  button.addEventListener('click', async () => {
+    if (session.current) return auth.logout()
+    button.disabled = true
+    try {
+      const res = await auth.fetch(`api/auth/sessions/${encodeURIComponent(session.id)}/`, { method: 'DELETE' })
+      if (!auth.signedIn) return
+      if (res.status !== 204 && res.status !== 404) throw new Error(String(res.status))
+      say(notice, `${name} is signed out.`)
+      await loadDevices()
+      byId('devices-title').focus()
+    } catch {
+      button.disabled = false
+      say(byId('devices-error'), 'That device could not be signed out. Please try again.')
+    }
+  })
+  return row
+}
+
+byId('devices-reload').addEventListener('click', () => loadDevices())
+byId('sign-out').addEventListener('click', () => auth.logout())
+
+byId('sign-out-everywhere').addEventListener('click', async (event) => {
+  const button = event.currentTarget
+  button.disabled = true
+  try {
+    await auth.logoutAll()
+  } catch {
+    if (auth.signedIn) say(byId('devices-error'), 'Signing out everywhere failed. Please try again.')
+  } finally {
+    button.disabled = false
+  }
+})
+
+byId('resend-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = event.currentTarget
+  busy(form, async () => {
+    try {
+      await auth.json('api/auth/registration/resend-email/', { method: 'POST', body: { email: form.dataset.email } })
+      say(notice, 'We sent the verification e-mail again. Open its link to verify your address.')
+    } catch (err) {
+      showFailure(form, err)
+    }
+  })
+})
+
+byId('password-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = event.currentTarget
+  busy(form, async () => {
+    try {
+      await auth.json('api/auth/password/change/', { method: 'POST', body: valuesOf(form) })
+      form.reset()
+      clearErrors(form)
+      say(notice, 'Your password has been changed. Your other devices have been signed out.')
+      await loadDevices()
+    } catch (err) {
+      if (auth.signedIn) showFailure(form, err)
+    }
+  })
+})
+
+byId('delete-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = event.currentTarget
+  busy(form, async () => {
+    try {
+      const res = await auth.fetch('api/auth/me/', { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(valuesOf(form)) })
+      if (res.status === 204) {
+        form.reset()
+        auth.forget()
+        history.replaceState(null, '', location.pathname)
+        show('signin', 'Your account has been deleted.')
+        return
+      }
+      if (!auth.signedIn) return
+      showFailure(form, { status: res.status, body: await res.json().catch(() => ({})), retryAfter: Number(res.headers.get('Retry-After')) || null })
+    } catch (err) {
+      showFailure(form, err)
+    }
+  })
+})
+
+// A tab coming back to the front shows what changed meanwhile (a device signed out elsewhere).
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && auth.signedIn) loadDevices()
+})
+
+// ---- start: resume the session kept in the cookie, if any.
+auth.resume().then(
+  (signedIn) => signedIn || signedOutView(),
+  () => signedOutView('The service could not be reached. Please reload the page in a moment.')
+)
