@@ -1,15 +1,26 @@
 // Starts the service and stops it cleanly on SIGINT/SIGTERM. Everything else is in app.ts.
 import closeWithGrace from 'close-with-grace'
 import type { ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, loadEnvFile, type Config } from '../plugins/app/config/index.js'
 
 let config: Config
 let envFile: string | null
+/** A port free on `host` now (PORT=0): taken before the config, so that PUBLIC_URL's default names it. */
+const freePort = (host: string) =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createServer().on('error', reject)
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+
 try {
   envFile = loadEnvFile()
+  if (process.env.PORT === '0' && process.env.PUBLIC_URL === undefined) process.env.PORT = String(await freePort(process.env.HOST ?? '127.0.0.1'))
   config = loadConfig()
 } catch (err) {
   if (err instanceof ConfigError) {
@@ -66,4 +77,5 @@ const database = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${confi
 const mode = `${database}, sessions in ${config.tokenStore === 'redis' ? 'Redis' : 'the database'}`
 // Printed plainly (not only as a log line) so a person starting it sees where to go.
 const settings = envFile ? `  Settings: environment, then ${envFile}\n` : ''
-console.log(`\nAuth service listening on ${base}  (${mode})\n${settings}  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n`)
+const account = config.accountPages ? `  Account:  ${config.web.publicUrl}/account/\n` : ''
+console.log(`\nAuth service listening on ${base}  (${mode})\n${settings}  API docs: ${base}/docs\n  OpenAPI:  ${base}/openapi.json\n${account}`)

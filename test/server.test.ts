@@ -163,6 +163,7 @@ t.test('the server starts on embedded defaults, prints its URLs, serves a real s
   t.teardown(() => proc.child.kill('SIGKILL'))
   const base = await proc.listening()
   t.match(proc.output(), /API docs: http:\/\/\S+\/docs/)
+  t.match(proc.output(), `Account:  ${base}/account/`, 'PORT=0: the port taken is the one PUBLIC_URL names')
   t.match(proc.output(), /sessions in the database/)
   const username = `sock_${process.pid}`
   const reg = await fetch(`${base}/api/auth/register/`, {

@@ -26,6 +26,9 @@ export interface WebConfig {
   corsAllowedOrigins: string[]
 }
 
+/** The names of this machine that a browser on it may use for the service. */
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
+
 /** An origin as browsers send it in `Origin`: scheme://host[:port], lowercase, no default port. */
 export function originOf (name: string, value: string): string {
   if (!URL.canParse(value)) throw new ConfigError(`${name}: not a URL (got ${JSON.stringify(value)})`)
@@ -67,12 +70,22 @@ export function webConfig (env: Env, production: boolean): { web: WebConfig; war
       warnings.push('CORS_ORIGINS is deprecated and ignored: CORS_ALLOWED_ORIGINS is set')
     }
   }
+  // On a developer's machine (no PUBLIC_URL, a loopback HOST, not production) the account pages
+  // work whichever name of this machine the browser was pointed at.
+  const loopback = env.PUBLIC_URL === undefined && !production && LOOPBACK.has(env.HOST)
+  const csrfTrustedOrigins = origins('CSRF_TRUSTED_ORIGINS', env.CSRF_TRUSTED_ORIGINS)
+  if (loopback) {
+    for (const host of LOOPBACK) {
+      const origin = `http://${host.includes(':') ? `[${host}]` : host}:${env.PORT}`
+      if (origin !== publicOrigin && !csrfTrustedOrigins.includes(origin)) csrfTrustedOrigins.push(origin)
+    }
+  }
   return {
     web: {
       publicOrigin,
       publicUrl,
       cookies: { refresh: env.REFRESH_COOKIE, access: env.ACCESS_COOKIE ?? null, secure, sameSite, domain: env.COOKIE_DOMAIN ?? null },
-      csrfTrustedOrigins: origins('CSRF_TRUSTED_ORIGINS', env.CSRF_TRUSTED_ORIGINS),
+      csrfTrustedOrigins,
       corsAllowedOrigins: origins(env.CORS_ALLOWED_ORIGINS === undefined && env.CORS_ORIGINS !== undefined ? 'CORS_ORIGINS' : 'CORS_ALLOWED_ORIGINS', cors)
     },
     warnings

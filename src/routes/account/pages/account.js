@@ -127,7 +127,9 @@ async function loadDevices () {
   try {
     const sessions = await auth.json('api/auth/sessions/')
     say(error, '')
-    list.replaceChildren(...sessions.map(deviceRow))
+    // This device first, then the others newest first (the API's order).
+    const ordered = [...sessions.filter((x) => x.current), ...sessions.filter((x) => !x.current)]
+    list.replaceChildren(...ordered.map(deviceRow))
   } catch (err) {
     if (!auth.signedIn) return
     say(error, err?.status === 503 ? 'The list is briefly unavailable. Please try again shortly.' : 'The list could not be loaded. Please try again.')

@@ -22,6 +22,8 @@ const MODE = { 'X-Auth-Mode': 'cookie' }
 const REFRESH_AHEAD_SECONDS = 30
 /** The longest Retry-After the client sleeps through on its own. */
 const MAX_RETRY_WAIT_SECONDS = 30
+/** How long a tab that waited for the lock gives the holder's token to arrive (a refresh saved). */
+const HANDOFF_WAIT_MS = 50
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The JSON claims of a JWT (no verification: the server does that; only `exp` is read). */
@@ -223,6 +225,8 @@ export class AuthClient extends EventTarget {
   async _refreshAcrossTabs () {
     const started = Date.now()
     const run = async () => {
+      // Another tab held the lock: its new token may still be on its way over the channel.
+      if (Date.now() - started > 10) await sleep(HANDOFF_WAIT_MS)
       // Another tab refreshed while this one waited for the lock: its token is this one's too.
       if (this._access && this._receivedAt > started && !this._expiresSoon(this._access)) return true
       return this._refreshNow()

@@ -20,9 +20,13 @@ t.test('defaults: PUBLIC_URL from HOST and PORT, refresh_token, Strict, not Secu
     publicOrigin: 'http://127.0.0.1:8000',
     publicUrl: 'http://127.0.0.1:8000',
     cookies: { refresh: 'refresh_token', access: null, secure: false, sameSite: 'strict', domain: null },
-    csrfTrustedOrigins: [],
+    // This machine's other names, on a developer's machine only.
+    csrfTrustedOrigins: ['http://localhost:8000', 'http://[::1]:8000'],
     corsAllowedOrigins: []
   })
+  t.same(web({ PUBLIC_URL: 'http://127.0.0.1:8000' }).csrfTrustedOrigins, [], 'not once PUBLIC_URL is set')
+  t.same(web({ HOST: '0.0.0.0' }).csrfTrustedOrigins, [], 'nor for another HOST')
+  t.same(loadConfig({ ...base, NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com' }).web.csrfTrustedOrigins, [], 'nor in production')
   t.equal(web({ HOST: '::1', PORT: '9000' }).publicOrigin, 'http://[::1]:9000')
   t.equal(loadConfig({ ...base, NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com' }).web.cookies.secure, true, 'Secure in production')
   t.equal(web({ COOKIE_SECURE: 'true' }).cookies.secure, true)
@@ -36,7 +40,7 @@ t.test('PUBLIC_URL: its origin for CSRF; a path is kept for links', async (t) =>
 })
 
 t.test('origins: exact, normalised, no wildcard, no path', async (t) => {
-  const w = web({ CSRF_TRUSTED_ORIGINS: 'https://App.Example.com/, http://localhost:3000', CORS_ALLOWED_ORIGINS: 'https://app.example.com' })
+  const w = web({ PUBLIC_URL: 'https://auth.example.com', CSRF_TRUSTED_ORIGINS: 'https://App.Example.com/, http://localhost:3000', CORS_ALLOWED_ORIGINS: 'https://app.example.com' })
   t.same(w.csrfTrustedOrigins, ['https://app.example.com', 'http://localhost:3000'])
   t.same(w.corsAllowedOrigins, ['https://app.example.com'])
   t.match(refused({ CORS_ALLOWED_ORIGINS: '*' }), /^CORS_ALLOWED_ORIGINS: list exact origins .* a wildcard cannot be trusted with credentials/)

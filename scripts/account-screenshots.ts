@@ -1,0 +1,94 @@
+// Pictures of the account pages for the README, at desktop and phone width: the sign-in form and
+// the account view of a user signed in on two devices. The service runs on the embedded defaults
+// in a temporary folder; the browser is headless Chromium (scripts/screenshot.ts).
+// Usage: npm run account:screenshots [out-dir]   (default docs/; CHROMIUM_PATH overrides /usr/bin/chromium)
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Browser, Page } from 'playwright-core'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../plugins/app/config/index.js'
+import { launchChromium, savePng } from './screenshot.js'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const outDir = resolve(process.argv[2] ?? join(root, 'docs'))
+const PASSWORD = 'Correct-Horse-Battery-9'
+const PHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1'
+const DESKTOP_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+
+/** A port free right now: PUBLIC_URL has to name it before the service starts (CSRF, links). */
+const sparePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer().on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+
+async function signIn (page: Page, username: string) {
+  await page.goto('/account/')
+  await page.locator('#view-signin').waitFor()
+  await page.locator('#signin-username').fill(username)
+  await page.locator('#signin-password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('#devices > li').first().waitFor()
+}
+
+async function shots (browser: Browser, origin: string, width: number, suffix: string) {
+  const username = `ada_${suffix}`
+  const phone = await browser.newContext({ baseURL: origin, userAgent: PHONE_UA, viewport: { width: 390, height: 844 } })
+  const desk = await browser.newContext({ baseURL: origin, userAgent: DESKTOP_UA, viewport: { width, height: 900 } })
+  const page = await desk.newPage()
+  await page.goto('/account/')
+  await page.locator('#view-signin').waitFor()
+  await savePng(page, join(outDir, `account-signin-${suffix}.png`))
+
+  await page.goto('/account/#signup')
+  await page.locator('#signup-username').fill(username)
+  await page.locator('#signup-email').fill(`${username}@example.com`)
+  await page.locator('#signup-password').fill(PASSWORD)
+  await page.locator('#signup-password2').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.locator('#view-account').waitFor()
+  // A second device, so that the list shows what it is for.
+  await signIn(await phone.newPage(), username)
+  await page.getByRole('button', { name: 'Refresh' }).click()
+  await page.locator('#devices > li').nth(1).waitFor()
+  await page.evaluate('document.activeElement && document.activeElement.blur()')
+  await savePng(page, join(outDir, `account-${suffix}.png`))
+  await phone.close()
+  await desk.close()
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'account-shots-'))
+const port = await sparePort()
+const origin = `http://127.0.0.1:${port}`
+const app = await buildApp(
+  loadConfig({
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'error',
+    DATA_DIR: dataDir,
+    PUBLIC_URL: origin,
+    EMAIL_VERIFICATION: 'none',
+    JWT_SECRET: randomBytes(32).toString('base64url'),
+    PASSWORD_WORKERS: '1'
+  })
+)
+try {
+  await app.listen({ host: '127.0.0.1', port })
+  const browser = await launchChromium()
+  try {
+    await shots(browser, origin, 1280, 'desktop')
+    await shots(browser, origin, 390, 'phone')
+  } finally {
+    await browser.close()
+  }
+  console.log(`account pages: ${['signin-desktop', 'desktop', 'signin-phone', 'phone'].map((n) => join(outDir, `account-${n}.png`)).join(', ')}`)
+} finally {
+  await app.close()
+  await rm(dataDir, { recursive: true, force: true })
+}
