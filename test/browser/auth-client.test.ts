@@ -10,8 +10,8 @@ t.setTimeout(90_000)
 
 const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
 /** A token shaped like the service's (the client reads `exp` and `iat` only; it never verifies). */
-const jwt = (name: string, ttl = 300) => {
-  const now = Math.floor(Date.now() / 1000)
+const jwt = (name: string, ttl = 300, skew = 0) => {
+  const now = Math.floor(Date.now() / 1000) + skew
   return `${b64url({ alg: 'HS256' })}.${b64url({ token_type: 'access', name, iat: now, exp: now + ttl })}.sig`
 }
 /** The `name` of the token a request carries as Bearer, or '-'. */
@@ -27,6 +27,7 @@ interface Harness {
     login(u: string, p: string): Promise<unknown>
     fetch(path: string): Promise<{ status: number }>
     refresh(): Promise<boolean>
+    logout(): Promise<void>
     resume(): Promise<boolean>
     accessToken: string | null
     signedIn: boolean
@@ -154,5 +155,36 @@ t.test('the browser client', async (t) => {
     await new Promise((resolve) => setTimeout(resolve, 3200))
     t.equal(at.length, 2, 'one refresh ahead of the expiry')
     t.ok(at[1]! - start < 3000, `before the token expired (${at[1]! - start} ms)`)
+  })
+
+  t.test('a browser clock an hour off: the token lives its lifetime on this clock, no refresh loop', async (t) => {
+    const context = await s.device()
+    t.teardown(() => context.close())
+    let calls = 0
+    // Tokens issued by a server whose clock is an hour behind the browser's.
+    await context.route(`${origin}/api/auth/refresh/`, (route) => json(route, 200, { access: jwt(`skewed-${++calls}`, 300, -3600) }))
+    const page = await harness(context, origin)
+    t.equal(await page.evaluate(() => globalThis.harness.client.resume()), true)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    t.equal(calls, 1, 'one refresh, not one per tick')
+    t.equal(await page.evaluate(() => globalThis.harness.client.resume()), true, 'and the token is taken as fresh')
+    t.equal(calls, 1)
+  })
+
+  t.test('a sign-out the service could not do (503) says so and keeps the session; one it did ends it', async (t) => {
+    const context = await s.device()
+    t.teardown(() => context.close())
+    let down = true
+    await context.route(`${origin}/api/auth/refresh/`, (route) => json(route, 200, { access: jwt('alive') }))
+    await context.route(`${origin}/api/auth/logout/`, (route) =>
+      down ? json(route, 503, { detail: 'Service temporarily unavailable.' }, { 'Retry-After': '1' }) : json(route, 200, { message: 'Successfully logged out' }))
+    const page = await harness(context, origin)
+    await page.evaluate(() => globalThis.harness.client.resume())
+    const failed = await page.evaluate(() => globalThis.harness.client.logout().then(() => 'resolved', (e: { status: number }) => `rejected ${e.status}`))
+    t.equal(failed, 'rejected 503')
+    t.equal(await page.evaluate(() => globalThis.harness.client.signedIn), true, 'still signed in')
+    down = false
+    await page.evaluate(() => globalThis.harness.client.logout())
+    t.same(await page.evaluate(() => [globalThis.harness.client.signedIn, globalThis.harness.events]), [false, ['signedin', 'sessionended:signedout']])
   })
 })

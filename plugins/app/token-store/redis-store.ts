@@ -106,6 +106,8 @@ export class RedisTokenStore implements TokenStore {
   readonly #replication: Replication
   readonly #writers: Array<RedisClient & ScriptCommands>
   readonly #targets: ReplicaTargets
+  /** Removes what this store listens to on connections it does not own. */
+  readonly #listeners: Array<() => void> = []
 
   /** `redis` is owned by the caller (its keyPrefix already set) and is not closed by close(). */
   constructor (redis: RedisClient, options: TokenStoreOptions, replication: Replication = { replicas: 0, timeoutMs: 0 }) {
@@ -127,6 +129,8 @@ export class RedisTokenStore implements TokenStore {
           this.#targets.observe(writer).catch(() => {})
         }
         writer.on('ready', observe)
+        // The connection may outlive this store (it is the caller's): the listener goes with the store.
+        this.#listeners.push(() => writer.off('ready', observe))
         if (writer.status === 'ready') observe()
       }
     }
@@ -268,5 +272,6 @@ export class RedisTokenStore implements TokenStore {
   async close (): Promise<void> {
     // The client belongs to whoever passed it in (the redis plugin closes it).
     this.#targets.close()
+    for (const remove of this.#listeners.splice(0)) remove()
   }
 }

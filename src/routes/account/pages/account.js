@@ -30,13 +30,22 @@ window.addEventListener('hashchange', () => {
 })
 
 // Signed in here, or in another tab of this browser: the account view.
-auth.addEventListener('signedin', () => {
-  if (byId('view-account').hidden) openAccount()
+// A sign-in (here or in another tab, maybe as someone else) loads the account afresh; a refresh
+// handed over by another tab only opens it if this tab was not showing it.
+auth.addEventListener('signedin', (event) => {
+  if (event.detail?.started || byId('view-account').hidden) openAccount()
 })
 
 auth.addEventListener('sessionended', (event) => {
   const reason = event.detail?.reason
-  for (const form of document.forms) form.reset()
+  // Nothing of the account that was shown stays on the page.
+  for (const form of document.forms) {
+    form.reset()
+    clearErrors(form)
+  }
+  for (const id of ['user-name', 'profile-username', 'profile-name', 'profile-email', 'profile-verified']) byId(id).textContent = ''
+  byId('devices').replaceChildren()
+  for (const id of ['devices-error', 'profile-error']) say(byId(id), '')
   history.replaceState(null, '', location.pathname)
   signedOutView(reason === 'signedout' ? 'You have signed out.' : 'Your session has ended. Please sign in again.')
 })
@@ -116,8 +125,11 @@ async function loadProfile () {
     badge.className = `badge ${user.email_verified ? 'badge-ok' : 'badge-warn'}`
     byId('resend-form').hidden = user.email_verified
     byId('resend-form').dataset.email = user.email
-  } catch {
-    // A 401 has ended the session (the sign-in form is shown); anything else shows in the devices card.
+    say(byId('profile-error'), '')
+  } catch (err) {
+    // A 401 has ended the session (the sign-in form is shown).
+    if (!auth.signedIn) return
+    say(byId('profile-error'), err?.status === 503 ? 'Your profile is briefly unavailable. Please try again shortly.' : 'Your profile could not be loaded. Please reload the page.')
   }
 }
 
@@ -148,9 +160,10 @@ function deviceRow (session) {
   meta.title = `Last active ${seen.exact}; signed in ${since.exact}`
   const button = row.querySelector('.device-sign-out')
   button.textContent = session.current ? 'Sign out' : 'Sign out this device'
-  button.setAttribute('aria-label', session.current ? 'Sign out of this device' : `Sign out ${name}, ${session.ip || 'unknown address'}, signed in ${since.text}`)
+  // The visible words first (what a voice user says), then which device it is.
+  button.setAttribute('aria-label', session.current ? 'Sign out (this device)' : `Sign out this device: ${name}, ${session.ip || 'unknown address'}, signed in ${since.text}`)
   button.addEventListener('click', async () => {
-    if (session.current) return auth.logout()
+    if (session.current) return signOut()
     button.disabled = true
     try {
       const res = await auth.fetch(`api/auth/sessions/${encodeURIComponent(session.id)}/`, { method: 'DELETE' })
@@ -167,8 +180,17 @@ function deviceRow (session) {
   return row
 }
 
+/** Signs this browser out; a failure (the service unavailable) says so, and the session stays. */
+async function signOut () {
+  try {
+    await auth.logout()
+  } catch {
+    say(notice, 'Signing out did not work just now: you are still signed in. Please try again in a moment.')
+  }
+}
+
 byId('devices-reload').addEventListener('click', () => loadDevices())
-byId('sign-out').addEventListener('click', () => auth.logout())
+byId('sign-out').addEventListener('click', signOut)
 
 byId('sign-out-everywhere').addEventListener('click', async (event) => {
   const button = event.currentTarget

@@ -22,6 +22,10 @@ const MODE = { 'X-Auth-Mode': 'cookie' }
 const REFRESH_AHEAD_SECONDS = 30
 /** The longest Retry-After the client sleeps through on its own. */
 const MAX_RETRY_WAIT_SECONDS = 30
+/** A refresh that gets no answer this long is given up (it holds every tab's lock meanwhile). */
+const REFRESH_TIMEOUT_MS = 10_000
+/** setTimeout's longest delay. */
+const MAX_DELAY_MS = 2 ** 31 - 1
 /** How long a tab that waited for the lock gives the holder's token to arrive (a refresh saved). */
 const HANDOFF_WAIT_MS = 50
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -78,6 +82,9 @@ export class AuthClient extends EventTarget {
     this.lockName = options.lockName ?? `auth-refresh:${this.baseUrl.origin}`
     this._fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
     this._access = null
+    this._receivedAt = 0
+    this._expiresAt = null
+    this._lifetimeMs = 0
     this._timer = null
     this._refreshing = null
     this._channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(this.lockName) : null
@@ -98,22 +105,29 @@ export class AuthClient extends EventTarget {
     return new URL(String(path).replace(/^\//, ''), this.baseUrl)
   }
 
-  /** Signs in; resolves to the user, or throws an AuthError (401 Invalid credentials, 429, 400). */
-  async login (username, password) {
-    const json = await this._post('api/auth/login/', { username, password })
-    this._adopt(json.access, true)
-    return json.user
+  /**
+   * Signs in; resolves to the user, or throws an AuthError (401 Invalid credentials, 429, 400).
+   * Under the tabs' lock: no other tab's refresh of the old cookie can answer after the new one is set.
+   */
+  login (username, password) {
+    return this._locked(async () => {
+      const json = await this._post('api/auth/login/', { username, password })
+      this._adopt(this._tokenOf(json, json.access), true)
+      return json.user
+    })
   }
 
   /**
    * Creates an account. Resolves to the user; when the service waits for e-mail verification
    * the answer has no tokens and the client stays signed out (`signedIn` tells).
    */
-  async register (fields) {
-    const json = await this._post('api/auth/register/', fields)
-    if (json.tokens?.access) this._adopt(json.tokens.access, true)
-    const { tokens, ...user } = json
-    return user
+  register (fields) {
+    return this._locked(async () => {
+      const json = await this._post('api/auth/register/', fields)
+      if (json.tokens) this._adopt(this._tokenOf(json, json.tokens.access), true)
+      const { tokens, ...user } = json
+      return user
+    })
   }
 
   /**
@@ -121,7 +135,7 @@ export class AuthClient extends EventTarget {
    * A tab that already has a valid access token keeps it.
    */
   async resume () {
-    if (this._access && !this._expiresSoon(this._access)) return true
+    if (this._access && !this._expiresSoon()) return true
     return this.refresh()
   }
 
@@ -145,7 +159,7 @@ export class AuthClient extends EventTarget {
    * Resolves to the Response (the caller reads its status), like fetch.
    */
   async fetch (path, init = {}) {
-    if (this._access && this._expiresSoon(this._access)) await this.refresh()
+    if (this._access && this._expiresSoon()) await this.refresh()
     let response = await this._authorized(path, init)
     if (response.status === 401 && this._access !== null) {
       if (await this.refresh()) response = await this._authorized(path, init)
@@ -170,13 +184,20 @@ export class AuthClient extends EventTarget {
     return json
   }
 
-  /** Signs this browser out (the cookie's session is revoked and the cookie cleared). */
-  async logout () {
-    try {
-      if (this._access) await this.fetch('api/auth/logout/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })
-    } finally {
+  /**
+   * Signs this browser out: the cookie's session is revoked and the cookie cleared. Throws an
+   * AuthError when the service could not do it (503, no network): the session may still be alive.
+   */
+  logout () {
+    return this._locked(async () => {
+      if (this._access === null) return
+      // An expired token first gets a new one (unless the session is already over).
+      if (this._expiresSoon() && !(await this._refreshNow())) return
+      const res = await this._authorized('api/auth/logout/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })
+      // 400 and 401: the session was over already. Anything else but a 2xx: it may be alive.
+      if (!res.ok && res.status !== 400 && res.status !== 401) throw new AuthError(res.status, await bodyOf(res), retryAfterOf(res))
       this._end('signedout', true)
-    }
+    })
   }
 
   /** Signs every session out (or every other one, with `exceptCurrent`). */
@@ -212,27 +233,36 @@ export class AuthClient extends EventTarget {
     return json
   }
 
-  _expiresSoon (token) {
-    const { exp, iat } = claimsOf(token)
-    if (typeof exp !== 'number') return false
-    return Date.now() / 1000 >= exp - this._ahead(exp, iat)
+  /** Runs `work` holding the lock the tabs share (Web Locks; alone, without them). */
+  _locked (work) {
+    return globalThis.navigator?.locks ? navigator.locks.request(this.lockName, work) : work()
   }
 
-  _ahead (exp, iat) {
-    return Math.min(REFRESH_AHEAD_SECONDS, typeof iat === 'number' ? (exp - iat) / 5 : REFRESH_AHEAD_SECONDS)
+  /** The access token of a sign-in's answer, or an AuthError (an answer without one). */
+  _tokenOf (json, access) {
+    if (typeof access !== 'string') throw new AuthError(200, json)
+    return access
+  }
+
+  /** When this tab should refresh: some seconds before the token expires, by this browser's clock. */
+  _refreshAt () {
+    if (this._expiresAt === null) return Infinity
+    return this._expiresAt - Math.min(REFRESH_AHEAD_SECONDS * 1000, this._lifetimeMs / 5)
+  }
+
+  _expiresSoon () {
+    return Date.now() >= this._refreshAt()
   }
 
   async _refreshAcrossTabs () {
     const started = Date.now()
-    const run = async () => {
+    return this._locked(async () => {
       // Another tab held the lock: its new token may still be on its way over the channel.
       if (Date.now() - started > 10) await sleep(HANDOFF_WAIT_MS)
       // Another tab refreshed while this one waited for the lock: its token is this one's too.
-      if (this._access && this._receivedAt > started && !this._expiresSoon(this._access)) return true
+      if (this._access && this._receivedAt > started && !this._expiresSoon()) return true
       return this._refreshNow()
-    }
-    if (globalThis.navigator?.locks) return navigator.locks.request(this.lockName, run)
-    return run()
+    })
   }
 
   async _refreshNow () {
@@ -243,10 +273,11 @@ export class AuthClient extends EventTarget {
           method: 'POST',
           credentials: 'include',
           headers: { 'Content-Type': 'application/json', ...MODE },
-          body: '{}'
+          body: '{}',
+          signal: AbortSignal.timeout(REFRESH_TIMEOUT_MS)
         })
       } catch (err) {
-        // The network is down: the session may well be alive; the caller may try later.
+        // No network, or no answer in time: the session may well be alive; the caller may try later.
         if (attempt < 2) {
           await sleep(1000 * (attempt + 1))
           continue
@@ -279,16 +310,22 @@ export class AuthClient extends EventTarget {
     const was = this._access
     this._access = access
     this._receivedAt = Date.now()
+    // The token's lifetime, counted on this browser's clock from now: a clock that is off
+    // (the server's `exp` read against it) never makes every token look expired.
+    const { exp, iat } = claimsOf(access)
+    const lifetime = typeof exp === 'number' && typeof iat === 'number' && exp > iat ? (exp - iat) * 1000 : null
+    this._lifetimeMs = lifetime ?? 0
+    this._expiresAt = lifetime === null ? null : this._receivedAt + lifetime
     this._schedule()
     if (!fromOtherTab) this._channel?.postMessage({ type: 'token', access, started })
-    if (started || was === null) this.dispatchEvent(new CustomEvent('signedin'))
+    if (started || was === null) this.dispatchEvent(new CustomEvent('signedin', { detail: { started } }))
   }
 
   _schedule () {
     clearTimeout(this._timer)
-    const { exp, iat } = claimsOf(this._access)
-    if (typeof exp !== 'number') return
-    const delay = Math.max(0, (exp - this._ahead(exp, iat)) * 1000 - Date.now())
+    const at = this._refreshAt()
+    if (at === Infinity) return
+    const delay = Math.min(MAX_DELAY_MS, Math.max(0, at - Date.now()))
     this._timer = setTimeout(() => {
       this.refresh().catch(() => this._retryLater())
     }, delay)
@@ -311,7 +348,9 @@ export class AuthClient extends EventTarget {
     clearTimeout(this._timer)
     const had = this._access !== null
     this._access = null
+    this._expiresAt = null
+    if (!had) return
     if (tellOthers) this._channel?.postMessage({ type: 'ended', reason })
-    if (had) this.dispatchEvent(new CustomEvent('sessionended', { detail: { reason } }))
+    this.dispatchEvent(new CustomEvent('sessionended', { detail: { reason } }))
   }
 }

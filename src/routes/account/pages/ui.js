@@ -6,10 +6,13 @@
 /** The element with this id (the pages' markup is known; a missing id is a bug). */
 export const byId = (id) => document.getElementById(id)
 
-/** Shows `message` in a live region (role=status or alert) or hides it when empty. */
+/**
+ * Shows `message` in a region (role=status or alert), hidden while empty; a region marked
+ * data-live stays rendered (an empty one takes no room) so that what appears in it is announced.
+ */
 export function say (region, message) {
   region.textContent = message ?? ''
-  region.hidden = !message
+  if (!region.hasAttribute('data-live')) region.hidden = !message
 }
 
 /** Removes every error a form shows. */

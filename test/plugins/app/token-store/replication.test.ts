@@ -75,6 +75,19 @@ t.test('ReplicaTargets: what a master has is read when a write connection become
   t.equal(await targets.covers(tr.redis, '', 0), false, 'had one: not taken at its word')
 })
 
+t.test('redis store: what it listens to on the caller\'s connection goes when the store is closed', async (t) => {
+  const tr = await testRedis()
+  t.teardown(() => tr.cleanup())
+  const before = tr.redis.listenerCount('ready')
+  // More stores than EventEmitter's warning threshold (10), one after the other on one connection.
+  for (let i = 0; i < 15; i++) {
+    const store = new RedisTokenStore(tr.redis, OPTIONS, { replicas: 1, timeoutMs: 50, probe: async () => ({ role: 'master', replid: 'r', online: 1 }) })
+    t.equal(tr.redis.listenerCount('ready'), before + 1)
+    await store.close()
+  }
+  t.equal(tr.redis.listenerCount('ready'), before, 'none left behind')
+})
+
 /** A session to start, with its own ids. */
 const newSession = () => ({ sid: newId(), userId: randomUUID(), jti: newId(), ip: '203.0.113.7', userAgent: 'MyApp/2.1' })
 
