@@ -132,7 +132,7 @@ t.test('one audit line per event, with who, which session, from where and in whi
   ;({ audit } = await act('POST', '/api/auth/password/reset/', { body: { email } }))
   one(t, audit, { event: 'password_reset_requested', outcome: 'sent', user_id: userId })
   const resetMail = await smtp.next((m) => (m.subject ?? '').toLowerCase().includes('password'))
-  const link = /reset\?uid=([^&\s]+)&token=([^\s"<]+)/.exec(resetMail.text ?? '')!
+  const link = /reset\/\?uid=([^&\s]+)&token=([^\s"<]+)/.exec(resetMail.text ?? '')!
   const [uid, token] = [decodeURIComponent(link[1]!), decodeURIComponent(link[2]!)]
   keep(token, link[0], resetMail.text, String(resetMail.html))
   ;({ audit } = await act('POST', '/api/auth/password/reset/confirm/', { body: { uid, token: `${token}x`, new_password1: PASSWORD, new_password2: PASSWORD } }))
@@ -142,8 +142,8 @@ t.test('one audit line per event, with who, which session, from where and in whi
   one(t, audit, { event: 'password_reset_completed', outcome: 'success', user_id: userId })
 
   // e-mail verification: the key of the mail sent at register, and a bad one
-  const verifyMail = await smtp.next((m) => (m.text ?? '').includes('verify?key='))
-  const key = decodeURIComponent(/verify\?key=([^\s"<]+)/.exec(verifyMail.text ?? '')![1]!)
+  const verifyMail = await smtp.next((m) => (m.text ?? '').includes('verify/?key='))
+  const key = decodeURIComponent(/verify\/\?key=([^\s"<]+)/.exec(verifyMail.text ?? '')![1]!)
   keep(key, verifyMail.text, String(verifyMail.html))
   ;({ audit } = await act('POST', '/api/auth/registration/verify-email/', { body: { key: `${key}x` } }))
   one(t, audit, { event: 'email_verified', outcome: 'invalid_key', user_id: userId })

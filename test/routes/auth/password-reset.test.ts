@@ -14,7 +14,7 @@ const INVALID_TOKEN = { token: ['Invalid value'] }
 
 /** The uid and token of the reset link in a message (text and HTML bodies carry the same link). */
 function resetLink (mail: ParsedMail) {
-  const match = /http:\/\/localhost:3000\/reset\?uid=([^&\s]+)&token=([^\s"<]+)/.exec(mail.text ?? '')
+  const match = /http:\/\/127\.0\.0\.1:8000\/account\/reset\/\?uid=([^&\s]+)&token=([^\s"<]+)/.exec(mail.text ?? '')
   if (!match) throw new Error(`no reset link in: ${mail.text}`)
   return { uid: decodeURIComponent(match[1]!), token: decodeURIComponent(match[2]!), link: match[0] }
 }

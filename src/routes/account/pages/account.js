@@ -2,8 +2,8 @@
 // signed-in devices, password change, sign out everywhere and deletion while signed in. Every call
 // goes through the browser client (cookie mode), which keeps the session across reloads and tabs
 // and says when it has ended, wherever that happened.
-import { AuthClient } from './auth-client.js'
-import { busy, byId, clearErrors, deviceName, say, showErrors, showFailure, valuesOf, when } from './ui.js'
+import { AuthClient, AuthError } from './auth-client.js'
+import { byId, clearErrors, deviceName, onSubmit, say, when } from './ui.js'
 
 const auth = new AuthClient()
 const VIEWS = ['loading', 'signin', 'signup', 'forgot', 'account']
@@ -52,58 +52,30 @@ auth.addEventListener('sessionended', (event) => {
 
 // ---- signed out
 
-byId('signin-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const form = event.currentTarget
-  const { username, password } = valuesOf(form)
+onSubmit(byId('signin-form'), async ({ username, password }) => {
   if (!username || !password) {
-    return showErrors(form, {
+    throw new AuthError(400, {
       ...(username ? {} : { username: ['Enter your username or e-mail.'] }),
       ...(password ? {} : { password: ['Enter your password.'] })
     })
   }
-  busy(form, async () => {
-    try {
-      // The client's 'signedin' event opens the account view.
-      await auth.login(username, password)
-      form.reset()
-    } catch (err) {
-      showFailure(form, err)
-    }
-  })
+  // The client's 'signedin' event opens the account view.
+  await auth.login(username, password)
+  byId('signin-form').reset()
 })
 
-byId('signup-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const form = event.currentTarget
-  busy(form, async () => {
-    try {
-      await auth.register(valuesOf(form))
-      form.reset()
-      if (auth.signedIn) say(notice, 'Welcome! Your account is ready.')
-      else {
-        history.replaceState(null, '', location.pathname)
-        show('signin', 'Your account is created. Open the link we sent to your e-mail address, then sign in.')
-      }
-    } catch (err) {
-      showFailure(form, err)
-    }
-  })
+onSubmit(byId('signup-form'), async (values) => {
+  await auth.register(values)
+  byId('signup-form').reset()
+  if (auth.signedIn) return say(notice, 'Welcome! Your account is ready.')
+  history.replaceState(null, '', location.pathname)
+  show('signin', 'Your account is created. Open the link we sent to your e-mail address, then sign in.')
 })
 
-byId('forgot-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const form = event.currentTarget
-  busy(form, async () => {
-    try {
-      const { detail } = await auth.json('api/auth/password/reset/', { method: 'POST', body: valuesOf(form) })
-      form.reset()
-      clearErrors(form)
-      say(notice, `${detail} If an account uses that address, the e-mail has a link that works for a limited time.`)
-    } catch (err) {
-      showFailure(form, err)
-    }
-  })
+onSubmit(byId('forgot-form'), async (values) => {
+  const { detail } = await auth.json('api/auth/password/reset/', { method: 'POST', body: values })
+  byId('forgot-form').reset()
+  say(notice, `${detail} If an account uses that address, the e-mail has a link that works for a limited time.`)
 })
 
 // ---- signed in
@@ -204,55 +176,28 @@ byId('sign-out-everywhere').addEventListener('click', async (event) => {
   }
 })
 
-byId('resend-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const form = event.currentTarget
-  busy(form, async () => {
-    try {
-      await auth.json('api/auth/registration/resend-email/', { method: 'POST', body: { email: form.dataset.email } })
-      say(notice, 'We sent the verification e-mail again. Open its link to verify your address.')
-    } catch (err) {
-      showFailure(form, err)
-    }
-  })
-})
+// Failures of the signed-in forms are not shown once the session has ended (the sign-in form is).
+const whileSignedIn = { showFailures: () => auth.signedIn }
 
-byId('password-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const form = event.currentTarget
-  busy(form, async () => {
-    try {
-      await auth.json('api/auth/password/change/', { method: 'POST', body: valuesOf(form) })
-      form.reset()
-      clearErrors(form)
-      say(notice, 'Your password has been changed. Your other devices have been signed out.')
-      await loadDevices()
-    } catch (err) {
-      if (auth.signedIn) showFailure(form, err)
-    }
-  })
-})
+onSubmit(byId('resend-form'), async () => {
+  await auth.json('api/auth/registration/resend-email/', { method: 'POST', body: { email: byId('resend-form').dataset.email } })
+  say(notice, 'We sent the verification e-mail again. Open its link to verify your address.')
+}, whileSignedIn)
 
-byId('delete-form').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const form = event.currentTarget
-  busy(form, async () => {
-    try {
-      const res = await auth.fetch('api/auth/me/', { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(valuesOf(form)) })
-      if (res.status === 204) {
-        form.reset()
-        auth.forget()
-        history.replaceState(null, '', location.pathname)
-        show('signin', 'Your account has been deleted.')
-        return
-      }
-      if (!auth.signedIn) return
-      showFailure(form, { status: res.status, body: await res.json().catch(() => ({})), retryAfter: Number(res.headers.get('Retry-After')) || null })
-    } catch (err) {
-      showFailure(form, err)
-    }
-  })
-})
+onSubmit(byId('password-form'), async (values) => {
+  await auth.json('api/auth/password/change/', { method: 'POST', body: values })
+  byId('password-form').reset()
+  say(notice, 'Your password has been changed. Your other devices have been signed out.')
+  await loadDevices()
+}, whileSignedIn)
+
+onSubmit(byId('delete-form'), async (values) => {
+  await auth.json('api/auth/me/', { method: 'DELETE', body: values })
+  byId('delete-form').reset()
+  auth.forget()
+  history.replaceState(null, '', location.pathname)
+  show('signin', 'Your account has been deleted.')
+}, whileSignedIn)
 
 // A tab coming back to the front shows what changed meanwhile (a device signed out elsewhere).
 document.addEventListener('visibilitychange', () => {

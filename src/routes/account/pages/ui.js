@@ -50,7 +50,7 @@ export function showErrors (form, body, fallback = 'Something went wrong. Please
 }
 
 /** The error an AuthError (or a network failure) shows in a form. */
-export function showFailure (form, err) {
+function showFailure (form, err) {
   if (err?.status === 429 || err?.status === 503) {
     const wait = err.retryAfter ? ` Please try again in ${Math.ceil(err.retryAfter)} seconds.` : ' Please try again shortly.'
     return showErrors(form, { detail: err.status === 503 ? `The service is briefly unavailable.${wait}` : `Too many attempts.${wait}` })
@@ -60,7 +60,7 @@ export function showFailure (form, err) {
 }
 
 /** Runs `work` with the form's submit button disabled and marked busy. */
-export async function busy (form, work) {
+async function busy (form, work) {
   const button = form.querySelector('button[type=submit]')
   button.disabled = true
   form.setAttribute('aria-busy', 'true')
@@ -73,7 +73,25 @@ export async function busy (form, work) {
 }
 
 /** The form's fields as an object (named inputs only). */
-export const valuesOf = (form) => Object.fromEntries(new FormData(form).entries())
+const valuesOf = (form) => Object.fromEntries(new FormData(form).entries())
+
+/**
+ * A form's submit: its values go to `work` with the submit button busy; what `work` throws is
+ * shown in the form, unless `showFailures()` says the page has moved on (a session that ended).
+ */
+export function onSubmit (form, work, { showFailures = () => true } = {}) {
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    busy(form, async () => {
+      try {
+        await work(valuesOf(form))
+        clearErrors(form)
+      } catch (err) {
+        if (showFailures()) showFailure(form, err)
+      }
+    })
+  })
+}
 
 const BROWSERS = [[/Edg\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\//, 'Firefox'], [/Chrom(e|ium)\//, 'Chrome'], [/Safari\//, 'Safari']]
 const SYSTEMS = [[/iPhone|iPad|iPod/, 'iOS'], [/Android/, 'Android'], [/Windows/, 'Windows'], [/Mac OS X|Macintosh/, 'macOS'], [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux']]
