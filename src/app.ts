@@ -39,6 +39,7 @@ import protectedRoutes from './routes/protected-endpoint/index.js'
 import healthRoutes from './routes/health/index.js'
 import wellKnownRoutes from './routes/well-known/index.js'
 import metricsRoutes from './routes/metrics/index.js'
+import { dialectOf, documentResponses, documentRouteless, installDialect, translateError } from './routes/profiles/index.js'
 import accountPages from './routes/account/index.js'
 
 export type ServerOptions = FastifyHttpOptions<Server>
@@ -95,7 +96,8 @@ function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, 
   const [status, reason, detail] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'Bad request: the request is not valid HTTP.']
   this.log.debug({ code: err.code, status }, 'client error')
   if (socket.writable) {
-    const body = JSON.stringify({ detail })
+    const dialect = dialectOf(this.config.apiProfile)
+    const body = JSON.stringify(dialect ? translateError(dialect, undefined, status, { detail }) : { detail })
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `${SECURITY_HEADER_LINES}Connection: close\r\n\r\n${body}`
@@ -106,6 +108,8 @@ function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, 
 
 /** Fastify's own options for this app (logger, proxy trust, validation, routing). */
 export function serverOptions (config: Config, overrides: ServerOptions = {}, logStream?: DestinationStream): ServerOptions {
+  const dialect = dialectOf(config.apiProfile)
+  const errorBody = (status: number, detail: string) => (dialect ? translateError(dialect, undefined, status, { detail }) : { detail })
   return {
     logger: {
       level: config.logLevel,
@@ -134,8 +138,8 @@ export function serverOptions (config: Config, overrides: ServerOptions = {}, lo
     frameworkErrors: (error, _request, reply) => {
       const answer = reply as FastifyReply
       answer.headers(SECURITY_HEADERS)
-      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return answer.code(404).send({ detail: 'Not found.' })
-      return answer.code(400).send({ detail: 'Malformed URL.' })
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return answer.code(404).send(errorBody(404, 'Not found.'))
+      return answer.code(400).send(errorBody(400, 'Malformed URL.'))
     },
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
@@ -173,7 +177,9 @@ export const app = fp<AppOptions>(
     fastify.addHook('preValidation', async (request) => {
       if (request.body === undefined && request.method === 'POST') request.body = {}
     })
-    installErrorHandling(fastify)
+    // API_PROFILE: the dialect of the HTTP edge (none under simplejwt, the contract itself).
+    const dialect = dialectOf(opts.config.apiProfile)
+    installErrorHandling(fastify, dialect ? (operationId, status, body) => translateError(dialect, operationId, status, body) : undefined)
 
     // Every answer: never sniffed as another type, never stored by a cache (tokens and user data,
     // RFC 6749 5.1; a route that publishes something cacheable, the JWKS, says so itself).
@@ -217,7 +223,13 @@ export const app = fp<AppOptions>(
     await fastify.register(authPlugin)
     await fastify.register(auditPlugin)
     await fastify.register(accountsPlugin)
-    await fastify.register(swaggerPlugin, { commonResponses, routelessResponses })
+    // The routes added from here on are rewritten for the dialect before the document reads them.
+    if (dialect) installDialect(fastify, dialect)
+    await fastify.register(swaggerPlugin, {
+      commonResponses: dialect ? (methods) => documentResponses(dialect, undefined, commonResponses(methods)) : commonResponses,
+      routelessResponses: dialect ? documentRouteless(dialect, routelessResponses) : routelessResponses,
+      ...(dialect ? { note: dialect.summary } : {})
+    })
 
     // 404 for unknown paths, 405 for known paths with another method.
     const methodsByPath = new Map<string, Set<string>>()

@@ -2,7 +2,7 @@
 // field-keyed messages, Fastify's client errors to DRF's wording, anything else to a bare 500
 // whose details only reach the log (with the request id).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ApiError, DependencyError, REQUIRED, serviceUnavailable } from '../plugins/app/errors.js'
+import { ApiError, DependencyError, REQUIRED, serviceUnavailable, type ErrorBody } from '../plugins/app/errors.js'
 
 interface AjvError {
   keyword: string
@@ -81,11 +81,17 @@ export function validationToFieldErrors (errors: readonly AjvError[], body: unkn
   return out
 }
 
-export function installErrorHandling (fastify: FastifyInstance): void {
+/** An error body in the dialect of the API profile in force (the route's operationId, when routed). */
+export type ErrorTranslation = (operationId: string | undefined, status: number, body: ErrorBody) => ErrorBody
+
+export function installErrorHandling (fastify: FastifyInstance, translate?: ErrorTranslation): void {
   // Error bodies are sent as they are, never through a route's response serializer: a JSON
   // parse error on a route whose documented 400 is field errors must still say what happened.
-  const send = (reply: FastifyReply, status: number, body: unknown, headers: Record<string, string> = {}) =>
-    reply.code(status).headers(headers).type('application/json; charset=utf-8').send(JSON.stringify(body))
+  // Every error answer passes here, so a profile's envelope is applied in this one place.
+  const send = (reply: FastifyReply, status: number, body: ErrorBody, headers: Record<string, string> = {}) => {
+    const out = translate ? translate((reply.request.routeOptions.schema as { operationId?: string } | undefined)?.operationId, status, body) : body
+    return reply.code(status).headers(headers).type('application/json; charset=utf-8').send(JSON.stringify(out))
+  }
 
   fastify.setErrorHandler(function errorHandler (error: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) {
     if (error instanceof ApiError) return send(reply, error.statusCode, error.body, error.headers)

@@ -13,7 +13,7 @@ import { USER_AGENT_MAX } from './token-store/types.js'
 export const AUDIT_EVENTS = {
   register: ['success'],
   login: ['success', 'unknown_user', 'wrong_password', 'inactive', 'throttled', 'unverified'],
-  refresh: ['rotated', 'grace', 'reuse_detected', 'revoked', 'unknown'],
+  refresh: ['rotated', 'grace', 'kept', 'reuse_detected', 'revoked', 'unknown'],
   logout: ['success'],
   logout_all: ['success'],
   session_revoked: ['success'],

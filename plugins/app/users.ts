@@ -18,6 +18,8 @@ export interface User {
   emailVerified: boolean
   dateJoined: Date
   lastLogin: Date | null
+  /** The user's integer number (assigned at creation, never reused): API_PROFILE=envelope's `pk`. */
+  pk: number
 }
 
 export type UniqueField = 'username' | 'email'
@@ -101,7 +103,8 @@ function toUser (row: UserRow): User {
     isActive: row.isActive,
     emailVerified: row.emailVerified,
     dateJoined: row.dateJoined,
-    lastLogin: row.lastLogin
+    lastLogin: row.lastLogin,
+    pk: row.pk
   }
 }
 

@@ -15,7 +15,8 @@ export const REFRESH_COOKIE_PATH = '/api/auth/'
 
 export interface IssuedTokens {
   access: string
-  refresh: string
+  /** None when a refresh kept its token (ROTATE_REFRESH_TOKENS=false): the cookie stays as it is. */
+  refresh?: string
 }
 
 export interface WebClients {
@@ -72,7 +73,7 @@ export default fp(
       },
       deliver (request, reply, tokens) {
         if (!webClients.cookieMode(request)) return tokens
-        reply.setCookie(cookies.refresh, tokens.refresh, { ...refreshCookie, maxAge: refreshTokenTtl })
+        if (tokens.refresh !== undefined) reply.setCookie(cookies.refresh, tokens.refresh, { ...refreshCookie, maxAge: refreshTokenTtl })
         if (cookies.access) reply.setCookie(cookies.access, tokens.access, { ...accessCookie, maxAge: accessTokenTtl })
         return { access: tokens.access }
       },

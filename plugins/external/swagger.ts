@@ -13,6 +13,8 @@ export interface DocumentOptions {
   commonResponses?: (methods: string[]) => Record<string, unknown>
   /** Answers no route gives (404, 405), documented under components/responses. */
   routelessResponses?: Record<string, object>
+  /** A paragraph added to the document's description (the API profile in force). */
+  note?: string
 }
 
 export const API_DESCRIPTION = `JWT authentication: register, log in, rotate refresh tokens (with a grace interval and reuse
@@ -30,7 +32,7 @@ new refresh token, and after it a non-current token revokes the whole session (r
 at once: access tokens of a revoked session are refused from the next request on.`
 
 export default fp<DocumentOptions>(
-  async (fastify, { commonResponses = () => ({}), routelessResponses = {} }) => {
+  async (fastify, { commonResponses = () => ({}), routelessResponses = {}, note }) => {
     // Before @fastify/swagger's own onRoute hook, so the document sees the added entries too:
     // every route documents the answers it can give whatever its handler does.
     fastify.addHook('onRoute', (route) => {
@@ -46,7 +48,7 @@ export default fp<DocumentOptions>(
         info: {
           title: 'Auth service',
           version: '1.0.0',
-          description: API_DESCRIPTION
+          description: note ? `${API_DESCRIPTION}\n\n${note}` : API_DESCRIPTION
         },
         servers: [{ url: '/', description: 'This server' }],
         tags: [

@@ -73,7 +73,8 @@ export function createContext (fastify: FastifyInstance) {
     return result
   }
 
-  return { users, passwords, tokens, throttle, mail, audit, store, email, links, recent, startSession, currentUser, auditThrottled, checkOwnPassword, revokingAround }
+  const rotateRefreshTokens = config.rotateRefreshTokens
+  return { users, passwords, tokens, throttle, mail, audit, store, email, links, recent, rotateRefreshTokens, startSession, currentUser, auditThrottled, checkOwnPassword, revokingAround }
 }
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000)

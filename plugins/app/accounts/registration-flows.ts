@@ -89,7 +89,7 @@ export function registrationFlows (ctx: FlowContext): RegistrationFlows {
       }
       if (email.verification !== 'none') sendVerification(user)
       audit(client, { event: 'register', outcome: 'success', userId: user.id, sid: session?.sid ?? null })
-      return { user: recent.remember(publicUser(user)), tokens: session?.tokens ?? null }
+      return { user: recent.remember(publicUser(user)), pk: user.pk, tokens: session?.tokens ?? null }
     },
 
     async verifyEmail (key, client) {

@@ -13,7 +13,7 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 type SessionFlows = Pick<Accounts, 'login' | 'refresh' | 'verify' | 'logout' | 'logoutAll' | 'sessions' | 'revokeSession'>
 
 export function sessionFlows (ctx: FlowContext): SessionFlows {
-  const { users, passwords, tokens, throttle, audit, store, email, recent } = ctx
+  const { users, passwords, tokens, throttle, audit, store, email, recent, rotateRefreshTokens } = ctx
 
   /**
    * A login's compare-and-set lost, and it had re-hashed: another login of the same password may
@@ -75,16 +75,18 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
         audit(client, { event: 'refresh', outcome: 'unknown', userId: null })
         throw tokenNotValid()
       }
-      const result = await store.rotate({ sid: claims.sid, userId: claims.user_id, jti: claims.jti, newJti: tokens.newId() })
+      const keep = !rotateRefreshTokens
+      const result = await store.rotate({ sid: claims.sid, userId: claims.user_id, jti: claims.jti, newJti: tokens.newId(), keep })
       const record = { event: 'refresh', userId: claims.user_id, sid: claims.sid } as const
       switch (result.status) {
         case 'rotated':
         case 'grace':
+        case 'kept': {
           audit(client, { ...record, outcome: result.status })
-          return {
-            access: tokens.signAccess(claims.user_id, claims.sid, nowSeconds()),
-            refresh: tokens.signRefresh(claims.user_id, claims.sid, result.refresh)
-          }
+          const access = tokens.signAccess(claims.user_id, claims.sid, nowSeconds())
+          // Without rotation the client keeps the refresh token it has (SimpleJWT: {"access"} only).
+          return keep ? { access } : { access, refresh: tokens.signRefresh(claims.user_id, claims.sid, result.refresh) }
+        }
         case 'reused':
           // A replayed token: the session is revoked, whoever holds its tokens.
           audit(client, { ...record, outcome: 'reuse_detected' })
@@ -113,9 +115,9 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
       const status = await store.refreshStatus(session, claims.jti)
       if (status === 'blacklisted') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_BLACKLISTED}` })
       if (status === 'unknown') throw new ApiError(400, { error: `Invalid refresh token: ${TOKEN_INVALID}` })
-      if (claims.user_id !== userId) throw new ApiError(403, { error: 'Token does not belong to user' })
+      if (userId !== null && claims.user_id !== userId) throw new ApiError(403, { error: 'Token does not belong to user' })
       await store.revokeSession(session)
-      audit(client, { event: 'logout', outcome: 'success', userId, sid: claims.sid })
+      audit(client, { event: 'logout', outcome: 'success', userId: claims.user_id, sid: claims.sid })
     },
 
     async logoutAll (caller, exceptCurrent, client) {

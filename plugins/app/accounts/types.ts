@@ -13,6 +13,12 @@ export interface TokenPair {
   refresh: string
 }
 
+/** A refresh's answer: a new pair, or (ROTATE_REFRESH_TOKENS=false) an access token only. */
+export interface Refreshed {
+  access: string
+  refresh?: string
+}
+
 export interface PublicUser {
   id: string
   username: string
@@ -73,7 +79,8 @@ export interface Accounts {
    * Creates the user and its first session; a 400 with every registrationErrors problem otherwise.
    * With mandatory e-mail verification there is no session yet (tokens null): login waits for the link.
    */
-  register(input: RegisterInput, client: Client): Promise<{ user: PublicUser; tokens: TokenPair | null }>
+  /** The new user, its integer number (`pk`, for API_PROFILE=envelope only), and its first tokens (none while verification is mandatory). */
+  register(input: RegisterInput, client: Client): Promise<{ user: PublicUser; pk: number; tokens: TokenPair | null }>
   /**
    * A new session for these credentials, or null (wrong password, unknown or inactive user: the
    * same work and answer for all). A 429 ApiError when the failure limits are reached; a 400 when
@@ -91,9 +98,13 @@ export interface Accounts {
    * Rotates the session of a refresh token whose claims the caller verified (`tokens.verify`);
    * null claims (a token that did not verify) are refused like an unknown session.
    */
-  refresh(claims: TokenClaims | null, client: Client): Promise<TokenPair>
+  refresh(claims: TokenClaims | null, client: Client): Promise<Refreshed>
   verify(token: string): Promise<boolean>
-  logout(userId: string, refreshToken: string, client: Client): Promise<void>
+  /**
+   * Revokes the session of a refresh token. `userId`: the Bearer token's user, who must own it
+   * (else 403); null where the profile needs no Bearer (the refresh token alone names the session).
+   */
+  logout(userId: string | null, refreshToken: string, client: Client): Promise<void>
   /** Every session of the caller's user, or every one but the caller's own; how many were revoked. */
   logoutAll(caller: Caller, exceptCurrent: boolean, client: Client): Promise<number>
   /** The caller's live sessions, newest first. */

@@ -42,6 +42,9 @@ export const EnvSchema = Type.Object({
   REFRESH_TOKEN_TTL: Seconds(86400),
   SESSION_MAX_AGE: Seconds(2592000),
   REFRESH_REUSE_INTERVAL: Seconds(10, 0),
+  // SimpleJWT's setting; default: true under API_PROFILE=simplejwt, false under the others (load.ts).
+  ROTATE_REFRESH_TOKENS: Type.Optional(Bool),
+  API_PROFILE: Type.Union(['simplejwt', 'camelcase', 'envelope'].map((v) => Type.Literal(v)), { default: 'simplejwt' }),
 
   BCRYPT_COST: Type.Integer({ minimum: 4, maximum: 15, default: 12 }),
   PASSWORD_WORKERS: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),

@@ -8,7 +8,7 @@ import type { Config } from './types.js'
 export { ConfigError } from './config-error.js'
 export { loadEnvFile } from './env-file.js'
 export { loadConfig } from './load.js'
-export type { Config, JwtAlgorithm } from './types.js'
+export type { ApiProfile, Config, JwtAlgorithm } from './types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

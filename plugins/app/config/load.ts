@@ -9,7 +9,7 @@ import { ConfigError } from './config-error.js'
 import { EnvSchema, type Env } from './env.js'
 import { jwtKeys } from './jwt-keys.js'
 import { redisTarget } from './redis-target.js'
-import type { Config, EmailVerification, JwtAlgorithm } from './types.js'
+import type { ApiProfile, Config, EmailVerification, JwtAlgorithm } from './types.js'
 import { webConfig } from './web.js'
 
 /** URLs that may carry a password (smtp://user:pass@host). */
@@ -135,6 +135,9 @@ export function loadConfig (source: Record<string, string | undefined> = process
     refreshTokenTtl: env.REFRESH_TOKEN_TTL,
     sessionMaxAge: env.SESSION_MAX_AGE,
     refreshReuseInterval: env.REFRESH_REUSE_INTERVAL,
+    apiProfile: env.API_PROFILE as ApiProfile,
+    // The backends the other profiles stand in for keep their refresh tokens.
+    rotateRefreshTokens: env.ROTATE_REFRESH_TOKENS === undefined ? env.API_PROFILE === 'simplejwt' : env.ROTATE_REFRESH_TOKENS === 'true' || env.ROTATE_REFRESH_TOKENS === '1',
     bcryptCost: env.BCRYPT_COST,
     passwordWorkers: env.PASSWORD_WORKERS ?? null,
     rateLimit: {

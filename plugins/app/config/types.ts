@@ -4,6 +4,8 @@ import type { WebConfig } from './web.js'
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA'
 export type EmailVerification = 'none' | 'optional' | 'mandatory'
+/** The dialects of API_PROFILE: this service's own (SimpleJWT's), and two backends it replaces. */
+export type ApiProfile = 'simplejwt' | 'camelcase' | 'envelope'
 
 export interface Config {
   env: string
@@ -53,6 +55,13 @@ export interface Config {
   refreshTokenTtl: number
   sessionMaxAge: number
   refreshReuseInterval: number
+  /**
+   * ROTATE_REFRESH_TOKENS: a refresh issues a new refresh token (and the old one is blacklisted);
+   * false: only an access token, the refresh token staying valid until it expires or is revoked.
+   */
+  rotateRefreshTokens: boolean
+  /** API_PROFILE: the dialect the HTTP edge speaks (request fields, answers, errors). */
+  apiProfile: ApiProfile
   bcryptCost: number
   passwordWorkers: number | null
   rateLimit: {

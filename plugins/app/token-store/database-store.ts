@@ -45,11 +45,11 @@ export class DatabaseTokenStore implements TokenStore {
     return { jti, iat: Number(row.iat), exp: Number(row.exp) }
   }
 
-  async rotate ({ sid, userId, jti, newJti, now }: Rotation): Promise<RotateResult> {
+  async rotate ({ sid, userId, jti, newJti, now, keep = false }: Rotation): Promise<RotateResult> {
     const { refreshTtl, reuseInterval, accessTtl } = this.#opts
     const [row] = await this.#db.$queryRaw<Array<{ status: string; jti: string | null; iat: bigint | null; exp: bigint | null }>>`
       SELECT status, jti, iat, exp FROM auth_session_rotate(${sid}::text, ${userId}::text, ${jti}::text, ${newJti}::text,
-        ${refreshTtl}::int, ${reuseInterval * 1000}::bigint, ${accessTtl}::int, ${now ?? null}::bigint)`
+        ${refreshTtl}::int, ${reuseInterval * 1000}::bigint, ${accessTtl}::int, ${now ?? null}::bigint, ${keep}::boolean)`
     return rotateResult({ status: row?.status, jti: row?.jti ?? null, iat: row?.iat, exp: row?.exp })
   }
 
@@ -71,7 +71,7 @@ export class DatabaseTokenStore implements TokenStore {
     const rows = await this.#db.$queryRaw<
       Array<{ sid: string; created_at: bigint; last_used: bigint; exp: bigint; ip: string; user_agent: string }>
     >`
-      SELECT sid, created_at, COALESCE(rotated_at, created_at) AS last_used, exp, ip, user_agent
+      SELECT sid, created_at, COALESCE(GREATEST(rotated_at, last_used), created_at) AS last_used, exp, ip, user_agent
       FROM sessions WHERE user_id = ${userId}::text AND NOT revoked AND expires_at > COALESCE(${now ?? null}::bigint, auth_now_ms())`
     return rows
       .map((r) => ({
@@ -88,14 +88,14 @@ export class DatabaseTokenStore implements TokenStore {
   // A revocation turns a live session into a tombstone that keeps its expiry.
   async revokeSession ({ userId, sid }: SessionRef): Promise<boolean> {
     const count = await this.#db.$executeRaw`
-      UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL
+      UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL, last_used = NULL
       WHERE sid = ${sid}::text AND user_id = ${userId}::text AND NOT revoked AND expires_at > auth_now_ms()`
     return count > 0
   }
 
   async revokeUserSessions (userId: string, exceptSid?: string): Promise<number> {
     return this.#db.$executeRaw`
-      UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL
+      UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL, last_used = NULL
       WHERE user_id = ${userId}::text AND sid <> ${exceptSid ?? ''}::text AND NOT revoked AND expires_at > auth_now_ms()`
   }
 

@@ -9,6 +9,7 @@
 //     a1..a8 its user agent, in pieces of at most 64 bytes (a longer value would turn the hash
 //     from a listpack into a hashtable, doubling its size) · p the previous jti (bytes)
 //     r ms time p was rotated (so also the current token's iat, and the last use)
+//     l ms time of the last refresh that kept its token (ROTATE_REFRESH_TOKENS=false), if later
 //     u "1" while the answer that handed out j may not have reached the client (a 503: the
 //     write's WAIT fell short, or its reply was lost): p then gets the grace answer past the
 //     grace interval. Where writes wait for replicas, every rotation and grace answer sets it in
@@ -43,7 +44,7 @@ end
 -- x first: a hash emptied by HDEL would vanish, and HSET would then recreate it without a TTL.
 local function tombstone(k)
   redis.call('HSET', k, 'x', '1')
-  redis.call('HDEL', k, 'j', 'e', 'c', 'i', 'p', 'r', 'u', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
+  redis.call('HDEL', k, 'j', 'e', 'c', 'i', 'p', 'r', 'u', 'l', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
 end
 `
 
@@ -68,7 +69,10 @@ return {iat, e}
 /**
  * KEYS: session, index. ARGV: sid, jti, newJti, nowMs or '', refreshTtl (s), reuseInterval (ms),
  * accessTtl (ms), index slack (ms), sessionMaxAge (s), '1' when the answer is confirmed later
- * (u set until CONFIRM_ANSWERED) or ''.
+ * (u set until CONFIRM_ANSWERED) or '', '1' to keep the current token (ROTATE_REFRESH_TOKENS=false:
+ * 'kept', the session's last use moves, nothing is rotated) or ''. A token that is not current
+ * gets the same grace answer or reuse detection either way, so instances that rotate and
+ * instances that keep can share sessions.
  */
 export const ROTATE = `${COMMON}
 local k = KEYS[1]
@@ -84,6 +88,14 @@ local slack = tonumber(ARGV[8])
 if nowS >= m then return {'unknown'} end
 if ARGV[2] == h[1] then
   if nowS >= e then return {'unknown'} end
+  if ARGV[11] == '1' then
+    -- The token stays current until it expires; the record must outlive the new access token.
+    redis.call('HSET', k, 'l', now)
+    local untilMs = math.max(e * 1000, accessEnd)
+    redis.call('PEXPIREAT', k, untilMs)
+    index(KEYS[2], ARGV[1], untilMs, now, slack)
+    return {'kept', h[1], 0, e}
+  end
   local exp = math.min(nowS + tonumber(ARGV[5]), m)
   redis.call('HSET', k, 'j', ARGV[3], 'e', exp, 'p', ARGV[2], 'r', now)
   if ARGV[10] == '1' then redis.call('HSET', k, 'u', '1') elseif h[7] then redis.call('HDEL', k, 'u') end
@@ -165,17 +177,20 @@ return n
 
 /**
  * KEYS: index, session key prefix. ARGV: nowMs or ''. Read-only: the live sessions, flattened as
- * sid, created (ms), last rotation (ms) or '', exp (s), ip, user agent.
+ * sid, created (ms), last use (ms: the later of the last rotation and the last refresh that
+ * kept its token) or '', exp (s), ip, user agent.
  */
 export const LIST = `${COMMON}
 local now = nowMs(ARGV[1])
 local out = {}
 for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
-  local h = redis.call('HMGET', KEYS[2] .. sid, 'j', 'c', 'r', 'e', 'i', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
+  local h = redis.call('HMGET', KEYS[2] .. sid, 'j', 'c', 'r', 'e', 'i', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'l')
   if h[1] then
     local agent = ''
     for n = 6, 13 do if h[n] then agent = agent .. h[n] end end
-    for _, v in ipairs({sid, h[2] or '0', h[3] or '', h[4], h[5] or '', agent}) do out[#out + 1] = v end
+    local used = h[3]
+    if h[14] and (not used or tonumber(h[14]) > tonumber(used)) then used = h[14] end
+    for _, v in ipairs({sid, h[2] or '0', used or '', h[4], h[5] or '', agent}) do out[#out + 1] = v end
   end
 end
 return out

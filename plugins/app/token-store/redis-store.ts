@@ -208,7 +208,8 @@ export class RedisTokenStore implements TokenStore {
         accessTtl * 1000,
         INDEX_SLACK_MS,
         sessionMaxAge,
-        confirmed ? '1' : ''
+        confirmed ? '1' : '',
+        r.keep ? '1' : ''
       )
     } catch (err) {
       // The client gets a 503, yet the rotation (or grace answer) may have run: its WAIT fell
@@ -217,14 +218,16 @@ export class RedisTokenStore implements TokenStore {
       // fails over with the rotation); elsewhere the session is marked now, after the call on
       // the same connection, if it moved on from this token. Not awaited: the 503 is not held up
       // by a Redis in trouble.
+      // (A refresh that kept its token moved nothing: the mark finds the token still current.)
       if (!confirmed) this.#writerOf(r.userId).tokenStoreMarkUnanswered(sessionKey(r), jti).catch(() => {})
       throw err
     }
+    const status = String(reply[0])
     const current = reply[1] instanceof Buffer ? reply[1] : null
     // Given: the grace interval alone applies again. Not awaited (nothing waits for it); if it is
-    // lost, the previous token stays answerable until the next rotation.
-    if (confirmed && current) this.#writerOf(r.userId).tokenStoreConfirmAnswered(sessionKey(r), current).catch(() => {})
-    return rotateResult({ status: String(reply[0]), jti: current ? current.toString('base64url') : null, iat: reply[2], exp: reply[3] })
+    // lost, the previous token stays answerable until the next rotation. ('kept' marked nothing.)
+    if (confirmed && current && status !== 'kept') this.#writerOf(r.userId).tokenStoreConfirmAnswered(sessionKey(r), current).catch(() => {})
+    return rotateResult({ status, jti: current ? current.toString('base64url') : null, iat: reply[2], exp: reply[3] })
   }
 
   async refreshStatus (s: SessionRef, jti: string): Promise<RefreshStatus> {

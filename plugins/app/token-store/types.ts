@@ -27,6 +27,8 @@ export type RotateResult =
   | { status: 'rotated'; refresh: IssuedRefresh }
   /** The presented token was rotated within reuseInterval: the CURRENT token, for the caller to re-sign identically. */
   | { status: 'grace'; refresh: IssuedRefresh }
+  /** Asked to keep it (ROTATE_REFRESH_TOKENS=false): the presented token was current and stays so (its jti and exp; iat unknown, 0). */
+  | { status: 'kept'; refresh: IssuedRefresh }
   /** A non-current token of the family after the interval: the whole session has just been revoked. */
   | { status: 'reused' }
   /** The session was already revoked (logout, logout-all, reuse). */
@@ -46,6 +48,7 @@ export function rotateResult (raw: { status: unknown; jti: string | null; iat: u
   switch (status) {
     case 'rotated':
     case 'grace':
+    case 'kept':
       if (jti === null) break
       return { status, refresh: { jti, iat: Number(raw.iat), exp: Number(raw.exp) } }
     case 'reused':
@@ -80,6 +83,8 @@ export interface Rotation extends SessionRef {
   jti: string
   /** The jti of the token to issue if this one is current. */
   newJti: string
+  /** Keep a current token current instead (ROTATE_REFRESH_TOKENS=false): 'kept', nothing rotated. */
+  keep?: boolean
   /** ms since the epoch; default: the store's clock */
   now?: number
 }
@@ -89,7 +94,7 @@ export interface SessionInfo {
   sid: string
   /** ms since the epoch: when the session started (login or register). */
   created: number
-  /** ms since the epoch: the last login or rotation (a grace answer or a listing does not move it). */
+  /** ms since the epoch: the last login, rotation or kept refresh (a grace answer or a listing does not move it). */
   lastUsed: number
   /** s since the epoch: when the current refresh token expires. */
   expires: number
@@ -107,7 +112,10 @@ export interface TokenStore {
   readonly kind: 'redis' | 'database'
   /** Starts a session whose first refresh token is jti. exp = min(now + refreshTtl, start + sessionMaxAge). */
   createSession(s: NewSession): Promise<IssuedRefresh>
-  /** Atomic: under any concurrency a token is rotated at most once. The new token's iat = floor(now / 1000). */
+  /**
+   * Atomic: under any concurrency a token is rotated at most once. The new token's iat = floor(now / 1000).
+   * With `keep`, a current token stays current ('kept') and only the session's last use moves.
+   */
   rotate(r: Rotation): Promise<RotateResult>
   /**
    * 'current' only for the current refresh jti of a live session; 'blacklisted' when the session

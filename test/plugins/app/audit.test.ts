@@ -203,6 +203,15 @@ t.test('one audit line per event, with who, which session, from where and in whi
   t.equal(res.statusCode, 429)
   one(t, audit, { event: 'account_deleted', outcome: 'throttled', sid: claims(g.refresh).sid })
 
+  // A refresh that keeps its token (ROTATE_REFRESH_TOKENS=false): 'kept'.
+  const keeping = await variant({ ROTATE_REFRESH_TOKENS: 'false' })
+  ;({ res } = await act('POST', '/api/auth/login/', { body: { username: fourth, password: PASSWORD }, on: keeping }))
+  const k = json(res) as { access: string; refresh: string }
+  keep(k.access, k.refresh)
+  ;({ res, audit } = await act('POST', '/api/token/refresh/', { body: { refresh: k.refresh }, on: keeping }))
+  keep(json(res).access as string)
+  one(t, audit, { event: 'refresh', outcome: 'kept', user_id: claims(k.refresh).user_id, sid: claims(k.refresh).sid })
+
   // Every event of the list was seen, with every outcome.
   for (const [event, outcomes] of Object.entries(AUDIT_EVENTS)) {
     for (const outcome of outcomes) t.ok(seen.has(`${event}:${outcome}`), `${event} ${outcome} was audited`)

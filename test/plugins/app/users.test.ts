@@ -64,6 +64,20 @@ for (const mode of ['postgres', 'embedded'] as const) {
     const rows = async (where: Record<string, unknown> = {}) =>
       app.prisma.user.findMany({ where, orderBy: { username: 'asc' } })
 
+    t.test('pk: every user gets the next integer at creation, and a deleted user\'s is never given again', async (t) => {
+      const make = (name: string) => app.users.create({ username: name, email: `${name}@example.com`, passwordHash: 'h', firstName: '', lastName: '' })
+      const a = await make('pk_first')
+      const b = await make('pk_second')
+      t.ok(Number.isInteger(a.pk) && a.pk > 0, `an integer (${a.pk})`)
+      t.ok(b.pk > a.pk, 'in order of creation')
+      await app.users.delete(b.id)
+      const c = await make('pk_third')
+      t.ok(c.pk > b.pk, `not reused (${a.pk}, ${b.pk} deleted, then ${c.pk})`)
+      t.equal((await app.users.findById(a.id))?.pk, a.pk, 'read back as stored')
+      await app.users.delete(a.id)
+      await app.users.delete(c.id)
+    })
+
     t.test('create stores the user as entered and finds it ignoring case', async (t) => {
       const user = await app.users.create({
         username: 'John_Doe',

@@ -93,6 +93,44 @@ function contract (t: Test, h: Harness) {
     t.equal(await store.isSessionActive({ userId, sid }), true)
   })
 
+  t.test('keep (ROTATE_REFRESH_TOKENS=false): the token stays current, its exp unchanged; the last use moves', async (t) => {
+    const store = h.make()
+    const now = Date.now()
+    const { sid, userId, jti, first } = await start(store, now)
+    for (const dt of [60_000, 120_000]) {
+      const r = await store.rotate({ sid, userId, jti, newJti: newId(), now: now + dt, keep: true })
+      t.same(r, { status: 'kept', refresh: { jti, iat: 0, exp: first.exp } }, `kept at +${dt / 1000} s`)
+    }
+    t.equal(await store.refreshStatus({ userId, sid }, jti), 'current', 'still the current token')
+    const [listed] = await store.listSessions(userId, now + 130_000)
+    t.equal(listed?.lastUsed, now + 120_000, 'the sessions list shows the last refresh')
+    t.equal(listed?.expires, first.exp)
+    // Past its own expiry it is refused like any expired token, and the session ends with it.
+    t.equal((await store.rotate({ sid, userId, jti, newJti: newId(), now: first.exp * 1000, keep: true })).status, 'unknown')
+  })
+
+  t.test('keep: 20 concurrent refreshes of one token all keep it; a revocation wins at once', async (t) => {
+    const store = h.make()
+    const { sid, userId, jti } = await start(store, Date.now())
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.rotate({ sid, userId, jti, newJti: newId(), keep: true })))
+    t.same(new Set(results.map((r) => r.status)), new Set(['kept']))
+    t.equal(await store.revokeSession({ userId, sid }), true)
+    t.same(await store.rotate({ sid, userId, jti, newJti: newId(), keep: true }), { status: 'revoked' })
+    t.equal(await store.isSessionActive({ userId, sid }), false)
+  })
+
+  t.test('keep and rotate on one session (instances with either setting): a rotated-away token gets grace, then reuse detection', async (t) => {
+    const store = h.make()
+    const now = Date.now()
+    const { sid, userId, jti } = await start(store, now)
+    const r = await store.rotate({ sid, userId, jti, newJti: newId(), now })
+    const current = (r as Extract<RotateResult, { status: 'rotated' }>).refresh
+    t.same(await store.rotate({ sid, userId, jti, newJti: newId(), now: now + 1_000, keep: true }), { status: 'grace', refresh: current })
+    t.same(await store.rotate({ sid, userId, jti: current.jti, newJti: newId(), now: now + 2_000, keep: true }), { status: 'kept', refresh: { ...current, iat: 0 } })
+    t.same(await store.rotate({ sid, userId, jti, newJti: newId(), now: now + 60_000, keep: true }), { status: 'reused' })
+    t.equal(await store.isSessionActive({ userId, sid }), false)
+  })
+
   t.test('reuse after the interval revokes the whole session', async (t) => {
     const store = h.make()
     const now = Date.now()

@@ -5,7 +5,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPg } from '@prisma/adapter-pg'
@@ -73,6 +73,46 @@ t.test('a failing migration is reported, not recorded as applied (PGlite)', asyn
   })
 })
 
+/** The migrations folder as it was before `name`, in a temporary folder. */
+async function migrationsBefore (t: Test, name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'auth-before-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await cp(prismaPaths().migrations, dir, { recursive: true })
+  for (const m of (await readMigrations()).migrationDirectories) if (m.path >= name) await rm(join(dir, m.path), { recursive: true })
+  return dir
+}
+
+const PK_MIGRATION = (await readMigrations()).migrationDirectories.map((m) => m.path).find((p) => p.endsWith('_user_pk_and_kept_refresh'))!
+
+t.test('the users already there get their pk in the order they joined (PGlite and PostgreSQL); new users continue the sequence', async (t) => {
+  t.ok(PK_MIGRATION, 'the migration that adds pk')
+  const check = async (t: Test, factory: Parameters<typeof applyMigrations>[0], query: (sql: string) => Promise<Array<Record<string, unknown>>>) => {
+    await applyMigrations(factory, [], { migrationsDir: await migrationsBefore(t, PK_MIGRATION) })
+    // Inserted out of order: the numbers follow date_joined, not the table's physical order.
+    for (const [name, joined] of [['carol', '2026-03-01'], ['alice', '2026-01-01'], ['bob', '2026-02-01']]) {
+      await query(`INSERT INTO users (username, username_lower, email, email_lower, password_hash, date_joined)
+        VALUES ('${name}', '${name}', '${name}@example.com', '${name}@example.com', 'x', '${joined}')`)
+    }
+    t.same(await applyMigrations(factory, []), [PK_MIGRATION], 'the pk migration applies over them')
+    t.same(await query('SELECT username, pk FROM users ORDER BY pk'), [{ username: 'alice', pk: 1 }, { username: 'bob', pk: 2 }, { username: 'carol', pk: 3 }])
+    await query("INSERT INTO users (username, username_lower, email, email_lower, password_hash) VALUES ('dave', 'dave', 'd@example.com', 'd@example.com', 'x')")
+    t.same(await query("SELECT pk FROM users WHERE username = 'dave'"), [{ pk: 4 }], 'the next user gets the next number')
+  }
+  t.test('PGlite', (t) => withScratchPglite((db) => check(t, pgliteAdapterFactory(db), async (sql) => (await db.query<Record<string, unknown>>(sql)).rows)))
+  t.test('PostgreSQL', async (t) => {
+    const db = await createTestDatabase()
+    t.teardown(() => db.drop())
+    const pg = await new PrismaPg(db.url).connect()
+    t.teardown(() => pg.dispose())
+    await pg.executeScript('DROP SCHEMA public CASCADE; CREATE SCHEMA public')
+    const query = async (sql: string) => {
+      const r = await pg.queryRaw({ sql, args: [], argTypes: [] })
+      return r.rows.map((row) => Object.fromEntries(r.columnNames.map((c, i) => [c, row[i]])))
+    }
+    await check(t, postgresAdapterFactory(db.url), query)
+  })
+})
+
 t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', async (t) => {
   // createTestDatabase clones an already migrated template; start from an empty database instead.
   const db = await createTestDatabase()
@@ -97,7 +137,7 @@ t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', 
   })
   t.same(
     columns.rows.map((r) => r[0]),
-    ['date_joined', 'email', 'email_lower', 'email_verified', 'first_name', 'id', 'is_active', 'last_login', 'last_name', 'password_hash', 'username', 'username_lower']
+    ['date_joined', 'email', 'email_lower', 'email_verified', 'first_name', 'id', 'is_active', 'last_login', 'last_name', 'password_hash', 'pk', 'username', 'username_lower']
   )
 })
 
