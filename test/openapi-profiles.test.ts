@@ -8,6 +8,7 @@ import t from 'tap'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import { build } from './helper.js'
 import { documentYaml } from '../scripts/openapi-yaml.js'
+import { createContractCheck, type Exchange } from './support/contract.js'
 
 type Json = Record<string, any>
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -51,5 +52,13 @@ for (const [profile, shapes] of Object.entries(expected)) {
       }
     }
     t.same(errors, [], 'every documented error is {"error": ...}')
+
+    // The contract check of the tests reads this document: a contract-shaped answer fails it.
+    const contract = createContractCheck(doc)
+    const answer = (status: number, body: unknown): Exchange =>
+      ({ method: 'POST', url: '/api/auth/refresh/', status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) })
+    const own = profile === 'camelcase' ? { token: 'eyJ.a.b' } : { access: 'eyJ.a.b' }
+    t.equal(contract.check(answer(200, own)), null, "the profile's answer passes")
+    t.match(contract.check(answer(401, { detail: 'Token is invalid or expired', code: 'token_not_valid' })), /does not match/, "the contract's error body does not")
   })
 }
