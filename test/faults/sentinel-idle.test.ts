@@ -81,6 +81,8 @@ async function acrossSwitch (t: Test, own: OwnSentinel, doSwitch: () => Promise<
   t.comment(`switched ${switched - began} ms after it began; statuses: ${JSON.stringify(Object.fromEntries(statuses))}; first 200 per session, ms after the switch: ${firsts.join(', ')}; done at ${back} ms`)
   t.same([...statuses.keys()].filter((k) => k !== '200' && k !== '503'), [], 'only 200s and 503s: no session revoked, no 500')
   t.ok(back !== null, 'every session refreshed, and the topology settled')
+  // When they did not: what the service said meanwhile (its outage warnings name the cause).
+  if (back === null) t.comment(`service warnings: ${JSON.stringify(logs.filter((l) => Number(l.level) >= 40).slice(-12).map((l) => ({ msg: l.msg, err: l.err, kind: l.kind })))}`)
   for (const [i, s] of sessions.entries()) {
     t.ok(s.firstOk !== null && s.firstOk <= RECOVERY_MS, `session ${i}: 200 within ${RECOVERY_MS} ms of the switch (${s.firstOk} ms)`)
   }

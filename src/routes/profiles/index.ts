@@ -83,11 +83,22 @@ function applyRoute (fastify: FastifyInstance, route: RouteOptions, own: RouteDi
   if (own.aliases) {
     route.preValidation = [aliasing(own.aliases), ...asArray(route.preValidation)]
     say(route, `This profile also takes ${Object.entries(own.aliases).map(([alias, field]) => `\`${alias}\` for \`${field}\``).join(', ')}.`)
+    // Documented as optional fields: the alias is copied to the contract's field before validation.
+    const schema = route.schema as { body?: { properties?: Record<string, unknown> } } | undefined
+    if (schema?.body?.properties) {
+      const added = Object.fromEntries(Object.entries(own.aliases).map(([alias, field]) => [alias, { type: 'string', description: `Taken for \`${field}\` when that is absent.` }]))
+      schema.body = { ...schema.body, properties: { ...schema.body.properties, ...added } }
+    }
   }
   if (own.noBearer) {
     // The authenticate hook goes; the route's other onRequest hooks stay.
     route.onRequest = asArray<onRequestHookHandler>(route.onRequest).filter((hook) => hook !== fastify.authenticate)
-    if (route.schema) (route.schema as { security?: unknown }).security = []
+    const schema = route.schema as { security?: unknown; response?: Record<string, unknown> } | undefined
+    if (schema) {
+      schema.security = []
+      // Without the Bearer check there is no 401 of a missing or refused access token.
+      if (schema.response) delete schema.response[401]
+    }
     say(route, 'This profile needs no Bearer token: the refresh token names the session.')
   }
   const answer = own.answer
