@@ -10,6 +10,7 @@ import sjson from 'secure-json-parse'
 import { installErrorHandling } from './error-handler.js'
 import { commonSchemas } from './schemas/common.js'
 import { authSchemas } from './schemas/auth.js'
+import { MfaRequiredSchema } from './schemas/routes.js'
 import { commonResponses, routelessResponses } from './routes/responses.js'
 import configPlugin, { type Config } from '../plugins/app/config/index.js'
 import { ApiError, throttled } from '../plugins/app/errors.js'
@@ -31,6 +32,8 @@ import tokensPlugin from '../plugins/app/tokens.js'
 import authPlugin from '../plugins/app/auth.js'
 import auditPlugin from '../plugins/app/audit.js'
 import accountsPlugin from '../plugins/app/accounts/index.js'
+import mfaPlugin from '../plugins/app/mfa/index.js'
+import passkeysPlugin from '../plugins/app/passkeys/index.js'
 import webClientsPlugin from '../plugins/app/web-clients.js'
 import authRoutes from './routes/auth/index.js'
 import refreshRoutes from './routes/refresh/index.js'
@@ -158,7 +161,7 @@ export const app = fp<AppOptions>(
   async (fastify, opts) => {
     await fastify.register(configPlugin, { config: opts.config })
     for (const warning of opts.config.warnings) fastify.log.warn(warning)
-    for (const schema of [...commonSchemas, ...authSchemas]) fastify.addSchema(schema)
+    for (const schema of [...commonSchemas, ...authSchemas, MfaRequiredSchema]) fastify.addSchema(schema)
 
     // Bodies are JSON only: anything else is a 415.
     fastify.removeContentTypeParser(['text/plain'])
@@ -222,6 +225,8 @@ export const app = fp<AppOptions>(
     await fastify.register(webClientsPlugin)
     await fastify.register(authPlugin)
     await fastify.register(auditPlugin)
+    await fastify.register(mfaPlugin)
+    await fastify.register(passkeysPlugin)
     await fastify.register(accountsPlugin)
     // The routes added from here on are rewritten for the dialect before the document reads them.
     if (dialect) installDialect(fastify, dialect)

@@ -12,7 +12,18 @@ import { USER_AGENT_MAX } from './token-store/types.js'
 /** The audited events and their outcomes, as the HTTP contract lists them (README: Audit log). */
 export const AUDIT_EVENTS = {
   register: ['success'],
-  login: ['success', 'unknown_user', 'wrong_password', 'inactive', 'throttled', 'unverified'],
+  login: ['success', 'unknown_user', 'wrong_password', 'inactive', 'throttled', 'unverified', 'mfa_required'],
+  // The second step of a sign-in (POST /api/auth/login/code/), by method; a wrong code counts as a failed login.
+  mfa_challenge: ['totp_passed', 'totp_failed', 'recovery_code_used', 'recovery_code_failed', 'passkey_passed', 'passkey_failed', 'expired', 'throttled'],
+  mfa_enabled: ['success', 'invalid_code'],
+  mfa_disabled: ['success', 'wrong_password', 'throttled'],
+  recovery_codes_regenerated: ['success', 'wrong_password', 'throttled'],
+  passkey_added: ['success', 'invalid'],
+  passkey_removed: ['success'],
+  // Username-less sign-in with a passkey; cloned: a signature counter that went backwards.
+  passkey_login: ['success', 'failed', 'cloned'],
+  // A sensitive operation that needs a recent second factor or a code: refused without one, failed with a wrong one.
+  step_up: ['passed', 'refused', 'failed', 'throttled'],
   refresh: ['rotated', 'grace', 'kept', 'reuse_detected', 'revoked', 'unknown'],
   logout: ['success'],
   logout_all: ['success'],
@@ -54,7 +65,7 @@ declare module 'fastify' {
 }
 
 /** Outcomes that may be an attack: logged as warnings. */
-const SUSPICIOUS = new Set(['reuse_detected', 'throttled'])
+const SUSPICIOUS = new Set(['reuse_detected', 'throttled', 'cloned'])
 
 /**
  * The audit log: the app's logger at info level at least, so LOG_LEVEL=warn still keeps the

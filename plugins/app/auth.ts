@@ -5,10 +5,13 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { accessTokenNotValid, notAuthenticated } from './errors.js'
+import { signInOf, type SignIn } from './tokens.js'
 
 export interface Caller {
   userId: string
   sid: string
+  /** How the session's user signed in (the access token's amr and auth_time): step-up reads it. */
+  signIn: SignIn
 }
 
 declare module 'fastify' {
@@ -52,7 +55,7 @@ export default fp(
       const claims = tokens.verify(token)
       if (!claims || claims.token_type !== 'access') throw accessTokenNotValid()
       if (!(await tokenStore.isSessionActive({ userId: claims.user_id, sid: claims.sid }))) throw accessTokenNotValid()
-      request.auth = { userId: claims.user_id, sid: claims.sid }
+      request.auth = { userId: claims.user_id, sid: claims.sid, signIn: signInOf(claims) }
     })
   },
   { name: 'auth', dependencies: ['tokens', 'token-store', 'web-clients'] }

@@ -20,14 +20,30 @@ export interface TokenClaims {
   exp: number
   iss?: string
   aud?: string
+  /** How the user signed in (RFC 8176): ["pwd"], ["pwd", "otp", "mfa"], ["hwk", "mfa"]. Absent from tokens made before it existed. */
+  amr?: string[]
+  /** When the user signed in (s), the session's start: kept through refreshes. */
+  auth_time?: number
 }
+
+/** How a session's user signed in, carried by every token of the session (claims amr and auth_time). */
+export interface SignIn {
+  amr: readonly string[]
+  auth_time: number
+}
+
+/** The sign-in a token's claims record; a token made before the claims existed signed in with a password, at the latest when it was issued. */
+export const signInOf = (claims: TokenClaims): SignIn => ({
+  amr: Array.isArray(claims.amr) ? claims.amr : ['pwd'],
+  auth_time: typeof claims.auth_time === 'number' ? claims.auth_time : claims.iat
+})
 
 export interface Tokens {
   /** The kid of the signing key. */
   readonly kid: string
-  signAccess(userId: string, sid: string, nowSeconds: number): string
+  signAccess(userId: string, sid: string, nowSeconds: number, signIn: SignIn): string
   /** Deterministic for HS256/RS256/EdDSA: the same claims give the same token string. */
-  signRefresh(userId: string, sid: string, refresh: { jti: string; iat: number; exp: number }): string
+  signRefresh(userId: string, sid: string, refresh: { jti: string; iat: number; exp: number }, signIn: SignIn): string
   /** Signature, algorithm, kid, expiry, issuer and audience; null when any of them is wrong. */
   verify(token: string): TokenClaims | null
   newId(): string
@@ -120,7 +136,7 @@ export default fp(
     const tokens: Tokens = {
       kid,
       newId,
-      signAccess (userId, sid, now) {
+      signAccess (userId, sid, now, signIn) {
         return fastify.jwt.sign({
           token_type: 'access',
           user_id: userId,
@@ -128,11 +144,13 @@ export default fp(
           sid,
           iat: now,
           exp: now + accessTokenTtl,
+          amr: signIn.amr,
+          auth_time: signIn.auth_time,
           ...extra
         })
       },
-      signRefresh (userId, sid, r) {
-        return fastify.jwt.sign({ token_type: 'refresh', user_id: userId, jti: r.jti, sid, iat: r.iat, exp: r.exp, ...extra })
+      signRefresh (userId, sid, r, signIn) {
+        return fastify.jwt.sign({ token_type: 'refresh', user_id: userId, jti: r.jti, sid, iat: r.iat, exp: r.exp, amr: signIn.amr, auth_time: signIn.auth_time, ...extra })
       },
       verify (token) {
         if (typeof token !== 'string' || token.length > 4096) return null

@@ -94,6 +94,8 @@ export const SESSION_EXAMPLE = {
   expires: '2026-11-22T09:12:03Z',
   ip: '203.0.113.7',
   user_agent: 'MyApp/2.1 (iPhone)',
+  amr: ['pwd', 'otp', 'mfa'],
+  auth_time: 1795251600,
   current: true
 }
 
@@ -105,6 +107,8 @@ export const SessionSchema = Type.Object(
     expires: Type.String({ format: 'date-time', description: "When the session's current refresh token expires." }),
     ip: Type.String({ description: "The login's client address." }),
     user_agent: Type.String({ description: "The login's User-Agent, cut to 256 characters." }),
+    amr: Type.Array(Type.String(), { description: 'How the user signed in (RFC 8176): `["pwd"]`, `["pwd", "otp", "mfa"]`, `["pwd", "hwk", "mfa"]` or `["hwk", "mfa"]` (a passkey).' }),
+    auth_time: Type.Integer({ description: 'When the user signed in (seconds since the epoch): the `auth_time` claim of its tokens.' }),
     current: Type.Boolean({ description: 'The session of the access token that asked.' })
   },
   { $id: 'Session', description: 'A live session of the user (a signed-in device).', examples: [SESSION_EXAMPLE] }

@@ -3,6 +3,7 @@
 // file, by kind: sessions, passwords, registration (and e-mail verification), the profile.
 import fp from 'fastify-plugin'
 import { createContext } from './context.js'
+import { mfaFlows } from './mfa-flows.js'
 import { passwordFlows } from './password-flows.js'
 import { profileFlows } from './profile-flows.js'
 import { registrationFlows } from './registration-flows.js'
@@ -20,8 +21,8 @@ declare module 'fastify' {
 export default fp(
   async (fastify) => {
     const ctx = createContext(fastify)
-    const accounts: Accounts = { ...registrationFlows(ctx), ...sessionFlows(ctx), ...passwordFlows(ctx), ...profileFlows(ctx) }
+    const accounts: Accounts = { ...registrationFlows(ctx), ...sessionFlows(ctx), ...passwordFlows(ctx), ...profileFlows(ctx), ...mfaFlows(ctx) }
     fastify.decorate('accounts', accounts)
   },
-  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'tokens', 'throttle', 'mail', 'audit'] }
+  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'tokens', 'throttle', 'mail', 'audit', 'mfa', 'passkeys'] }
 )

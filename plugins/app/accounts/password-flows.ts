@@ -25,9 +25,10 @@ export function passwordFlows (ctx: FlowContext): PasswordFlows {
   }
 
   return {
-    async changePassword (caller, { old_password, new_password1, new_password2 }, client) {
+    async changePassword (caller, { old_password, new_password1, new_password2, code }, client) {
       const user = await ctx.currentUser(caller.userId)
       if (!(await ctx.checkOwnPassword(user, old_password, client, 'password_changed', caller.sid))) throw fieldErrors({ old_password: [MESSAGES.oldPassword] })
+      await ctx.stepUp(caller, code, client)
       const errors = newPasswordErrors(new_password1, new_password2, user)
       if (Object.keys(errors).length > 0) throw fieldErrors(errors)
       const hash = await passwords.hash(new_password1)

@@ -26,9 +26,10 @@ export function profileFlows (ctx: FlowContext): ProfileFlows {
       return recent.remember(publicUser(user))
     },
 
-    async deleteAccount (caller, password, client) {
+    async deleteAccount (caller, password, code, client) {
       const user = await ctx.currentUser(caller.userId)
       if (!(await ctx.checkOwnPassword(user, password, client, 'account_deleted', caller.sid))) throw fieldErrors({ password: [WRONG_PASSWORD] })
+      await ctx.stepUp(caller, code, client)
       await ctx.revokingAround(user.id, undefined, () => users.delete(user.id))
       recent.forget(user.id)
       audit(client, { event: 'account_deleted', outcome: 'success', userId: user.id, sid: caller.sid })

@@ -1,29 +1,66 @@
 // The session flows: login, refresh (rotation), verify, logout, logout-all, and the sessions list
 // with signing one device out.
-import { ApiError, TOKEN_BLACKLISTED, TOKEN_INVALID, tokenNotValid } from '../errors.js'
+import { createHash, randomBytes } from 'node:crypto'
+import type { AuditRecord } from '../audit.js'
+import { ApiError, TOKEN_BLACKLISTED, TOKEN_INVALID, fieldErrors, tokenNotValid } from '../errors.js'
+import { signInOf } from '../tokens.js'
 import { foldUsername } from '../usernames.js'
-import { accountOf, nowSeconds, type FlowContext } from './context.js'
-import { publicUser, type Accounts } from './types.js'
+import { accountOf, INVALID_CODE, nowSeconds, PASSWORD, PASSWORD_AND_OTP, PASSWORD_AND_PASSKEY, type FlowContext } from './context.js'
+import type { Accounts, Client, MfaChallenge } from './types.js'
 
 const UNVERIFIED = 'E-mail is not verified.'
 
 /** SessionInfo times as the list shows them: ISO 8601 to the second. */
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 
-type SessionFlows = Pick<Accounts, 'login' | 'refresh' | 'verify' | 'logout' | 'logoutAll' | 'sessions' | 'revokeSession'>
+type SessionFlows = Pick<Accounts, 'login' | 'completeLogin' | 'refresh' | 'verify' | 'logout' | 'logoutAll' | 'sessions' | 'revokeSession'>
+
+/** The ephemeral token of a sign-in waiting for its second factor: 5 minutes, 5 wrong codes. */
+const EPHEMERAL_TTL = 300
+const EPHEMERAL_TRIES = 5
+const INVALID_EPHEMERAL = 'Invalid or expired token.'
+const INVALID_CREDENTIAL = 'Invalid credentials'
+const invalidEphemeral = () => fieldErrors({ ephemeral_token: [INVALID_EPHEMERAL] })
+
+/** What the ephemeral token stands for: whose sign-in, with which password (a fingerprint of its hash), until when (ms). */
+interface PendingSignIn {
+  userId: string
+  hash: string
+  expires: number
+}
+
+/** The store keeps a hash of the token, not the token: a reader of Redis or the table cannot finish a sign-in. null: not a token we made. */
+const ticketKey = (token: string): string | null =>
+  /^[A-Za-z0-9_-]{43}$/.test(token) ? `mfa:${createHash('sha256').update(token).digest('base64url')}` : null
+const hashPrint = (passwordHash: string) => createHash('sha256').update(passwordHash).digest('base64url')
+
+function parsePending (value: string): PendingSignIn | null {
+  try {
+    const p = JSON.parse(value) as Partial<PendingSignIn>
+    return typeof p.userId === 'string' && typeof p.hash === 'string' && typeof p.expires === 'number' ? (p as PendingSignIn) : null
+  } catch {
+    return null
+  }
+}
 
 export function sessionFlows (ctx: FlowContext): SessionFlows {
-  const { users, passwords, tokens, throttle, audit, store, email, recent, rotateRefreshTokens } = ctx
+  const { users, passwords, tokens, throttle, audit, store, email, rotateRefreshTokens, mfa, passkeys } = ctx
 
-  /**
-   * A login's compare-and-set lost, and it had re-hashed: another login of the same password may
-   * have re-hashed it first. The login stands if the hash now stored still takes the password
-   * (checked, then recorded by compare-and-set again); after a change or reset it does not.
-   */
-  async function afterConcurrentRehash (userId: string, password: string): Promise<boolean> {
-    const current = await users.findById(userId)
-    if (!current || !current.isActive || !(await passwords.verify(password, current.passwordHash))) return false
-    return users.recordLogin(userId, new Date(), current.passwordHash)
+  /** The first step passed and a second factor is due: an ephemeral token, kept where sessions are. */
+  async function challenge (userId: string, passwordHash: string, hasPasskeys: boolean): Promise<MfaChallenge> {
+    const token = randomBytes(32).toString('base64url')
+    const pending: PendingSignIn = { userId, hash: hashPrint(passwordHash), expires: mfa.now() + EPHEMERAL_TTL * 1000 }
+    await store.putTicket(ticketKey(token)!, JSON.stringify(pending), EPHEMERAL_TTL, EPHEMERAL_TRIES)
+    return { mfa_required: true, ephemeral_token: token, methods: hasPasskeys ? ['totp', 'recovery_code', 'passkey'] : ['totp', 'recovery_code'] }
+  }
+
+  /** A wrong second factor: a failed login of the account, a try of the ephemeral token spent. */
+  async function wrongCode (key: string, account: string, client: Client, record: AuditRecord<'mfa_challenge'>, field: 'code' | 'credential'): Promise<never> {
+    await throttle.failLogin(client.ip, account)
+    audit(client, record)
+    const left = await store.failTicket(key)
+    if (left === 0) throw invalidEphemeral()
+    throw fieldErrors({ [field]: [field === 'code' ? INVALID_CODE : INVALID_CREDENTIAL] })
   }
 
   return {
@@ -46,27 +83,56 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
         audit(client, { event: 'login', outcome: 'unverified', userId })
         throw new ApiError(400, { non_field_errors: [UNVERIFIED] })
       }
+      // A second factor is asked for: no session yet, an ephemeral token to finish with.
+      const factors = await mfa.status(user.id)
+      if (factors.totp) {
+        audit(client, { event: 'login', outcome: 'mfa_required', userId })
+        return await challenge(user.id, user.passwordHash, factors.passkeys > 0)
+      }
       const rehash = passwords.needsRehash(user.passwordHash) ? await passwords.hash(password) : undefined
-      // The session starts first, then the login is recorded only if the password it checked is
-      // still the account's (compare-and-set). A change, reset or deletion that wrote first makes
-      // this login fail and ends its session; one that writes after has its session already in
-      // the store, where the revocation that follows its write ends it. Either way a login whose
-      // check began before the change never keeps a live session, on any store or instance.
-      const session = await ctx.startSession(user.id, client)
-      let recorded = false
-      try {
-        // last_login moves: every password reset link made before this login stops working.
-        recorded = await users.recordLogin(user.id, new Date(), user.passwordHash, rehash)
-        if (!recorded && rehash !== undefined) recorded = await afterConcurrentRehash(user.id, password)
-      } finally {
-        if (!recorded) await store.revokeSession({ userId: user.id, sid: session.sid }).catch(() => {})
+      return await ctx.finishLogin(user, client, PASSWORD, { password, rehash })
+    },
+
+    async completeLogin ({ ephemeral_token, code, credential, ...client }) {
+      const key = ticketKey(ephemeral_token)
+      const ticket = key === null ? null : await store.getTicket(key)
+      const pending = ticket === null ? null : parsePending(ticket.value)
+      if (key === null || pending === null || pending.expires <= mfa.now()) {
+        audit(client, { event: 'mfa_challenge', outcome: 'expired', userId: pending?.userId ?? null })
+        throw invalidEphemeral()
       }
-      if (!recorded) {
+      const { userId } = pending
+      const account = accountOf(userId)
+      await ctx.auditThrottled(() => throttle.checkLogin(client.ip, account), client, { event: 'mfa_challenge', outcome: 'throttled', userId })
+      let amr: readonly string[]
+      if (credential !== undefined) {
+        const result = await passkeys.authenticate(credential)
+        if (!result.ok && result.reason === 'cloned') audit(client, { event: 'passkey_login', outcome: 'cloned', userId })
+        // Another user's passkey is no second factor of this one's.
+        if (!result.ok || result.userId !== userId) await wrongCode(key, account, client, { event: 'mfa_challenge', outcome: 'passkey_failed', userId }, 'credential')
+        audit(client, { event: 'mfa_challenge', outcome: 'passkey_passed', userId })
+        amr = PASSWORD_AND_PASSKEY
+      } else {
+        const method = code === undefined ? null : await mfa.useCode(userId, code)
+        if (method === null) {
+          const outcome = code !== undefined && /^\d{6}$/.test(code) ? 'totp_failed' : 'recovery_code_failed'
+          await wrongCode(key, account, client, { event: 'mfa_challenge', outcome, userId }, 'code')
+        }
+        audit(client, { event: 'mfa_challenge', outcome: method === 'totp' ? 'totp_passed' : 'recovery_code_used', userId })
+        amr = PASSWORD_AND_OTP
+      }
+      // Single use: of two requests that both gave a right code, one takes the token.
+      if ((await store.takeTicket(key)) === null) throw invalidEphemeral()
+      const user = await users.findById(userId)
+      // The password checked at the first step must still be the account's (a change or reset in
+      // between ends this sign-in, as it ends sessions); the compare-and-set in finishLogin checks it again.
+      if (!user || !user.isActive || hashPrint(user.passwordHash) !== pending.hash) {
         audit(client, { event: 'login', outcome: 'wrong_password', userId })
-        return null
+        throw invalidEphemeral()
       }
-      audit(client, { event: 'login', outcome: 'success', userId, sid: session.sid })
-      return { user: recent.remember(publicUser(user)), tokens: session.tokens }
+      const session = await ctx.finishLogin(user, client, amr)
+      if (!session) throw invalidEphemeral()
+      return session
     },
 
     async refresh (claims, client) {
@@ -83,9 +149,11 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
         case 'grace':
         case 'kept': {
           audit(client, { ...record, outcome: result.status })
-          const access = tokens.signAccess(claims.user_id, claims.sid, nowSeconds())
+          // The sign-in the session began with goes on in every token of it.
+          const signIn = signInOf(claims)
+          const access = tokens.signAccess(claims.user_id, claims.sid, nowSeconds(), signIn)
           // Without rotation the client keeps the refresh token it has (SimpleJWT: {"access"} only).
-          return keep ? { access } : { access, refresh: tokens.signRefresh(claims.user_id, claims.sid, result.refresh) }
+          return keep ? { access } : { access, refresh: tokens.signRefresh(claims.user_id, claims.sid, result.refresh, signIn) }
         }
         case 'reused':
           // A replayed token: the session is revoked, whoever holds its tokens.
@@ -134,6 +202,8 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
         expires: iso(s.expires * 1000),
         ip: s.ip,
         user_agent: s.userAgent,
+        amr: s.amr,
+        auth_time: Math.floor(s.created / 1000),
         current: s.sid === sid
       }))
     },

@@ -3,6 +3,7 @@
 import type { Caller } from '../auth.js'
 import type { Client } from '../audit.js'
 import type { TokenClaims } from '../tokens.js'
+import type { PasskeyView } from '../passkeys/index.js'
 import type { User } from '../users.js'
 
 export type { Caller } from '../auth.js'
@@ -36,13 +37,46 @@ export interface SessionView {
   expires: string
   ip: string
   user_agent: string
+  /** How the user signed in (RFC 8176), and when (s). */
+  amr: string[]
+  auth_time: number
   current: boolean
 }
+
+/** A correct password of a user with a second factor: no tokens yet, the ephemeral token of the second step. */
+export interface MfaChallenge {
+  mfa_required: true
+  ephemeral_token: string
+  methods: Array<'totp' | 'recovery_code' | 'passkey'>
+}
+
+export interface MfaStatusView {
+  totp: boolean
+  recovery_codes_left: number
+  passkeys: number
+}
+
+export interface TotpSetupView {
+  secret: string
+  otpauth_url: string
+  qr_svg: string
+}
+
+/** The second step of a sign-in: the ephemeral token with a TOTP or recovery code, or a passkey assertion. */
+export interface SecondStep extends Client {
+  ephemeral_token: string
+  code?: string
+  credential?: unknown
+}
+
+export type { PasskeyView } from '../passkeys/index.js'
 
 export interface PasswordChange {
   old_password: string
   new_password1: string
   new_password2: string
+  /** Step-up, for a user with a second factor. */
+  code?: string
 }
 
 export interface PasswordResetConfirm {
@@ -68,6 +102,12 @@ export interface LoginInput extends Client {
 
 export type FieldErrors = Record<string, string[]>
 
+/** A new session and its user. */
+export interface SignedIn {
+  user: PublicUser
+  tokens: TokenPair
+}
+
 export interface Accounts {
   /**
    * What the registration rules say of the input (a case-folded username or email too long, a
@@ -86,7 +126,32 @@ export interface Accounts {
    * same work and answer for all). A 429 ApiError when the failure limits are reached; a 400 when
    * the password is right but verification is mandatory and the e-mail is not verified yet.
    */
-  login(input: LoginInput): Promise<{ user: PublicUser; tokens: TokenPair } | null>
+  login(input: LoginInput): Promise<SignedIn | MfaChallenge | null>
+  /**
+   * The second step: a new session for a right code (or passkey) of the ephemeral token's user. A
+   * 400 for a wrong one (a failed login of the account; the token dies after 5) or a token that is
+   * unknown, expired, spent or dead; 429 like a login.
+   */
+  completeLogin(input: SecondStep): Promise<SignedIn>
+  /** GET /api/auth/mfa/. */
+  mfaStatus(caller: Caller): Promise<MfaStatusView>
+  /** A new pending TOTP secret (replacing a pending one); 400 when TOTP is on. */
+  setupTotp(caller: Caller): Promise<TotpSetupView>
+  /** Turns the pending secret on with one of its codes: ten new recovery codes. 400 for a wrong code. */
+  confirmTotp(caller: Caller, code: string, client: Client): Promise<string[]>
+  /** Password, step-up, then TOTP off and every other session revoked. */
+  disableTotp(caller: Caller, input: { password: string; code?: string }, client: Client): Promise<void>
+  /** Password, step-up, then a new set of recovery codes. */
+  newRecoveryCodes(caller: Caller, input: { password: string; code?: string }, client: Client): Promise<string[]>
+  passkeyRegistrationOptions(caller: Caller): Promise<unknown>
+  /** Step-up, then the attestation verified against the caller's challenge: the new passkey; 400 when it does not verify. */
+  addPasskey(caller: Caller, input: { credential: unknown; name?: string; code?: string }, client: Client): Promise<PasskeyView>
+  passkeys(caller: Caller): Promise<PasskeyView[]>
+  /** false when it is not one of the caller's passkeys; step-up before it goes. */
+  removePasskey(caller: Caller, id: string, code: string | undefined, client: Client): Promise<boolean>
+  passkeyLoginOptions(): Promise<unknown>
+  /** Username-less sign-in: a new session (amr hwk, mfa) for a verified assertion; null otherwise. */
+  passkeyLogin(credential: unknown, client: Client): Promise<SignedIn | null>
   /**
    * The user of a protected request; 401 (as for a bad token) when it is gone or inactive. While
    * the database is unavailable, the copy this instance saw last (at login, register or /me).
@@ -122,7 +187,7 @@ export interface Accounts {
   /** Mails a new verification link when an active, unverified account has this email; silent otherwise. */
   resendVerification(email: string): Promise<void>
   /** Deletes the user and every session after checking the password (400 otherwise; 429 like a login). */
-  deleteAccount(caller: Caller, password: string, client: Client): Promise<void>
+  deleteAccount(caller: Caller, password: string, code: string | undefined, client: Client): Promise<void>
 }
 
 export const publicUser = (u: User): PublicUser => ({

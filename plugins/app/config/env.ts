@@ -81,6 +81,14 @@ export const EnvSchema = Type.Object({
   EMAIL_VERIFY_TIMEOUT: Seconds(259200),
   EMAIL_TEMPLATES_DIR: Type.Optional(Type.String({ minLength: 1 })),
 
+  // The second factor (mfa.ts). MFA_ISSUER: no ':' (it separates issuer and account in the otpauth label).
+  MFA_ISSUER: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^:]+$', default: 'Auth service' }),
+  REAUTH_MAX_AGE: Seconds(300),
+  MFA_ENCRYPTION_KEY: Type.Optional(Type.String()),
+  WEBAUTHN_RP_ID: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9.-]+$' })),
+  WEBAUTHN_RP_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  WEBAUTHN_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
+
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   METRICS_ALLOW: Type.String({ default: '127.0.0.1,::1' })
 })

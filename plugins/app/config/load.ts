@@ -8,6 +8,7 @@ import Value from 'typebox/value'
 import { ConfigError } from './config-error.js'
 import { EnvSchema, type Env } from './env.js'
 import { jwtKeys } from './jwt-keys.js'
+import { mfaConfig } from './mfa.js'
 import { redisTarget } from './redis-target.js'
 import type { ApiProfile, Config, EmailVerification, JwtAlgorithm } from './types.js'
 import { webConfig } from './web.js'
@@ -91,6 +92,7 @@ export function loadConfig (source: Record<string, string | undefined> = process
   if (!accountPages && (env.PASSWORD_RESET_URL === undefined || env.EMAIL_VERIFY_URL === undefined)) {
     warnings.push('ACCOUNT_PAGES=false: the e-mails still link to /account/reset/ and /account/verify/ unless PASSWORD_RESET_URL and EMAIL_VERIFY_URL name pages of your own')
   }
+  const mfa = mfaConfig(env, { production, embedded, dataDir, publicUrl: web.publicUrl }, warnings)
   let templatesDir: string | null = null
   if (env.EMAIL_TEMPLATES_DIR) {
     templatesDir = resolve(env.EMAIL_TEMPLATES_DIR)
@@ -153,6 +155,7 @@ export function loadConfig (source: Record<string, string | undefined> = process
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     web,
     accountPages,
+    mfa,
     warnings,
     email: {
       verification: env.EMAIL_VERIFICATION as EmailVerification,

@@ -1,5 +1,6 @@
 // The validated configuration the app receives (fastify.config), made by loadConfig (load.ts).
 import type { RedisTarget } from '../../external/redis.js'
+import type { MfaConfig } from './mfa.js'
 import type { WebConfig } from './web.js'
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA'
@@ -81,6 +82,8 @@ export interface Config {
   web: WebConfig
   /** ACCOUNT_PAGES: the self-service pages at /account/ (and the browser client at /account/auth-client.js). */
   accountPages: boolean
+  /** The second factor: TOTP issuer, step-up age, secret encryption keys, the WebAuthn relying party. */
+  mfa: MfaConfig
   /** What an operator should change (deprecated settings): logged once at start. */
   warnings: string[]
   email: {

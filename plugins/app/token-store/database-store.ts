@@ -8,7 +8,9 @@
 import type { PrismaClient } from '../../external/prisma/index.js'
 import {
   newestFirst,
+  packAmr,
   rotateResult,
+  unpackAmr,
   USER_AGENT_MAX,
   type IssuedRefresh,
   type NewSession,
@@ -17,6 +19,7 @@ import {
   type RotateResult,
   type SessionInfo,
   type SessionRef,
+  type Ticket,
   type TokenStore,
   type TokenStoreOptions
 } from './types.js'
@@ -35,12 +38,12 @@ export class DatabaseTokenStore implements TokenStore {
     this.#opts = options
   }
 
-  async createSession ({ sid, userId, jti, ip, userAgent, now }: NewSession): Promise<IssuedRefresh> {
+  async createSession ({ sid, userId, jti, ip, userAgent, amr, now }: NewSession): Promise<IssuedRefresh> {
     const { refreshTtl, sessionMaxAge, accessTtl } = this.#opts
     const [row] = await this.#db.$queryRaw<Array<{ iat: bigint; exp: bigint }>>`
       SELECT iat, exp FROM auth_session_create(${sid}::text, ${userId}::text, ${jti}::text, ${refreshTtl}::int,
         ${sessionMaxAge}::int, ${accessTtl}::int, ${now ?? null}::bigint, ${SWEEP}::int, ${ip}::text,
-        ${userAgent.slice(0, USER_AGENT_MAX)}::text)`
+        ${userAgent.slice(0, USER_AGENT_MAX)}::text, ${packAmr(amr)}::text)`
     if (!row) throw new Error('token store: auth_session_create returned nothing')
     return { jti, iat: Number(row.iat), exp: Number(row.exp) }
   }
@@ -69,9 +72,9 @@ export class DatabaseTokenStore implements TokenStore {
 
   async listSessions (userId: string, now?: number): Promise<SessionInfo[]> {
     const rows = await this.#db.$queryRaw<
-      Array<{ sid: string; created_at: bigint; last_used: bigint; exp: bigint; ip: string; user_agent: string }>
+      Array<{ sid: string; created_at: bigint; last_used: bigint; exp: bigint; ip: string; user_agent: string; amr: string }>
     >`
-      SELECT sid, created_at, COALESCE(GREATEST(rotated_at, last_used), created_at) AS last_used, exp, ip, user_agent
+      SELECT sid, created_at, COALESCE(GREATEST(rotated_at, last_used), created_at) AS last_used, exp, ip, user_agent, amr
       FROM sessions WHERE user_id = ${userId}::text AND NOT revoked AND expires_at > COALESCE(${now ?? null}::bigint, auth_now_ms())`
     return rows
       .map((r) => ({
@@ -80,7 +83,8 @@ export class DatabaseTokenStore implements TokenStore {
         lastUsed: Number(r.last_used),
         expires: Number(r.exp),
         ip: r.ip,
-        userAgent: r.user_agent
+        userAgent: r.user_agent,
+        amr: unpackAmr(r.amr)
       }))
       .sort(newestFirst)
   }
@@ -97,6 +101,37 @@ export class DatabaseTokenStore implements TokenStore {
     return this.#db.$executeRaw`
       UPDATE sessions SET revoked = true, jti = NULL, prev_jti = NULL, rotated_at = NULL, last_used = NULL
       WHERE user_id = ${userId}::text AND sid <> ${exceptSid ?? ''}::text AND NOT revoked AND expires_at > auth_now_ms()`
+  }
+
+  // A ticket lives until expires_at (the database's clock) and while tries < max_tries; each new
+  // one sweeps a few expired rows, as new sessions do.
+  async putTicket (key: string, value: string, ttl: number, maxTries: number): Promise<void> {
+    await this.#db.$executeRaw`
+      WITH swept AS (
+        DELETE FROM auth_tickets WHERE key IN (
+          SELECT t.key FROM auth_tickets t WHERE t.expires_at <= auth_now_ms() AND t.key <> ${key}::text LIMIT ${SWEEP}::int FOR UPDATE SKIP LOCKED))
+      INSERT INTO auth_tickets (key, value, tries, max_tries, expires_at)
+      VALUES (${key}::text, ${value}::text, 0, ${maxTries}::int, auth_now_ms() + ${ttl * 1000}::bigint)
+      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, tries = 0, max_tries = EXCLUDED.max_tries, expires_at = EXCLUDED.expires_at`
+  }
+
+  async getTicket (key: string): Promise<Ticket | null> {
+    const [row] = await this.#db.$queryRaw<Array<{ value: string; tries: number }>>`
+      SELECT value, tries FROM auth_tickets WHERE key = ${key}::text AND expires_at > auth_now_ms() AND tries < max_tries`
+    return row ? { value: row.value, tries: Number(row.tries) } : null
+  }
+
+  async takeTicket (key: string): Promise<string | null> {
+    const [row] = await this.#db.$queryRaw<Array<{ value: string; live: boolean }>>`
+      DELETE FROM auth_tickets WHERE key = ${key}::text RETURNING value, (expires_at > auth_now_ms() AND tries < max_tries) AS live`
+    return row?.live ? row.value : null
+  }
+
+  async failTicket (key: string): Promise<number> {
+    const [row] = await this.#db.$queryRaw<Array<{ left: number }>>`
+      UPDATE auth_tickets SET tries = tries + 1 WHERE key = ${key}::text AND expires_at > auth_now_ms() AND tries < max_tries
+      RETURNING max_tries - tries AS left`
+    return row ? Number(row.left) : 0
   }
 
   async ping (): Promise<void> {

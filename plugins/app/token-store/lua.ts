@@ -9,6 +9,7 @@
 //     a1..a8 its user agent, in pieces of at most 64 bytes (a longer value would turn the hash
 //     from a listpack into a hashtable, doubling its size) · p the previous jti (bytes)
 //     r ms time p was rotated (so also the current token's iat, and the last use)
+//     m how the user signed in: the amr values, space-separated ("pwd", "pwd otp mfa", "hwk mfa")
 //     l ms time of the last refresh that kept its token (ROTATE_REFRESH_TOKENS=false), if later
 //     u "1" while the answer that handed out j may not have reached the client (a 503: the
 //     write's WAIT fell short, or its reply was lost): p then gets the grace answer past the
@@ -19,6 +20,8 @@
 //     token answers "blacklisted" (not "unknown") until it would have expired.
 //     A session is live while its hash has `j`.
 //   u:{U}        the user's index, a ZSET sid -> ms time the session's record expires.
+//   t:<key>      a ticket (an ephemeral sign-in token, a passkey challenge): a hash of v its value,
+//     n wrong tries, x the tries allowed; its TTL is its lifetime. Alone in its slot (no user's).
 // Scripts that reach every session of a user (logout-all, the list) get the session key prefix
 // `s:{U}:` as a key of their own (it hashes to the same slot), and append the sids to it: keys
 // built inside a script would otherwise miss the client's keyPrefix.
@@ -44,13 +47,13 @@ end
 -- x first: a hash emptied by HDEL would vanish, and HSET would then recreate it without a TTL.
 local function tombstone(k)
   redis.call('HSET', k, 'x', '1')
-  redis.call('HDEL', k, 'j', 'e', 'c', 'i', 'p', 'r', 'u', 'l', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
+  redis.call('HDEL', k, 'j', 'e', 'c', 'i', 'p', 'r', 'u', 'l', 'm', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8')
 end
 `
 
 /**
  * KEYS: session, index. ARGV: sid, jti, nowMs or '', refreshTtl (s), sessionMaxAge (s),
- * accessTtl (ms), index slack (ms), ip, then the user agent's pieces (up to 8). A new session
+ * accessTtl (ms), index slack (ms), ip, amr, then the user agent's pieces (up to 8). A new session
  * whose first refresh token is jti; returns {iat, exp}.
  */
 export const CREATE = `${COMMON}
@@ -58,8 +61,8 @@ local now = nowMs(ARGV[3])
 local iat = math.floor(now / 1000)
 local m = iat + tonumber(ARGV[5])
 local e = math.min(iat + tonumber(ARGV[4]), m)
-redis.call('HSET', KEYS[1], 'j', ARGV[2], 'e', e, 'c', now, 'i', ARGV[8])
-for n = 9, math.min(#ARGV, 16) do redis.call('HSET', KEYS[1], 'a' .. (n - 8), ARGV[n]) end
+redis.call('HSET', KEYS[1], 'j', ARGV[2], 'e', e, 'c', now, 'i', ARGV[8], 'm', ARGV[9])
+for n = 10, math.min(#ARGV, 17) do redis.call('HSET', KEYS[1], 'a' .. (n - 9), ARGV[n]) end
 local untilMs = math.max(e * 1000, now + tonumber(ARGV[6]))
 redis.call('PEXPIREAT', KEYS[1], untilMs)
 index(KEYS[2], ARGV[1], untilMs, now, tonumber(ARGV[7]))
@@ -178,20 +181,47 @@ return n
 /**
  * KEYS: index, session key prefix. ARGV: nowMs or ''. Read-only: the live sessions, flattened as
  * sid, created (ms), last use (ms: the later of the last rotation and the last refresh that
- * kept its token) or '', exp (s), ip, user agent.
+ * kept its token) or '', exp (s), ip, user agent, amr.
  */
 export const LIST = `${COMMON}
 local now = nowMs(ARGV[1])
 local out = {}
 for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
-  local h = redis.call('HMGET', KEYS[2] .. sid, 'j', 'c', 'r', 'e', 'i', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'l')
+  local h = redis.call('HMGET', KEYS[2] .. sid, 'j', 'c', 'r', 'e', 'i', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8', 'l', 'm')
   if h[1] then
     local agent = ''
     for n = 6, 13 do if h[n] then agent = agent .. h[n] end end
     local used = h[3]
     if h[14] and (not used or tonumber(h[14]) > tonumber(used)) then used = h[14] end
-    for _, v in ipairs({sid, h[2] or '0', used or '', h[4], h[5] or '', agent}) do out[#out + 1] = v end
+    for _, v in ipairs({sid, h[2] or '0', used or '', h[4], h[5] or '', agent, h[15] or 'pwd'}) do out[#out + 1] = v end
   end
 end
 return out
+`
+
+/** KEYS: ticket. ARGV: value, ttl (s), tries allowed. Stores (or replaces) a ticket. */
+export const TICKET_PUT = `
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'n', 0, 'x', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+`
+
+/** KEYS: ticket. The value, and the ticket is gone; false when there is none. */
+export const TICKET_TAKE = `
+local v = redis.call('HGET', KEYS[1], 'v')
+if v then redis.call('DEL', KEYS[1]) end
+return v
+`
+
+/** KEYS: ticket. Counts a wrong try: the tries left, the ticket gone at 0 (0 too when there is none). */
+export const TICKET_FAIL = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+local left = tonumber(redis.call('HGET', KEYS[1], 'x')) - n
+if left <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+return left
 `

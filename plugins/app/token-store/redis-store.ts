@@ -4,11 +4,13 @@
 // describes expire.
 import type { RedisClient } from '../../external/redis.js'
 import { isUuid } from '../ids.js'
-import { CONFIRM_ANSWERED, CREATE, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE } from './lua.js'
+import { CONFIRM_ANSWERED, CREATE, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE, TICKET_FAIL, TICKET_PUT, TICKET_TAKE } from './lua.js'
 import { NotReplicatedError, ReplicaTargets, writerOf, type Replication } from './replication.js'
 import {
   newestFirst,
+  packAmr,
   rotateResult,
+  unpackAmr,
   USER_AGENT_MAX,
   type IssuedRefresh,
   type NewSession,
@@ -17,6 +19,7 @@ import {
   type RotateResult,
   type SessionInfo,
   type SessionRef,
+  type Ticket,
   type TokenStore,
   type TokenStoreOptions
 } from './types.js'
@@ -29,7 +32,10 @@ const COMMANDS = {
   tokenStoreRevokeAll: [REVOKE_ALL, 2],
   tokenStoreList: [LIST, 2],
   tokenStoreMarkUnanswered: [MARK_UNANSWERED, 1],
-  tokenStoreConfirmAnswered: [CONFIRM_ANSWERED, 1]
+  tokenStoreConfirmAnswered: [CONFIRM_ANSWERED, 1],
+  tokenStoreTicketPut: [TICKET_PUT, 1],
+  tokenStoreTicketTake: [TICKET_TAKE, 1],
+  tokenStoreTicketFail: [TICKET_FAIL, 1]
 } as const
 
 // How long a user's index outlives its latest member: covers the clocks of callers that pass
@@ -82,6 +88,9 @@ interface ScriptCommands {
   tokenStoreList(index: string, sessions: string, now: Arg): Promise<string[]>
   tokenStoreMarkUnanswered(session: string, jti: Buffer): Promise<number>
   tokenStoreConfirmAnswered(session: string, jti: Buffer): Promise<number>
+  tokenStoreTicketPut(ticket: string, value: string, ttl: number, maxTries: number): Promise<number>
+  tokenStoreTicketTake(ticket: string): Promise<string | null>
+  tokenStoreTicketFail(ticket: string): Promise<number>
 }
 
 /**
@@ -96,6 +105,8 @@ const ESCAPES: Record<string, string> = { '=': '==', '{': '=(', '}': '=)' }
 export const sessionsOf = (userId: string) => `s:{${packUserId(userId)}}:`
 export const sessionKey = ({ userId, sid }: SessionRef) => sessionsOf(userId) + sid
 export const userKey = (userId: string) => `u:{${packUserId(userId)}}`
+/** A ticket's key: `t:` and the caller's key (which names a ceremony, never a user's slot). */
+export const ticketKey = (key: string) => `t:${key}`
 
 type WriteCommand = 'tokenStoreCreate' | 'tokenStoreRotateBuffer' | 'tokenStoreRevoke' | 'tokenStoreRevokeAll'
 
@@ -182,6 +193,7 @@ export class RedisTokenStore implements TokenStore {
       accessTtl * 1000,
       INDEX_SLACK_MS,
       s.ip,
+      packAmr(s.amr),
       ...pieces(s.userAgent.slice(0, USER_AGENT_MAX), PIECE_BYTES).slice(0, MAX_PIECES)
     )
     return { jti: s.jti, iat: Number(iat), exp: Number(exp) }
@@ -246,7 +258,7 @@ export class RedisTokenStore implements TokenStore {
   async listSessions (userId: string, now?: number): Promise<SessionInfo[]> {
     const flat = await this.#redis.tokenStoreList(userKey(userId), sessionsOf(userId), now ?? '')
     const sessions: SessionInfo[] = []
-    for (let i = 0; i + 5 < flat.length; i += 6) {
+    for (let i = 0; i + 6 < flat.length; i += 7) {
       const created = Number(flat[i + 1])
       sessions.push({
         sid: flat[i]!,
@@ -254,7 +266,8 @@ export class RedisTokenStore implements TokenStore {
         lastUsed: flat[i + 2] ? Number(flat[i + 2]) : created,
         expires: Number(flat[i + 3]),
         ip: flat[i + 4]!,
-        userAgent: flat[i + 5]!
+        userAgent: flat[i + 5]!,
+        amr: unpackAmr(flat[i + 6])
       })
     }
     return sessions.sort(newestFirst)
@@ -266,6 +279,25 @@ export class RedisTokenStore implements TokenStore {
 
   async revokeUserSessions (userId: string, exceptSid?: string): Promise<number> {
     return this.#write<number>(userId, 'tokenStoreRevokeAll', userKey(userId), sessionsOf(userId), exceptSid ?? '')
+  }
+
+  // Tickets are written without waiting for replicas: a ceremony a failover loses is begun again
+  // (a sign-in asks for its password again), and none of them grants anything by being lost.
+  async putTicket (key: string, value: string, ttl: number, maxTries: number): Promise<void> {
+    await this.#redis.tokenStoreTicketPut(ticketKey(key), value, ttl, maxTries)
+  }
+
+  async getTicket (key: string): Promise<Ticket | null> {
+    const [value, tries] = await this.#redis.hmget(ticketKey(key), 'v', 'n')
+    return value === null || value === undefined ? null : { value, tries: Number(tries ?? 0) }
+  }
+
+  async takeTicket (key: string): Promise<string | null> {
+    return (await this.#redis.tokenStoreTicketTake(ticketKey(key))) ?? null
+  }
+
+  async failTicket (key: string): Promise<number> {
+    return Number(await this.#redis.tokenStoreTicketFail(ticketKey(key)))
   }
 
   async ping (): Promise<void> {

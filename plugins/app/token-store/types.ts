@@ -74,6 +74,8 @@ export interface NewSession extends SessionRef {
   /** The login's client address and user agent, for the sessions list (the agent is cut to 256 characters). */
   ip: string
   userAgent: string
+  /** How the user signed in (RFC 8176 amr values); default ["pwd"]. Shown in the sessions list. */
+  amr?: readonly string[]
   /** ms since the epoch; default: the store's clock */
   now?: number
 }
@@ -100,6 +102,19 @@ export interface SessionInfo {
   expires: number
   ip: string
   userAgent: string
+  /** How the user signed in (RFC 8176 amr values). */
+  amr: string[]
+}
+
+/**
+ * A short-lived record of a ceremony: the ephemeral token of a sign-in waiting for its second
+ * factor, a passkey challenge. Kept where sessions are (Redis or the database), so that any
+ * instance can finish what another began; gone after its lifetime, once taken, or after its tries.
+ */
+export interface Ticket {
+  value: string
+  /** Wrong tries so far (failTicket). */
+  tries: number
 }
 
 /** By start, newest first; equal starts by sid, so the order is stable. */
@@ -130,6 +145,18 @@ export interface TokenStore {
   revokeSession(s: SessionRef): Promise<boolean>
   /** Logout-all: how many live sessions were revoked; `exceptSid` stays (the caller's own). */
   revokeUserSessions(userId: string, exceptSid?: string): Promise<number>
+  /** Stores a ticket under `key` (replacing one there) for `ttl` seconds, good for `maxTries` wrong tries. */
+  putTicket(key: string, value: string, ttl: number, maxTries: number): Promise<void>
+  /** The ticket, while it lives and has tries left; null otherwise. */
+  getTicket(key: string): Promise<Ticket | null>
+  /** Atomic: the ticket's value, and it is gone; null when there was none to take (under any concurrency, one caller takes it). */
+  takeTicket(key: string): Promise<string | null>
+  /** Atomic: counts a wrong try; the tries left (0: the ticket is gone, or there was none). */
+  failTicket(key: string): Promise<number>
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+/** The amr values as a session keeps them: space-separated, ["pwd"] when none were given. */
+export const packAmr = (amr: readonly string[] | undefined): string => (amr && amr.length > 0 ? amr.join(' ') : 'pwd')
+export const unpackAmr = (packed: string | null | undefined): string[] => (packed ? packed.split(' ') : ['pwd'])

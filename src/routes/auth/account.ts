@@ -55,7 +55,7 @@ export default async function accountRoutes (fastify: RouteInstance) {
     },
     onRequest: fastify.authenticate,
     handler: async (request, reply) => {
-      await fastify.accounts.deleteAccount(request.auth!, request.body.password, clientOf(request))
+      await fastify.accounts.deleteAccount(request.auth!, request.body.password, request.body.code, clientOf(request))
       fastify.webClients.ended(request, reply)
       return reply.code(204).send(null)
     }

@@ -11,8 +11,10 @@ import { normalizeUsername } from '../../../plugins/app/usernames.js'
 import { validationToFieldErrors } from '../../error-handler.js'
 import {
   CredentialsBodySchema,
+  LOGIN_EXAMPLE,
   LoginResponseSchema,
   LogoutAllBodySchema,
+  MFA_REQUIRED_EXAMPLE,
   MessageSchema,
   RefreshBodySchema,
   RegisterBodySchema,
@@ -24,6 +26,8 @@ import accountRoutes from './account.js'
 import passwordResetRoutes from './password-reset.js'
 import sessionRoutes from './sessions.js'
 import verificationRoutes from './verification.js'
+import mfaRoutes from './mfa.js'
+import passkeyRoutes from './passkeys.js'
 import { clientOf, credentialsOf } from '../client.js'
 import { isObject, trimmed } from '../trim.js'
 import { authResponses, bad, badOr, bearer, csrfResponse, describe, loginResponses, throttledResponse, unavailableResponse } from '../responses.js'
@@ -44,6 +48,8 @@ export default async function authRoutes (fastify: RouteInstance) {
   await fastify.register(accountRoutes)
   await fastify.register(passwordResetRoutes)
   await fastify.register(verificationRoutes)
+  await fastify.register(mfaRoutes)
+  await fastify.register(passkeyRoutes)
 
   fastify.post('/register/', {
     schema: {
@@ -110,11 +116,21 @@ export default async function authRoutes (fastify: RouteInstance) {
       tags: ['auth'],
       summary: 'Log in',
       operationId: 'login',
-      description: "Starts a session. `username` may also be the account's email address.",
+      description:
+        "Starts a session. `username` may also be the account's email address. For a user with TOTP on, a right password starts none: the answer is " +
+        '`mfa_required` with an ephemeral token for POST /api/auth/login/code/.',
       body: CredentialsBodySchema,
       headers: authModeHeaders,
       response: {
-        200: describe(LoginResponseSchema, 'The first token pair of a new session, and the user (in cookie mode, the refresh token as a cookie).', undefined, setCookieHeader),
+        200: describe(
+          Type.Union([LoginResponseSchema, Type.Ref('MfaRequired')]),
+          'The first token pair of a new session, and the user (in cookie mode, the refresh token as a cookie); or, for a user with TOTP on, `mfa_required`.',
+          {
+            session: { summary: 'Signed in', value: LOGIN_EXAMPLE },
+            mfa: { summary: 'A second factor is due', value: MFA_REQUIRED_EXAMPLE }
+          },
+          setCookieHeader
+        ),
         ...loginResponses(INVALID_CREDENTIALS)
       }
     },
@@ -122,6 +138,7 @@ export default async function authRoutes (fastify: RouteInstance) {
     handler: async (request, reply) => {
       const session = await fastify.accounts.login(credentialsOf(request, request.body))
       if (!session) throw new ApiError(401, { detail: INVALID_CREDENTIALS })
+      if ('mfa_required' in session) return session
       return { ...fastify.webClients.deliver(request, reply, session.tokens), user: session.user }
     }
   })

@@ -2,7 +2,8 @@
 import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { ApiError, tokenNotValid } from '../../../plugins/app/errors.js'
-import { CredentialsBodySchema, EmptySchema, VerifyBodySchema } from '../../schemas/routes.js'
+import { CredentialsBodySchema, EmptySchema, MFA_REQUIRED_EXAMPLE, VerifyBodySchema } from '../../schemas/routes.js'
+import { ACCESS_EXAMPLE, REFRESH_EXAMPLE } from '../../schemas/auth.js'
 import { credentialsOf } from '../client.js'
 import { bad, describe, loginResponses, tokenErrorResponse, unavailableResponse } from '../responses.js'
 import { authModeHeaders, setCookieHeader } from '../web-clients.js'
@@ -16,11 +17,21 @@ export default async function tokenRoutes (fastify: RouteInstance) {
       tags: ['tokens'],
       summary: 'Obtain a token pair',
       operationId: 'obtainTokenPair',
-      description: "SimpleJWT's obtain-pair: starts a session for the credentials. `username` may also be the account's email.",
+      description:
+        "SimpleJWT's obtain-pair: starts a session for the credentials. `username` may also be the account's email. For a user with TOTP on, " +
+        'a right password starts none: the answer is `mfa_required` with an ephemeral token for POST /api/auth/login/code/.',
       body: CredentialsBodySchema,
       headers: authModeHeaders,
       response: {
-        200: describe(Type.Ref('TokenPair'), 'The first token pair of a new session (in cookie mode, the refresh token as a cookie).', undefined, setCookieHeader),
+        200: describe(
+          Type.Union([Type.Ref('TokenPair'), Type.Ref('MfaRequired')]),
+          'The first token pair of a new session (in cookie mode, the refresh token as a cookie); or, for a user with TOTP on, `mfa_required`.',
+          {
+            pair: { summary: 'Signed in', value: { access: ACCESS_EXAMPLE, refresh: REFRESH_EXAMPLE } },
+            mfa: { summary: 'A second factor is due', value: MFA_REQUIRED_EXAMPLE }
+          },
+          setCookieHeader
+        ),
         ...loginResponses(NO_ACTIVE_ACCOUNT)
       }
     },
@@ -28,6 +39,7 @@ export default async function tokenRoutes (fastify: RouteInstance) {
     handler: async (request, reply) => {
       const session = await fastify.accounts.login(credentialsOf(request, request.body))
       if (!session) throw new ApiError(401, { detail: NO_ACTIVE_ACCOUNT })
+      if ('mfa_required' in session) return session
       return fastify.webClients.deliver(request, reply, session.tokens)
     }
   })

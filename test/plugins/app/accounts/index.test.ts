@@ -3,6 +3,7 @@
 import t from 'tap'
 import { ApiError } from '../../../../plugins/app/errors.js'
 import { build, PASSWORD, register, uniqueName } from '../../../helper.js'
+import type { SignedIn } from '../../../../plugins/app/accounts/index.js'
 
 const CLIENT = { ip: '192.0.2.1', userAgent: 'test', requestId: 'test-1' }
 
@@ -52,7 +53,7 @@ t.test('accounts (embedded)', async (t) => {
   })
 
   t.test('login: a session for the right credentials, null for anything else', async (t) => {
-    const ok = await accounts.login({ login: taken.email.toUpperCase(), password: PASSWORD, ...CLIENT })
+    const ok = (await accounts.login({ login: taken.email.toUpperCase(), password: PASSWORD, ...CLIENT })) as SignedIn | null
     t.equal(ok?.user.id, taken.id)
     t.equal(ok?.user.first_name, 'Ann')
     t.equal(await accounts.verify(ok!.tokens.access), true)
