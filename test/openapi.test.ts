@@ -87,6 +87,19 @@ t.test('every status of API.md is documented for its route', async (t) => {
     ['post', '/api/auth/registration/verify-email/', [200, 400, 404, 503]],
     ['post', '/api/auth/registration/resend-email/', [200, 400, 429, 503]],
     ['get', '/api/protected-endpoint/', [200, 401, 503]],
+    // Two-factor authentication.
+    ['get', '/api/auth/mfa/', [200, 401, 503]],
+    ['post', '/api/auth/mfa/totp/setup/', [200, 400, 401, 503]],
+    ['post', '/api/auth/mfa/totp/confirm/', [200, 400, 401, 503]],
+    ['post', '/api/auth/mfa/totp/disable/', [200, 400, 401, 429, 503]],
+    ['post', '/api/auth/mfa/recovery-codes/', [200, 400, 401, 429, 503]],
+    ['post', '/api/auth/login/code/', [200, 400, 429, 503]],
+    ['post', '/api/auth/passkeys/register/options/', [200, 401, 503]],
+    ['post', '/api/auth/passkeys/register/', [201, 400, 401, 429, 503]],
+    ['get', '/api/auth/passkeys/', [200, 401, 503]],
+    ['delete', '/api/auth/passkeys/{id}/', [204, 400, 401, 404, 429, 503]],
+    ['post', '/api/auth/passkeys/login/options/', [200, 400, 429, 503]],
+    ['post', '/api/auth/passkeys/login/', [200, 400, 401, 429, 503]],
     ['get', '/health/live', [200]],
     ['get', '/health/ready', [200, 503]],
     ['get', '/.well-known/jwks.json', [200]],
@@ -166,7 +179,7 @@ t.test('every example validates against the schema it illustrates', async (t) =>
 
 t.test('shared schemas are named by $id; protected routes declare bearer security', async (t) => {
   const names = Object.keys(doc.components.schemas)
-  for (const name of ['User', 'Session', 'TokenPair', 'Jwt', 'FieldErrors', 'DetailError', 'TokenError', 'AuthError', 'Throttled', 'Username', 'Email', 'Password']) {
+  for (const name of ['User', 'Session', 'MfaRequired', 'TokenPair', 'Jwt', 'FieldErrors', 'DetailError', 'TokenError', 'AuthError', 'Throttled', 'Username', 'Email', 'Password']) {
     t.ok(names.includes(name), `components/schemas/${name}`)
   }
   t.notOk(names.some((n) => /^def-\d+$/.test(n)), 'no def-N names')
@@ -182,13 +195,22 @@ t.test('shared schemas are named by $id; protected routes declare bearer securit
   const secured = operations.filter(bearerSecured).map((o) => `${o.method} ${o.path}`).sort()
   t.same(secured, [
     'delete /api/auth/me/',
+    'delete /api/auth/passkeys/{id}/',
     'delete /api/auth/sessions/{id}/',
     'get /api/auth/me/',
+    'get /api/auth/mfa/',
+    'get /api/auth/passkeys/',
     'get /api/auth/sessions/',
     'get /api/protected-endpoint/',
     'patch /api/auth/me/',
     'post /api/auth/logout/',
     'post /api/auth/logout/all/',
+    'post /api/auth/mfa/recovery-codes/',
+    'post /api/auth/mfa/totp/confirm/',
+    'post /api/auth/mfa/totp/disable/',
+    'post /api/auth/mfa/totp/setup/',
+    'post /api/auth/passkeys/register/',
+    'post /api/auth/passkeys/register/options/',
     'post /api/auth/password/change/'
   ])
   for (const { op, path } of operations.filter(bearerSecured)) {

@@ -14,7 +14,7 @@ const PAST_GRACE_MS = 1_100
 /** A refresh token that verifies but expired an hour ago (the app's own key). */
 function expiredRefresh (app: FastifyInstance, userId: string): string {
   const now = Math.floor(Date.now() / 1000)
-  return app.tokens.signRefresh(userId, newId(), { jti: newId(), iat: now - 7200, exp: now - 3600 }, { amr: ["pwd"], auth_time: now - 7200 })
+  return app.tokens.signRefresh(userId, newId(), { jti: newId(), iat: now - 7200, exp: now - 3600 }, { amr: ['pwd'], auth_time: now - 7200 })
 }
 
 t.test('camelcase: a recorded client of seed backend 002', async (t) => {

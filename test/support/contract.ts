@@ -72,7 +72,9 @@ export function createContractCheck (document: Json): ContractCheck {
     if (method.toUpperCase() === 'OPTIONS' && requestHeaders['access-control-request-method'] !== undefined) return null
     const path = normalize(url.split('?')[0]!)
     const verb = method.toUpperCase() === 'HEAD' ? 'get' : method.toLowerCase()
-    const entry = paths.find((p) => p.pattern.test(path))
+    // A fixed path matches before a templated one (OpenAPI's rule, and the router's):
+    // /api/auth/passkeys/login/ is not /api/auth/passkeys/{id}/.
+    const entry = paths.find((p) => !p.key.includes('{') && p.pattern.test(path)) ?? paths.find((p) => p.pattern.test(path))
     let response: Json | undefined
     let at: string[]
     if (!entry) {

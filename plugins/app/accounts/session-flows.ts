@@ -93,8 +93,8 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
       return await ctx.finishLogin(user, client, PASSWORD, { password, rehash })
     },
 
-    async completeLogin ({ ephemeral_token, code, credential, ...client }) {
-      const key = ticketKey(ephemeral_token)
+    async completeLogin ({ ephemeral_token: ephemeral, code, credential, ...client }) {
+      const key = ticketKey(ephemeral)
       const ticket = key === null ? null : await store.getTicket(key)
       const pending = ticket === null ? null : parsePending(ticket.value)
       if (key === null || pending === null || pending.expires <= mfa.now()) {
@@ -106,10 +106,10 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
       await ctx.auditThrottled(() => throttle.checkLogin(client.ip, account), client, { event: 'mfa_challenge', outcome: 'throttled', userId })
       let amr: readonly string[]
       if (credential !== undefined) {
-        const result = await passkeys.authenticate(credential)
-        if (!result.ok && result.reason === 'cloned') audit(client, { event: 'passkey_login', outcome: 'cloned', userId })
         // Another user's passkey is no second factor of this one's.
-        if (!result.ok || result.userId !== userId) await wrongCode(key, account, client, { event: 'mfa_challenge', outcome: 'passkey_failed', userId }, 'credential')
+        const result = await passkeys.authenticate(credential, userId)
+        if (!result.ok && result.reason === 'cloned') audit(client, { event: 'passkey_login', outcome: 'cloned', userId })
+        if (!result.ok) await wrongCode(key, account, client, { event: 'mfa_challenge', outcome: 'passkey_failed', userId }, 'credential')
         audit(client, { event: 'mfa_challenge', outcome: 'passkey_passed', userId })
         amr = PASSWORD_AND_PASSKEY
       } else {

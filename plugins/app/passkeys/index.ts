@@ -43,8 +43,12 @@ export interface Passkeys {
   remove(userId: string, id: string): Promise<boolean>
   /** Request options for any of the user's passkeys (username-less: no allowCredentials). */
   authenticationOptions(): Promise<PublicKeyCredentialRequestOptionsJSON>
-  /** Verifies an assertion against its challenge (spent whatever the outcome) and the stored key and counter. */
-  authenticate(credential: unknown): Promise<Assertion>
+  /**
+   * Verifies an assertion against its challenge (spent whatever the outcome) and the stored key and
+   * counter. `userId`: only a passkey of this user will do (the second step of a sign-in); another's
+   * is refused before it is verified, so its counter and last use do not move.
+   */
+  authenticate(credential: unknown, userId?: string): Promise<Assertion>
 }
 
 declare module 'fastify' {
@@ -155,12 +159,12 @@ export function createPasskeys (prisma: PrismaClient, store: TokenStore, config:
       return options
     },
 
-    async authenticate (credential) {
+    async authenticate (credential, userId) {
       const challenge = challengeOf(credential)
       if (challenge === null || !isObject(credential) || typeof credential.id !== 'string') return { ok: false, reason: 'invalid' }
       if ((await store.takeTicket(`pka:${challenge}`)) === null) return { ok: false, reason: 'invalid' }
       const passkey = await prisma.passkey.findUnique({ where: { credentialId: credential.id } })
-      if (!passkey) return { ok: false, reason: 'invalid' }
+      if (!passkey || (userId !== undefined && passkey.userId !== userId)) return { ok: false, reason: 'invalid' }
       // A discoverable credential names its user: it must be the passkey's.
       const handle = (credential.response as { userHandle?: unknown } | undefined)?.userHandle
       if (typeof handle === 'string' && handle !== '' && handle !== Buffer.from(uuidBytes(passkey.userId)).toString('base64url')) {

@@ -4,6 +4,9 @@
 // describes expire.
 import type { RedisClient } from '../../external/redis.js'
 import { isUuid } from '../ids.js'
+import { packJti, pieces } from './packing.js'
+
+export { packJti, pieces } from './packing.js'
 import { CONFIRM_ANSWERED, CREATE, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE, TICKET_FAIL, TICKET_PUT, TICKET_TAKE } from './lua.js'
 import { NotReplicatedError, ReplicaTargets, writerOf, type Replication } from './replication.js'
 import {
@@ -48,35 +51,6 @@ const INDEX_SLACK_MS = 60_000
 // is cut there).
 const PIECE_BYTES = 64
 const MAX_PIECES = 8
-
-/** `text` cut into consecutive pieces of at most `max` UTF-8 bytes, never inside a character. */
-export function pieces (text: string, max: number): string[] {
-  const out: string[] = []
-  let piece = ''
-  let bytes = 0
-  for (const ch of text) {
-    const n = Buffer.byteLength(ch)
-    if (bytes + n > max) {
-      out.push(piece)
-      piece = ''
-      bytes = 0
-    }
-    piece += ch
-    bytes += n
-  }
-  if (piece !== '') out.push(piece)
-  return out
-}
-
-/**
- * A jti as stored: the 16 bytes that newId() encodes as 22 base64url characters. Every jti is
- * one of those (the service signs only its own); anything else is refused, not stored ambiguously.
- */
-export function packJti (jti: string): Buffer {
-  const bytes = Buffer.from(jti, 'base64url')
-  if (bytes.length !== 16 || bytes.toString('base64url') !== jti) throw new Error('token store: a jti must be 16 bytes in base64url')
-  return bytes
-}
 
 type Arg = string | number | Buffer
 interface ScriptCommands {

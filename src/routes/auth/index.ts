@@ -9,19 +9,8 @@ import { ApiError, fieldErrors, TOKEN_INVALID } from '../../../plugins/app/error
 import type { RegisterInput } from '../../../plugins/app/accounts/index.js'
 import { normalizeUsername } from '../../../plugins/app/usernames.js'
 import { validationToFieldErrors } from '../../error-handler.js'
-import {
-  CredentialsBodySchema,
-  LOGIN_EXAMPLE,
-  LoginResponseSchema,
-  LogoutAllBodySchema,
-  MFA_REQUIRED_EXAMPLE,
-  MessageSchema,
-  RefreshBodySchema,
-  RegisterBodySchema,
-  REGISTERED_EXAMPLES,
-  RegisteredSchema,
-  refreshTokenOf
-} from '../../schemas/routes.js'
+import { CredentialsBodySchema, LOGIN_EXAMPLE, LoginResponseSchema, LogoutAllBodySchema, MessageSchema, RefreshBodySchema, RegisterBodySchema, REGISTERED_EXAMPLES, RegisteredSchema, refreshTokenOf } from '../../schemas/routes.js'
+import { MFA_REQUIRED_EXAMPLE } from '../../schemas/mfa.js'
 import accountRoutes from './account.js'
 import passwordResetRoutes from './password-reset.js'
 import sessionRoutes from './sessions.js'

@@ -3,16 +3,8 @@
 import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { ApiError } from '../../../plugins/app/errors.js'
-import {
-  CodeBodySchema,
-  DetailSchema,
-  LoginResponseSchema,
-  MfaStatusSchema,
-  PasswordAndCodeBodySchema,
-  RecoveryCodesSchema,
-  SecondStepBodySchema,
-  TotpSetupSchema
-} from '../../schemas/routes.js'
+import { DetailSchema, LoginResponseSchema } from '../../schemas/routes.js'
+import { CodeBodySchema, MfaStatusSchema, PasswordAndCodeBodySchema, RecoveryCodesSchema, SecondStepBodySchema, TotpSetupSchema } from '../../schemas/mfa.js'
 import { authResponses, bad, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
 import { clientOf } from '../client.js'
 import { authModeHeaders, setCookieHeader } from '../web-clients.js'
@@ -134,9 +126,9 @@ export default async function mfaRoutes (fastify: RouteInstance) {
     },
     onRequest: fastify.throttle.loginAttempts,
     handler: async (request, reply) => {
-      const { ephemeral_token, code, credential } = request.body
+      const { code, credential } = request.body
       if (code === undefined && credential === undefined) throw new ApiError(400, { code: ['This field is required.'] })
-      const session = await fastify.accounts.completeLogin({ ephemeral_token, code, credential, ...clientOf(request) })
+      const session = await fastify.accounts.completeLogin({ ephemeral_token: request.body.ephemeral_token, code, credential, ...clientOf(request) })
       return { ...fastify.webClients.deliver(request, reply, session.tokens), user: session.user }
     }
   })

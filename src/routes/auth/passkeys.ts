@@ -3,17 +3,8 @@
 import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { ApiError } from '../../../plugins/app/errors.js'
-import {
-  CreationOptionsSchema,
-  EmptySchema,
-  LoginResponseSchema,
-  PasskeyDeleteBodySchema,
-  PasskeyListSchema,
-  PasskeyLoginBodySchema,
-  PasskeyRegisterBodySchema,
-  PasskeySchema,
-  RequestOptionsSchema
-} from '../../schemas/routes.js'
+import { EmptySchema, LoginResponseSchema } from '../../schemas/routes.js'
+import { CreationOptionsSchema, PasskeyDeleteBodySchema, PasskeyListSchema, PasskeyLoginBodySchema, PasskeyRegisterBodySchema, PasskeySchema, RequestOptionsSchema } from '../../schemas/mfa.js'
 import { authResponses, bad, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
 import { clientOf } from '../client.js'
 import { authModeHeaders, setCookieHeader } from '../web-clients.js'
@@ -107,8 +98,13 @@ export default async function passkeyRoutes (fastify: RouteInstance) {
       summary: 'Begin signing in with a passkey',
       operationId: 'passkeyLoginOptions',
       description: 'Request options for any passkey (username-less). Also the challenge of a passkey given as the second step after a password.',
-      body: Type.Union([EmptySchema, Type.Null()]),
-      response: { 200: describe(RequestOptionsSchema, 'For navigator.credentials.get().'), 429: throttledResponse, 503: unavailableResponse }
+      body: Type.Union([EmptySchema, Type.Null()], { description: 'Empty: `{}` or no body.', examples: [{}] }),
+      response: {
+        200: describe(RequestOptionsSchema, 'For navigator.credentials.get().'),
+        400: bad('A body that is not empty or malformed JSON.', { non_field_errors: ['Invalid data. Expected a dictionary, but got list.'] }),
+        429: throttledResponse,
+        503: unavailableResponse
+      }
     },
     onRequest: fastify.throttle.loginAttempts,
     handler: async () => fastify.accounts.passkeyLoginOptions() as Promise<Record<string, unknown>>

@@ -65,12 +65,12 @@ for (const mode of MODES) {
       const first = (await post(app, '/api/auth/mfa/totp/setup/', {}, user.access)).json()
       const setup = await post(app, '/api/auth/mfa/totp/setup/', {}, user.access)
       t.equal(setup.statusCode, 200)
-      const { secret, otpauth_url, qr_svg } = setup.json()
+      const { secret, otpauth_url: otpauthUrl, qr_svg: qrSvg } = setup.json()
       t.not(secret, first.secret, 'a new setup replaces the unconfirmed one')
       t.match(secret, /^[A-Z2-7]{32}$/)
-      t.equal(otpauth_url, `otpauth://totp/Auth%20service:${user.username}?issuer=Auth%20service&secret=${secret}&algorithm=SHA1&digits=6&period=30`)
-      t.match(qr_svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/)
-      t.notMatch(qr_svg, /https?:\/\/(?!www\.w3\.org)/, 'nothing loaded from elsewhere')
+      t.equal(otpauthUrl, `otpauth://totp/Auth%20service:${user.username}?issuer=Auth%20service&secret=${secret}&algorithm=SHA1&digits=6&period=30`)
+      t.match(qrSvg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+      t.notMatch(qrSvg, /https?:\/\/(?!www\.w3\.org)/, 'nothing loaded from elsewhere')
       // Not active yet: a login needs no code.
       t.equal((await post(app, '/api/auth/login/', { username: user.username, password: PASSWORD })).json().mfa_required, undefined)
       t.same((await post(app, '/api/auth/mfa/totp/confirm/', { code: codeAt(first.secret, T0) }, user.access)).json(), { code: ['Invalid code.'] }, "the replaced secret's code")
@@ -143,7 +143,7 @@ for (const mode of MODES) {
       t.equal((await get(app, '/api/auth/sessions/', twenty.find((r) => r.statusCode === 200)!.json().access)).json().length, 3)
     })
 
-    t.test("the ephemeral token: 5 minutes, once, and dead after 5 wrong codes", async (t) => {
+    t.test('the ephemeral token: 5 minutes, once, and dead after 5 wrong codes', async (t) => {
       const user = await enrolled(app)
       setClock(app, T0)
       const late = await firstStep(app, user.username)

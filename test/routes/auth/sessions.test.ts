@@ -26,7 +26,7 @@ for (const mode of MODES) {
       t.equal(res.headers['cache-control'], 'no-store')
       const list = res.json() as Array<Record<string, unknown>>
       t.same(list.map((s) => s.id), [sidOf(laptop.access), sidOf(phone.access), sidOf(user.access)], 'newest first')
-      t.same(Object.keys(list[0]!).sort(), ['created', 'current', 'expires', 'id', 'ip', 'last_used', 'user_agent'])
+      t.same(Object.keys(list[0]!).sort(), ['amr', 'auth_time', 'created', 'current', 'expires', 'id', 'ip', 'last_used', 'user_agent'])
       t.match(list[0], { ip: '198.51.100.4', user_agent: 'Mozilla/5.0 (X11; Linux x86_64)', current: false })
       t.match(list[1], { ip: '203.0.113.7', user_agent: PHONE.slice(0, 256), current: true }, 'the user agent is cut to 256 characters')
       t.equal((list[1]!.user_agent as string).length, 256)

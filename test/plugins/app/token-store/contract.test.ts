@@ -324,6 +324,31 @@ function contract (t: Test, h: Harness) {
     t.equal(await store.refreshStatus(a, a.jti), 'current')
   })
 
+  t.test('tickets: stored, read, taken once under concurrency, counted tries, expiry', async (t) => {
+    const store = h.make()
+    const key = `test:${newId()}`
+    t.equal(await store.getTicket(key), null)
+    t.equal(await store.takeTicket(key), null)
+    t.equal(await store.failTicket(key), 0, 'no ticket: no tries left')
+    await store.putTicket(key, 'value-1', 60, 3)
+    t.same(await store.getTicket(key), { value: 'value-1', tries: 0 })
+    t.equal(await store.failTicket(key), 2)
+    t.same(await store.getTicket(key), { value: 'value-1', tries: 1 })
+    t.equal(await store.failTicket(key), 1)
+    t.equal(await store.failTicket(key), 0, 'the last try')
+    t.equal(await store.getTicket(key), null, 'gone after its tries')
+    t.equal(await store.takeTicket(key), null)
+    await store.putTicket(key, 'value-2', 60, 3)
+    t.same(await store.getTicket(key), { value: 'value-2', tries: 0 }, 'a new ticket under the key starts afresh')
+    const takes = await Promise.all(Array.from({ length: 20 }, () => store.takeTicket(key)))
+    t.same(takes.filter((v) => v !== null), ['value-2'], 'one of twenty takes it')
+    t.equal(await store.getTicket(key), null)
+    await store.putTicket(key, 'short', 1, 3)
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    t.equal(await store.getTicket(key), null, 'expired')
+    t.equal(await store.takeTicket(key), null)
+  })
+
   t.test('listSessions: live sessions, newest first, with their login details and last use', async (t) => {
     const store = h.make({ refreshTtl: 3600 })
     const now = Date.now()
@@ -333,7 +358,7 @@ function contract (t: Test, h: Harness) {
     const revoked = await start(store, now - 10_000, userId)
     await start(store, now) // another user's
     const long = 'A'.repeat(300)
-    const agent = await store.createSession({ sid: newId(), userId, jti: newId(), now: now - 45_000, ip: '2001:db8::1', userAgent: long })
+    const agent = await store.createSession({ sid: newId(), userId, jti: newId(), now: now - 45_000, ip: '2001:db8::1', userAgent: long, amr: ['pwd', 'otp', 'mfa'] })
     t.equal(await store.revokeSession(revoked), true)
     // A rotation moves the last use and the expiry; a grace answer and a listing do not.
     const j1 = newId()
@@ -351,9 +376,11 @@ function contract (t: Test, h: Harness) {
       lastUsed: now - 5_000,
       expires: Math.floor((now - 5_000) / 1000) + 3600,
       ip: IP,
-      userAgent: AGENT
+      userAgent: AGENT,
+      amr: ['pwd']
     })
-    t.same(list[0], { sid: newer.sid, created: now - 30_000, lastUsed: now - 30_000, expires: newer.first.exp, ip: IP, userAgent: AGENT })
+    t.same(list[0], { sid: newer.sid, created: now - 30_000, lastUsed: now - 30_000, expires: newer.first.exp, ip: IP, userAgent: AGENT, amr: ['pwd'] })
+    t.same(list[1]!.amr, ['pwd', 'otp', 'mfa'], 'how the user signed in')
     t.equal(list[1]!.userAgent, 'A'.repeat(256), 'the user agent is cut to 256 characters')
     t.equal(list[1]!.ip, '2001:db8::1')
     t.equal(list[1]!.expires, agent.exp)
@@ -532,6 +559,7 @@ t.test('redis store: keys, contents and TTLs', async (t) => {
     e: String(nowS + 3600),
     c: String(now),
     i: IP,
+    m: 'pwd',
     a1: AGENT
   })
   t.equal(await redis.pexpiretime(sessionKey(a)), (nowS + 3600) * 1000, 'the session ends with its refresh token')
@@ -546,6 +574,7 @@ t.test('redis store: keys, contents and TTLs', async (t) => {
     e: String(laterS + 3600),
     c: String(now),
     i: IP,
+    m: 'pwd',
     a1: AGENT,
     p: a.jti,
     r: String(later)
