@@ -16,6 +16,7 @@ function appEnv (prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessE
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     JWT_SECRET: jwtSecret,
+    MFA_ENCRYPTION_KEY: jwtSecret,
     // Production needs a mail server; the benchmark sends no mail, so none is ever contacted.
     SMTP_URL: 'smtp://127.0.0.1:2525',
     DATABASE_URL: opts.databaseUrl,

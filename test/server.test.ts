@@ -9,16 +9,23 @@ import { sparePort } from './support/servers.js'
 
 // Production needs a mail server (password reset mails its link); the password in its URL is never printed.
 const PROD_SMTP_URL = 'smtp://mailer:hunter2-smtp-password@127.0.0.1:2525'
+const PROD_MFA_KEY = 'a-production-mfa-key-of-at-least-32-bytes'
 
-t.test('production refuses a missing or weak JWT_SECRET, and a missing SMTP_URL', async (t) => {
+t.test('production refuses a missing or weak JWT_SECRET or MFA_ENCRYPTION_KEY, and a missing SMTP_URL', async (t) => {
+  const secret = 'a-production-secret-of-at-least-32-bytes'
   for (const [env, expected] of [
     [{}, /JWT_SECRET: required in production/],
     [{ JWT_SECRET: 'too-short' }, /JWT_SECRET: too short/],
-    [{ JWT_SECRET: 'a-production-secret-of-at-least-32-bytes', SMTP_URL: '' }, /SMTP_URL: required in production \(password reset and e-mail verification send e-mail\)/]
+    [{ JWT_SECRET: secret, SMTP_URL: '' }, /SMTP_URL: required in production \(password reset and e-mail verification send e-mail\)/],
+    [{ JWT_SECRET: secret, MFA_ENCRYPTION_KEY: undefined }, /MFA_ENCRYPTION_KEY: required in production/],
+    [{ JWT_SECRET: secret, MFA_ENCRYPTION_KEY: 'too-short' }, /MFA_ENCRYPTION_KEY: a key is too short/],
+    [{ JWT_SECRET: secret, MFA_ENCRYPTION_KEY: `${PROD_MFA_KEY},too-short` }, /MFA_ENCRYPTION_KEY: a key is too short/]
   ] as const) {
     const dir = mkdtempSync(join(tmpdir(), 'auth-prod-'))
     t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-    const proc = start({ NODE_ENV: 'production', DATA_DIR: dir, PORT: '0', SMTP_URL: PROD_SMTP_URL, ...env })
+    // An undefined setting is left out of the environment.
+    const full = Object.entries({ NODE_ENV: 'production', DATA_DIR: dir, PORT: '0', SMTP_URL: PROD_SMTP_URL, MFA_ENCRYPTION_KEY: PROD_MFA_KEY, ...env })
+    const proc = start(Object.fromEntries(full.filter((e): e is [string, string] => e[1] !== undefined)))
     t.equal(await proc.exited, 1)
     t.match(proc.output(), expected)
     t.notMatch(proc.output(), /too-short/, 'the secret is never printed')
@@ -141,7 +148,7 @@ t.test('e-mail and password-reset settings: defaults, checks, the SMTP password 
     () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, JWT_SECRET: 'a-production-secret-of-at-least-32-bytes' }),
     { name: 'ConfigError', message: 'SMTP_URL: required in production (password reset and e-mail verification send e-mail)' }
   )
-  const prod = loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, JWT_SECRET: 'a-production-secret-of-at-least-32-bytes', SMTP_URL: PROD_SMTP_URL })
+  const prod = loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, JWT_SECRET: 'a-production-secret-of-at-least-32-bytes', SMTP_URL: PROD_SMTP_URL, MFA_ENCRYPTION_KEY: PROD_MFA_KEY })
   t.equal(prod.email.smtpUrl, PROD_SMTP_URL)
 })
 

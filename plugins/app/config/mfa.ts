@@ -63,10 +63,11 @@ export function mfaConfig (
   for (const origin of origins) {
     if (!URL.canParse(origin) || new URL(origin).origin !== origin) throw new ConfigError(`WEBAUTHN_ORIGINS: not an origin (scheme://host[:port]): ${origin}`)
   }
-  const rpId = env.WEBAUTHN_RP_ID ?? new URL(publicUrl).hostname.replace(/^\[|\]$/g, '')
+  const hostOf = (url: string) => new URL(url).hostname.replace(/^\[|\]$/g, '')
+  const rpId = env.WEBAUTHN_RP_ID ?? hostOf(publicUrl)
   // Every allowed origin must be the relying party's domain or under it (WebAuthn refuses others anyway).
   for (const origin of origins) {
-    const host = new URL(origin).hostname
+    const host = hostOf(origin)
     if (host !== rpId && !host.endsWith(`.${rpId}`)) throw new ConfigError(`WEBAUTHN_ORIGINS: ${origin} is not on WEBAUTHN_RP_ID (${rpId}) or a subdomain of it`)
   }
   return {

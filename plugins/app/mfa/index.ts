@@ -12,7 +12,7 @@ import { hashRecoveryCode, newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE
 import { SecretBox } from './secret-box.js'
 import { matchStep, newTotpSecret, otpauthUrl } from './totp.js'
 
-export { TOTP_PARAMS, stepOf } from './totp.js'
+export { TOTP_PARAMS } from './totp.js'
 
 export interface MfaStatus {
   totp: boolean
@@ -46,6 +46,8 @@ export interface Mfa {
   disableTotp(userId: string): Promise<boolean>
   /** A new set of recovery codes; the old set stops working. */
   newRecoveryCodes(userId: string): Promise<string[]>
+  /** Seals again, under the first MFA_ENCRYPTION_KEY, every secret an older key sealed: how many (a key rotation). */
+  rekey(): Promise<number>
 }
 
 declare module 'fastify' {
@@ -165,6 +167,24 @@ export function createMfa (prisma: PrismaClient, config: MfaConfig): Mfa {
         prisma.recoveryCode.createMany({ data: hashes.map((codeHash) => ({ userId, codeHash })) })
       ])
       return codes
+    },
+
+    async rekey () {
+      let count = 0
+      let after = ''
+      for (;;) {
+        const rows = await prisma.totpDevice.findMany({ where: { userId: { gt: after || undefined } }, orderBy: { userId: 'asc' }, take: 500, select: { userId: true, secret: true } })
+        if (rows.length === 0) return count
+        for (const row of rows) {
+          if (box.isCurrent(row.secret)) continue
+          const secret = box.open(row.secret, row.userId)
+          if (secret === null) throw new Error(`mfa: the TOTP secret of user ${row.userId} does not decrypt with any MFA_ENCRYPTION_KEY`)
+          // Compare-and-set: a secret replaced meanwhile (a new setup) is left as it is.
+          const { count: n } = await prisma.totpDevice.updateMany({ where: { userId: row.userId, secret: row.secret }, data: { secret: box.seal(secret, row.userId) } })
+          count += n
+        }
+        after = rows[rows.length - 1]!.userId
+      }
     }
   }
   return mfa

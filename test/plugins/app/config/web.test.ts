@@ -26,9 +26,9 @@ t.test('defaults: PUBLIC_URL from HOST and PORT, refresh_token, Strict, not Secu
   })
   t.same(web({ PUBLIC_URL: 'http://127.0.0.1:8000' }).csrfTrustedOrigins, [], 'not once PUBLIC_URL is set')
   t.same(web({ HOST: '0.0.0.0' }).csrfTrustedOrigins, [], 'nor for another HOST')
-  t.same(loadConfig({ ...base, NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com' }).web.csrfTrustedOrigins, [], 'nor in production')
+  t.same(loadConfig({ ...base, NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com', MFA_ENCRYPTION_KEY: TEST_SECRET }).web.csrfTrustedOrigins, [], 'nor in production')
   t.equal(web({ HOST: '::1', PORT: '9000' }).publicOrigin, 'http://[::1]:9000')
-  t.equal(loadConfig({ ...base, NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com' }).web.cookies.secure, true, 'Secure in production')
+  t.equal(loadConfig({ ...base, NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com', MFA_ENCRYPTION_KEY: TEST_SECRET }).web.cookies.secure, true, 'Secure in production')
   t.equal(web({ COOKIE_SECURE: 'true' }).cookies.secure, true)
 })
 
