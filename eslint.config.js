@@ -8,7 +8,7 @@ export default [
     // The account pages' scripts run in the browser (plain ES modules, no build step).
     files: ['src/routes/account/pages/**/*.js'],
     languageOptions: {
-      globals: Object.fromEntries(['window', 'document', 'location', 'history', 'navigator', 'atob', 'BroadcastChannel', 'FormData', 'Headers', 'performance'].map((name) => [name, 'readonly']))
+      globals: Object.fromEntries(['window', 'document', 'location', 'history', 'navigator', 'atob', 'BroadcastChannel', 'FormData', 'Headers', 'performance', 'PublicKeyCredential', 'Blob', 'URL'].map((name) => [name, 'readonly']))
     }
   },
   {

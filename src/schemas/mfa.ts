@@ -118,13 +118,12 @@ export const PasskeyListSchema = Type.Array(PasskeySchema, { examples: [[PASSKEY
 export const PasskeyRegisterBodySchema = Type.Object(
   {
     credential: Credential,
-    name: Type.Optional(Text({ maxLength: 64, description: 'A name to tell it apart; default "Passkey".', examples: ['Laptop'] })),
-    code: StepUpCode
+    name: Type.Optional(Text({ maxLength: 64, description: 'A name to tell it apart; default "Passkey".', examples: ['Laptop'] }))
   },
   { description: 'The attestation for the options of /api/auth/passkeys/register/options/.', examples: [{ credential: ATTESTATION_EXAMPLE, name: 'Laptop' }] }
 )
 
-export const PasskeyDeleteBodySchema = Type.Union([Type.Object({ code: StepUpCode }), Type.Null()], { description: 'Optional: the step-up code.', examples: [{ code: '123456' }] })
+export const StepUpBodySchema = Type.Union([Type.Object({ code: StepUpCode }), Type.Null()], { description: 'Optional: the step-up code.', examples: [{ code: '123456' }] })
 
 export const PasskeyLoginBodySchema = Type.Object(
   { credential: Credential },

@@ -22,12 +22,15 @@ export interface Site extends TestApp {
   device(options?: { width?: number }): Promise<BrowserContext>
 }
 
-/** The app listening on a spare port with PUBLIC_URL set to it, and a browser; both closed at teardown. */
-export async function site (t: TestLike, mode: Mode = 'embedded', env: Record<string, string> = {}): Promise<Site> {
+/**
+ * The app listening on a spare port with PUBLIC_URL set to it, and a browser; both closed at
+ * teardown. `hostname` localhost for WebAuthn (a relying party is a domain, never an IP address).
+ */
+export async function site (t: TestLike, mode: Mode = 'embedded', env: Record<string, string> = {}, hostname: '127.0.0.1' | 'localhost' = '127.0.0.1'): Promise<Site> {
   const port = await sparePort()
-  const origin = `http://127.0.0.1:${port}`
+  const origin = `http://${hostname}:${port}`
   const built = await build(t, mode, { PUBLIC_URL: origin, ...env })
-  await built.app.listen({ host: '127.0.0.1', port })
+  await built.app.listen({ host: hostname, port })
   const browser = await launchChromium()
   t.teardown(() => browser.close())
   return {

@@ -78,14 +78,15 @@ export function mfaFlows (ctx: FlowContext): MfaFlows {
       return codes
     },
 
-    async passkeyRegistrationOptions (caller) {
+    // The step-up gates the ceremony: no challenge (and no credential made by the browser) without it.
+    async passkeyRegistrationOptions (caller, code, client) {
       const user = await ctx.currentUser(caller.userId)
+      await ctx.stepUp(caller, code, client)
       return passkeys.registrationOptions(user.id, user.username)
     },
 
-    async addPasskey (caller, { credential, name, code }, client) {
+    async addPasskey (caller, { credential, name }, client) {
       const user = await ctx.currentUser(caller.userId)
-      await ctx.stepUp(caller, code, client)
       const passkey = await passkeys.register(user.id, credential, name)
       if (!passkey) {
         audit(client, { event: 'passkey_added', outcome: 'invalid', userId: user.id, sid: caller.sid })

@@ -143,9 +143,10 @@ export interface Accounts {
   disableTotp(caller: Caller, input: { password: string; code?: string }, client: Client): Promise<void>
   /** Password, step-up, then a new set of recovery codes. */
   newRecoveryCodes(caller: Caller, input: { password: string; code?: string }, client: Client): Promise<string[]>
-  passkeyRegistrationOptions(caller: Caller): Promise<unknown>
-  /** Step-up, then the attestation verified against the caller's challenge: the new passkey; 400 when it does not verify. */
-  addPasskey(caller: Caller, input: { credential: unknown; name?: string; code?: string }, client: Client): Promise<PasskeyView>
+  /** Step-up (a code, or a recent second factor), then the creation options; the challenge is the caller's only. */
+  passkeyRegistrationOptions(caller: Caller, code: string | undefined, client: Client): Promise<unknown>
+  /** The attestation verified against the caller's challenge: the new passkey; 400 when it does not verify. */
+  addPasskey(caller: Caller, input: { credential: unknown; name?: string }, client: Client): Promise<PasskeyView>
   passkeys(caller: Caller): Promise<PasskeyView[]>
   /** false when it is not one of the caller's passkeys; step-up before it goes. */
   removePasskey(caller: Caller, id: string, code: string | undefined, client: Client): Promise<boolean>

@@ -4,7 +4,7 @@ import type { RouteInstance } from '../typed.js'
 import Type from 'typebox'
 import { ApiError } from '../../../plugins/app/errors.js'
 import { EmptySchema, LoginResponseSchema } from '../../schemas/routes.js'
-import { CreationOptionsSchema, PasskeyDeleteBodySchema, PasskeyListSchema, PasskeyLoginBodySchema, PasskeyRegisterBodySchema, PasskeySchema, RequestOptionsSchema } from '../../schemas/mfa.js'
+import { CreationOptionsSchema, PasskeyListSchema, PasskeyLoginBodySchema, PasskeyRegisterBodySchema, PasskeySchema, RequestOptionsSchema, StepUpBodySchema } from '../../schemas/mfa.js'
 import { authResponses, bad, bearer, describe, throttledResponse, unavailableResponse } from '../responses.js'
 import { clientOf } from '../client.js'
 import { authModeHeaders, setCookieHeader } from '../web-clients.js'
@@ -18,12 +18,21 @@ export default async function passkeyRoutes (fastify: RouteInstance) {
       tags: ['passkeys'],
       summary: 'Begin adding a passkey',
       operationId: 'passkeyRegisterOptions',
-      description: "Creation options: a discoverable credential with user verification, the user's passkeys excluded. The challenge is kept server-side, single use, 5 minutes.",
+      description:
+        "Creation options: a discoverable credential with user verification, the user's passkeys excluded. The challenge is kept server-side, single use, 5 minutes. " +
+        'For a user with a second factor, the step-up comes first: `{"code"}`, or a second factor given within REAUTH_MAX_AGE.',
       security: bearer,
-      response: { 200: describe(CreationOptionsSchema, 'For navigator.credentials.create().'), ...authResponses, 503: unavailableResponse }
+      body: StepUpBodySchema,
+      response: {
+        200: describe(CreationOptionsSchema, 'For navigator.credentials.create().'),
+        400: bad('A missing or wrong step-up code.', { code: ['This field is required.'] }),
+        ...authResponses,
+        429: throttledResponse,
+        503: unavailableResponse
+      }
     },
     onRequest: fastify.authenticate,
-    handler: async (request) => fastify.accounts.passkeyRegistrationOptions(request.auth!) as Promise<Record<string, unknown>>
+    handler: async (request) => fastify.accounts.passkeyRegistrationOptions(request.auth!, request.body?.code, clientOf(request)) as Promise<Record<string, unknown>>
   })
 
   fastify.post('/passkeys/register/', {
@@ -31,23 +40,22 @@ export default async function passkeyRoutes (fastify: RouteInstance) {
       tags: ['passkeys'],
       summary: 'Add a passkey',
       operationId: 'passkeyRegister',
-      description: 'The attestation for the last options; for a user with a second factor, a step-up too.',
+      description: 'The attestation for the options of /api/auth/passkeys/register/options/ (whose step-up it inherits).',
       security: bearer,
       body: PasskeyRegisterBodySchema,
       response: {
         201: describe(PasskeySchema, 'Added.'),
-        400: bad('The attestation does not verify (wrong challenge, origin or relying party, no user verification, a credential already registered); or a missing or wrong step-up code.', {
+        400: bad('The attestation does not verify (wrong challenge, origin or relying party, no user verification, a credential already registered).', {
           credential: ['The passkey could not be verified.']
         }),
         ...authResponses,
-        429: throttledResponse,
         503: unavailableResponse
       }
     },
     onRequest: fastify.authenticate,
     handler: async (request, reply) => {
-      const { credential, name, code } = request.body
-      return reply.code(201).send(await fastify.accounts.addPasskey(request.auth!, { credential, name, code }, clientOf(request)))
+      const { credential, name } = request.body
+      return reply.code(201).send(await fastify.accounts.addPasskey(request.auth!, { credential, name }, clientOf(request)))
     }
   })
 
@@ -71,7 +79,7 @@ export default async function passkeyRoutes (fastify: RouteInstance) {
       description: 'For a user with a second factor, a step-up: `{"code"}` in the body, or a second factor given within REAUTH_MAX_AGE.',
       security: bearer,
       params: Type.Object({ id: Type.String() }),
-      body: PasskeyDeleteBodySchema,
+      body: StepUpBodySchema,
       response: {
         204: { description: 'Deleted.', type: 'null' },
         400: bad('A missing or wrong step-up code.', { code: ['This field is required.'] }),

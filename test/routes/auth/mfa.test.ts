@@ -215,7 +215,7 @@ for (const mode of MODES) {
       t.same((await post(app, '/api/auth/mfa/totp/disable/', { password: PASSWORD }, user.access)).json(), { code: ['This field is required.'] })
       t.same((await post(app, '/api/auth/mfa/recovery-codes/', { password: PASSWORD }, user.access)).json(), { code: ['This field is required.'] })
       t.same((await call(app, 'DELETE', '/api/auth/me/', { body: { password: PASSWORD }, access: user.access })).json(), { code: ['This field is required.'] })
-      t.same((await post(app, '/api/auth/passkeys/register/', { credential: {} }, user.access)).json(), { code: ['This field is required.'] })
+      t.same((await post(app, '/api/auth/passkeys/register/options/', {}, user.access)).json(), { code: ['This field is required.'] })
       // Nothing changed: the old password still signs in.
       t.equal((await post(app, '/api/auth/login/', { username: user.username, password: PASSWORD })).json().mfa_required, true)
       t.equal((await change({ code: codeAt(user.secret, T0) })).statusCode, 200, 'with a code')

@@ -29,8 +29,8 @@ async function enrolled (app: FastifyInstance): Promise<Registered & { secret: s
   return { ...user, secret }
 }
 
-async function creationOptions (app: FastifyInstance, access: string): Promise<CreationOptions> {
-  const res = await post(app, '/api/auth/passkeys/register/options/', {}, access)
+async function creationOptions (app: FastifyInstance, access: string, body: Record<string, string> = {}): Promise<CreationOptions> {
+  const res = await post(app, '/api/auth/passkeys/register/options/', body, access)
   if (res.statusCode !== 200) throw new Error(`register options: ${res.statusCode} ${res.body}`)
   return res.json() as CreationOptions
 }
@@ -41,9 +41,10 @@ async function requestOptions (app: FastifyInstance): Promise<RequestOptions> {
   return res.json() as RequestOptions
 }
 
-/** A new passkey of the user (the session must pass step-up if the user has a second factor, or give `code`). */
-async function addPasskey (app: FastifyInstance, access: string, extra: Record<string, string> = {}, authenticator = new SoftAuthenticator()) {
-  const res = await post(app, '/api/auth/passkeys/register/', { credential: authenticator.register(await creationOptions(app, access)), name: 'Laptop', ...extra }, access)
+/** A new passkey of the user (the session must pass step-up if the user has a second factor, or give `code`, with the options). */
+async function addPasskey (app: FastifyInstance, access: string, { code, name = 'Laptop' }: { code?: string; name?: string } = {}, authenticator = new SoftAuthenticator()) {
+  const options = await creationOptions(app, access, code === undefined ? {} : { code })
+  const res = await post(app, '/api/auth/passkeys/register/', { credential: authenticator.register(options), name }, access)
   if (res.statusCode !== 201) throw new Error(`register passkey: ${res.statusCode} ${res.body}`)
   return { authenticator, passkey: res.json() as { id: string; name: string; created: string; last_used: string | null } }
 }
@@ -106,15 +107,15 @@ for (const mode of MODES) {
       t.equal(row!.credentialId, authenticator.id)
       t.equal(row!.counter, 0n)
       t.equal(row!.transports, 'internal')
-      const again = await creationOptions(app, user.access)
-      t.same(again.excludeCredentials, [{ id: authenticator.id, type: 'public-key', transports: ['internal'] }], 'the passkey excluded')
       t.same((await get(app, '/api/auth/passkeys/', other.access)).json(), [], "not in another user's list")
 
-      // The user has a passkey now: adding another is a step-up, which the register session (a password) has not.
-      t.same((await post(app, '/api/auth/passkeys/register/', { credential }, user.access)).json(), CODE_REQUIRED, 'step-up first')
+      // The user has a passkey now: adding another is a step-up (before any challenge), which the register session (a password) has not.
+      t.same((await post(app, '/api/auth/passkeys/register/options/', {}, user.access)).json(), CODE_REQUIRED, 'step-up first')
       const signedIn = await passkeyLogin(app, authenticator)
       t.equal(signedIn.statusCode, 200)
       const { access } = signedIn.json()
+      const again = await creationOptions(app, access)
+      t.same(again.excludeCredentials, [{ id: authenticator.id, type: 'public-key', transports: ['internal'] }], 'the passkey excluded')
       t.same((await post(app, '/api/auth/passkeys/register/', { credential }, access)).json(), INVALID_PASSKEY, 'the same registration replayed')
       const twice = authenticator.register(await creationOptions(app, access))
       t.same((await post(app, '/api/auth/passkeys/register/', { credential: twice }, access)).json(), INVALID_PASSKEY, 'a credential registered already')

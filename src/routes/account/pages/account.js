@@ -3,12 +3,19 @@
 // goes through the browser client (cookie mode), which keeps the session across reloads and tabs
 // and says when it has ended, wherever that happened.
 import { AuthClient, AuthError } from './auth-client.js'
+import { security } from './security.js'
 import { byId, clearErrors, deviceName, onSubmit, say, when } from './ui.js'
 
 const auth = new AuthClient()
-const VIEWS = ['loading', 'signin', 'signup', 'forgot', 'account']
-const TITLES = { loading: 'Your account', signin: 'Sign in', signup: 'Create your account', forgot: 'Reset your password', account: 'Your account' }
+const VIEWS = ['loading', 'signin', 'code', 'signup', 'forgot', 'account']
+const TITLES = { loading: 'Your account', signin: 'Sign in', code: 'Two-step verification', signup: 'Create your account', forgot: 'Reset your password', account: 'Your account' }
 const notice = byId('notice')
+// Failures of the signed-in forms are not shown once the session has ended (the sign-in form is).
+const whileSignedIn = { showFailures: () => auth.signedIn }
+const second = security(auth, notice, whileSignedIn)
+const passkeys = Boolean(window.PublicKeyCredential?.parseRequestOptionsFromJSON)
+/** The first step of a sign-in that asked for a second one: its ephemeral token and methods. */
+let pending = null
 
 /** Shows one view, titles the document after it, and moves focus to its heading. */
 function show (view, message) {
@@ -46,6 +53,7 @@ auth.addEventListener('sessionended', (event) => {
   for (const id of ['user-name', 'profile-username', 'profile-name', 'profile-email', 'profile-verified']) byId(id).textContent = ''
   byId('devices').replaceChildren()
   for (const id of ['devices-error', 'profile-error']) say(byId(id), '')
+  second.clear()
   history.replaceState(null, '', location.pathname)
   signedOutView(reason === 'signedout' ? 'You have signed out.' : 'Your session has ended. Please sign in again.')
 })
@@ -60,8 +68,63 @@ onSubmit(byId('signin-form'), async ({ username, password }) => {
     })
   }
   // The client's 'signedin' event opens the account view.
-  await auth.login(username, password)
+  const answer = await auth.login(username, password)
   byId('signin-form').reset()
+  if (answer?.mfa_required) askForSecondStep(answer)
+})
+
+/** The password was right; a second step finishes the sign-in. */
+function askForSecondStep (answer) {
+  pending = answer
+  byId('code-passkey-box').hidden = !(passkeys && answer.methods.includes('passkey'))
+  show('code')
+}
+
+/** The second step's answer: an ephemeral token that is no longer good sends the user back to the password. */
+function secondStepFailed (err) {
+  if (err?.body?.ephemeral_token) {
+    pending = null
+    show('signin', 'The sign-in took too long or had too many wrong codes. Please sign in again.')
+    return true
+  }
+  return false
+}
+
+onSubmit(byId('code-form'), async ({ code }) => {
+  if (!pending) return show('signin')
+  try {
+    await auth.completeLogin(pending.ephemeral_token, { code: code.trim() })
+  } catch (err) {
+    if (!secondStepFailed(err)) throw err
+    return
+  }
+  pending = null
+  byId('code-form').reset()
+})
+
+byId('code-passkey').addEventListener('click', async () => {
+  if (!pending) return show('signin')
+  try {
+    await auth.passkeySecondStep(pending.ephemeral_token)
+    pending = null
+  } catch (err) {
+    if (!secondStepFailed(err)) say(byId('code-passkey-error'), 'That passkey did not work. Try again, or enter a code.')
+  }
+})
+
+byId('code-cancel').addEventListener('click', () => {
+  pending = null
+})
+
+byId('signin-passkey-box').hidden = !passkeys
+byId('signin-passkey').addEventListener('click', async () => {
+  const error = byId('signin-passkey-error')
+  say(error, '')
+  try {
+    await auth.passkeyLogin()
+  } catch (err) {
+    say(error, err?.status === 429 ? 'Too many attempts. Please try again shortly.' : 'That passkey did not sign you in. Try again, or use your password.')
+  }
 })
 
 onSubmit(byId('signup-form'), async (values) => {
@@ -82,7 +145,7 @@ onSubmit(byId('forgot-form'), async (values) => {
 
 async function openAccount () {
   show('account')
-  await Promise.all([loadProfile(), loadDevices()])
+  await Promise.all([loadProfile(), loadDevices(), second.load()])
 }
 
 async function loadProfile () {
@@ -176,23 +239,20 @@ byId('sign-out-everywhere').addEventListener('click', async (event) => {
   }
 })
 
-// Failures of the signed-in forms are not shown once the session has ended (the sign-in form is).
-const whileSignedIn = { showFailures: () => auth.signedIn }
-
 onSubmit(byId('resend-form'), async () => {
   await auth.json('api/auth/registration/resend-email/', { method: 'POST', body: { email: byId('resend-form').dataset.email } })
   say(notice, 'We sent the verification e-mail again. Open its link to verify your address.')
 }, whileSignedIn)
 
 onSubmit(byId('password-form'), async (values) => {
-  await auth.json('api/auth/password/change/', { method: 'POST', body: values })
+  await auth.json('api/auth/password/change/', { method: 'POST', body: second.stepUp(values) })
   byId('password-form').reset()
   say(notice, 'Your password has been changed. Your other devices have been signed out.')
   await loadDevices()
 }, whileSignedIn)
 
 onSubmit(byId('delete-form'), async (values) => {
-  await auth.json('api/auth/me/', { method: 'DELETE', body: values })
+  await auth.json('api/auth/me/', { method: 'DELETE', body: second.stepUp(values) })
   byId('delete-form').reset()
   auth.forget()
   history.replaceState(null, '', location.pathname)

@@ -5,7 +5,12 @@
 //   import { AuthClient } from 'https://auth.example.com/account/auth-client.js'
 //   const auth = new AuthClient()
 //   auth.addEventListener('sessionended', () => showSignIn())
-//   if (!(await auth.resume())) await auth.login(username, password)
+//   if (!(await auth.resume())) {
+//     const signedIn = await auth.login(username, password)
+//     // A user with two-step verification: the second step (a code, or a passkey) finishes it.
+//     if (signedIn.mfa_required) await auth.completeLogin(signedIn.ephemeral_token, { code })
+//   }
+//   await auth.passkeyLogin()   // or: sign in with a passkey alone
 //   const res = await auth.fetch('/api/auth/me/')
 //
 // - Refreshes shortly before the access token expires and when an answer is a 401.
@@ -107,14 +112,35 @@ export class AuthClient extends EventTarget {
 
   /**
    * Signs in; resolves to the user, or throws an AuthError (401 Invalid credentials, 429, 400).
+   * For a user with two-step verification it resolves to `{ mfa_required: true, ephemeral_token,
+   * methods }` and stays signed out: completeLogin() (or passkeySecondStep()) finishes it.
    * Under the tabs' lock: no other tab's refresh of the old cookie can answer after the new one is set.
    */
   login (username, password) {
-    return this._locked(async () => {
-      const json = await this._post('api/auth/login/', { username, password })
-      this._adopt(this._tokenOf(json, json.access), true)
-      return json.user
-    })
+    return this._signIn('api/auth/login/', { username, password })
+  }
+
+  /** The second step of a sign-in: `{ code }` (a TOTP or recovery code) or `{ credential }` (a passkey assertion). Resolves to the user. */
+  completeLogin (ephemeralToken, second) {
+    return this._signIn('api/auth/login/code/', { ephemeral_token: ephemeralToken, ...second })
+  }
+
+  /** Signs in with a passkey alone (the browser asks which one). Resolves to the user. */
+  async passkeyLogin () {
+    const credential = await this._assertion()
+    return this._signIn('api/auth/passkeys/login/', { credential })
+  }
+
+  /** The second step with a passkey instead of a code. */
+  async passkeySecondStep (ephemeralToken) {
+    return this.completeLogin(ephemeralToken, { credential: await this._assertion() })
+  }
+
+  /** Adds a passkey to the signed-in account (the browser creates it). `code`: the step-up, when needed. Resolves to the passkey. */
+  async addPasskey ({ name, code } = {}) {
+    const options = await this.json('api/auth/passkeys/register/options/', { method: 'POST', body: code ? { code } : {} })
+    const created = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })
+    return this.json('api/auth/passkeys/register/', { method: 'POST', body: { credential: created.toJSON(), ...(name ? { name } : {}) } })
   }
 
   /**
@@ -213,6 +239,23 @@ export class AuthClient extends EventTarget {
   }
 
   // ---- internals
+
+  /** A sign-in's answer: a session (adopted), or the first step's mfa_required (returned as it is). */
+  _signIn (path, payload) {
+    return this._locked(async () => {
+      const json = await this._post(path, payload)
+      if (json.mfa_required === true) return json
+      this._adopt(this._tokenOf(json, json.access), true)
+      return json.user
+    })
+  }
+
+  /** A passkey assertion for fresh request options (the browser asks the user). */
+  async _assertion () {
+    const options = await this._post('api/auth/passkeys/login/options/', {})
+    const credential = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) })
+    return credential.toJSON()
+  }
 
   _authorized (path, init) {
     const headers = new Headers(init.headers)
