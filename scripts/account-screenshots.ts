@@ -34,7 +34,7 @@ async function signIn (page: Page, username: string) {
   await page.locator('#view-signin').waitFor()
   await page.locator('#signin-username').fill(username)
   await page.locator('#signin-password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   await page.locator('#devices > li').first().waitFor()
 }
 

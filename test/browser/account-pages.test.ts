@@ -31,9 +31,10 @@ async function signIn (page: Page, username: string, password = PASSWORD) {
   await expectView(page, 'signin')
   await view(page, 'signin').getByLabel('Username or e-mail').fill(username)
   await view(page, 'signin').getByLabel('Password', { exact: true }).fill(password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   await expectView(page, 'account')
-  await t.equal(await page.locator('#profile-username').textContent(), username)
+  // The profile arrives after the view is shown.
+  await page.locator('#profile-username').filter({ hasText: username }).waitFor({ timeout: 10_000 })
 }
 
 /** Reloads the devices list (a user's "next action") and waits for it to settle. */
@@ -289,7 +290,7 @@ t.test('the account pages in Chromium', async (t) => {
     t.notOk(await refreshCookie(a))
     await view(pageA, 'signin').getByLabel('Username or e-mail').fill(username)
     await view(pageA, 'signin').getByLabel('Password', { exact: true }).fill('Th1rd-Passphrase!')
-    await pageA.getByRole('button', { name: 'Sign in' }).click()
+    await pageA.getByRole('button', { name: 'Sign in', exact: true }).click()
     await pageA.locator('#signin-form .form-error').filter({ hasText: 'Invalid credentials' }).waitFor()
   })
 
