@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../plugins/app/config/index.js'
+import { Secret, TOTP } from 'otpauth'
+import { TOTP_PARAMS } from '../plugins/app/mfa/index.js'
 import { launchChromium, savePng } from './screenshot.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -60,8 +62,24 @@ async function shots (browser: Browser, origin: string, width: number, suffix: s
   await page.locator('#devices > li').nth(1).waitFor()
   await page.evaluate('document.activeElement && document.activeElement.blur()')
   await savePng(page, join(outDir, `account-${suffix}.png`))
+  if (suffix === 'desktop') await twoStepShots(page)
   await phone.close()
   await desk.close()
+}
+
+/** Two-step verification being set up (the QR code), and the recovery codes it answers. Only the card. */
+async function twoStepShots (page: Page) {
+  const card = page.locator('section.card', { has: page.locator('#mfa-title') })
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click()
+  await page.locator('#mfa-qr').waitFor()
+  await page.waitForFunction('document.getElementById("mfa-qr").naturalWidth > 0')
+  await card.screenshot({ path: join(outDir, 'account-2fa-setup.png') })
+  const secret = ((await page.locator('#mfa-secret').textContent()) ?? '').replace(/\s/g, '')
+  await page.locator('#mfa-confirm-code').fill(TOTP.generate({ ...TOTP_PARAMS, secret: Secret.fromBase32(secret) }))
+  await page.getByRole('button', { name: 'Turn on' }).click()
+  await page.locator('#recovery-panel').waitFor()
+  await page.evaluate('document.activeElement && document.activeElement.blur()')
+  await card.screenshot({ path: join(outDir, 'account-2fa-recovery-codes.png') })
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'account-shots-'))
@@ -87,7 +105,7 @@ try {
   } finally {
     await browser.close()
   }
-  console.log(`account pages: ${['signin-desktop', 'desktop', 'signin-phone', 'phone'].map((n) => join(outDir, `account-${n}.png`)).join(', ')}`)
+  console.log(`account pages: ${['signin-desktop', 'desktop', 'signin-phone', 'phone', '2fa-setup', '2fa-recovery-codes'].map((n) => join(outDir, `account-${n}.png`)).join(', ')}`)
 } finally {
   await app.close()
   await rm(dataDir, { recursive: true, force: true })
