@@ -5,7 +5,9 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, claims, get, PASSWORD, post, register, uniqueName } from '../helper.js'
+import { Secret, TOTP } from 'otpauth'
 import { newId } from '../../plugins/app/ids.js'
+import { TOTP_PARAMS } from '../../plugins/app/mfa/index.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** Beyond the grace interval (REFRESH_REUSE_INTERVAL=1 below): a rotating service would call the kept token reuse. */
@@ -156,4 +158,28 @@ t.test('envelope: every error path in its words', async (t) => {
   t.equal(throttled.statusCode, 429)
   t.match(throttled.json(), { error: /^Request was throttled\. Expected available in \d+ seconds?\.$/ })
   t.match(throttled.headers['retry-after'], /^\d+$/)
+})
+
+t.test('both profiles: a user with TOTP on gets the contract\'s mfa_required from login, and the second step answers as the contract does', async (t) => {
+  for (const profile of ['camelcase', 'envelope']) {
+    const { app } = await build(t, 'embedded', { API_PROFILE: profile })
+    const username = uniqueName(profile)
+    const registered = (await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })).json()
+    const user = { email: `${username}@example.com`, access: (registered.content ?? registered).tokens.access as string }
+    const at = 1_795_000_000_000
+    app.mfa.now = () => at
+    const { secret } = (await post(app, '/api/auth/mfa/totp/setup/', {}, user.access)).json()
+    const code = (when: number) => TOTP.generate({ ...TOTP_PARAMS, secret: Secret.fromBase32(secret), timestamp: when })
+    t.equal((await post(app, '/api/auth/mfa/totp/confirm/', { code: code(at) }, user.access)).statusCode, 200, profile)
+    const first = await post(app, '/api/auth/login/', { email: user.email, password: PASSWORD })
+    t.equal(first.statusCode, 200)
+    t.same(Object.keys(first.json()).sort(), ['ephemeral_token', 'methods', 'mfa_required'], `${profile}: not reshaped`)
+    app.mfa.now = () => at + 30_000
+    const second = await post(app, '/api/auth/login/code/', { ephemeral_token: first.json().ephemeral_token, code: code(at + 30_000) })
+    t.equal(second.statusCode, 200)
+    t.ok(second.json().access)
+    const wrong = await post(app, '/api/auth/login/code/', { ephemeral_token: first.json().ephemeral_token, code: '000000' })
+    t.equal(wrong.statusCode, 400)
+    t.ok(profile === 'camelcase' ? typeof wrong.json().error === 'string' : wrong.json() !== null, `${profile}: errors in its envelope`)
+  }
 })

@@ -6,6 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onReq
 import type { ApiProfile } from '../../../plugins/app/config/index.js'
 import type { ErrorBody } from '../../../plugins/app/errors.js'
 import type { ResponseEntry } from '../responses.js'
+import Type from 'typebox'
+import { MFA_REQUIRED_EXAMPLE } from '../../schemas/mfa.js'
 import { isObject } from '../trim.js'
 import { camelcase } from './camelcase.js'
 import { envelope } from './envelope.js'
@@ -15,6 +17,8 @@ const DIALECTS: Record<Exclude<ApiProfile, 'simplejwt'>, Dialect> = { camelcase,
 
 /** The profile's dialect; null for `simplejwt`, the contract itself. */
 export const dialectOf = (profile: ApiProfile): Dialect | null => (profile === 'simplejwt' ? null : DIALECTS[profile])
+
+const isMfaRequired = (payload: object) => (payload as { mfa_required?: unknown }).mfa_required === true
 
 /** An error answer in the dialect: the route's own message for it, or the envelope of the contract's body. */
 export function translateError (dialect: Dialect, operationId: string | undefined, status: number, body: ErrorBody): ErrorBody {
@@ -31,7 +35,17 @@ export function documentResponses (dialect: Dialect, operationId: string | undef
     const e = entry as ResponseEntry
     if (route?.answer && code === route.answer.status) {
       const { schema, description, example } = route.answer
-      out[status] = { description, ...(e.headers ? { headers: e.headers } : {}), content: { 'application/json': { schema, examples: { example: { value: example } } } } }
+      // A route that may answer the first step of a sign-in with a second factor keeps that answer.
+      const mfa = JSON.stringify(e.content?.['application/json']?.schema ?? {}).includes('MfaRequired')
+      out[status] = {
+        description: mfa ? `${description} Or, for a user with TOTP on, \`mfa_required\` (as in the contract).` : description,
+        ...(e.headers ? { headers: e.headers } : {}),
+        content: {
+          'application/json': mfa
+            ? { schema: Type.Union([schema, Type.Ref('MfaRequired')]), examples: { example: { value: example }, mfa: { value: MFA_REQUIRED_EXAMPLE } } }
+            : { schema, examples: { example: { value: example } } }
+        }
+      }
     } else if (code >= 400 && e.content) {
       const examples = e.content['application/json'].examples ?? {}
       const translated = Object.fromEntries(
@@ -106,7 +120,9 @@ function applyRoute (fastify: FastifyInstance, route: RouteOptions, own: RouteDi
     route.preSerialization = [
       ...asArray(route.preSerialization),
       (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, value?: unknown) => void) => {
-        done(null, reply.statusCode === answer.status && payload !== null && typeof payload === 'object' ? answer.reshape(payload as Record<string, unknown>) : payload)
+        // A sign-in that asks for its second step answers as the contract does, in every dialect.
+        const reshape = reply.statusCode === answer.status && payload !== null && typeof payload === 'object' && !isMfaRequired(payload)
+        done(null, reshape ? answer.reshape(payload as Record<string, unknown>) : payload)
       }
     ]
   }

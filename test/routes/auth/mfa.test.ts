@@ -258,3 +258,18 @@ t.test('wrong codes count as failed logins of the account: the same throttle as 
   t.ok(right.headers['retry-after'])
   t.equal((await post(app, '/api/auth/login/', { username: user.username, password: PASSWORD })).statusCode, 429, 'and the password login')
 })
+
+t.test('cookie mode: the first step sets no cookie; the second sets the refresh cookie and keeps the token out of the body', async (t) => {
+  const { app } = await build(t, 'embedded')
+  const user = await enrolled(app)
+  const web = { 'x-auth-mode': 'cookie', origin: 'http://127.0.0.1:8000' }
+  const first = await call(app, 'POST', '/api/auth/login/', { headers: web, body: { username: user.username, password: PASSWORD } })
+  t.equal(first.json().mfa_required, true)
+  t.notOk(first.headers['set-cookie'], 'no cookie before the second step')
+  const second = await call(app, 'POST', '/api/auth/login/code/', { headers: web, body: { ephemeral_token: first.json().ephemeral_token, code: codeAt(user.secret, T0) } })
+  t.equal(second.statusCode, 200)
+  t.ok(second.json().access)
+  t.equal(second.json().refresh, undefined, 'the refresh token is the cookie')
+  t.match(String(second.headers['set-cookie']), /^refresh_token=[^;]+;.*HttpOnly/)
+  t.equal(claims(second.json().access).sid, claims(String(second.headers['set-cookie']).split(/[=;]/)[1]!).sid, 'of the same session')
+})
