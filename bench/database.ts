@@ -29,5 +29,5 @@ export async function ensureDatabase (url: string, dist: string, log: WriteStrea
   })
   await migrate(dist, url, log)
   // The database is the benchmark's own: start from no users.
-  await withClient(url, (db) => db.query('TRUNCATE users'))
+  await withClient(url, (db) => db.query('TRUNCATE users CASCADE'))
 }

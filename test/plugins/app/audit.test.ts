@@ -7,6 +7,9 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { AUDIT_EVENTS } from '../../../plugins/app/audit.js'
 import { build, call, claims, PASSWORD, uniqueName } from '../../helper.js'
 import { startSmtp } from '../../support/smtp.js'
+import { SoftAuthenticator, type CreationOptions, type RequestOptions } from '../../support/webauthn.js'
+import { Secret, TOTP } from 'otpauth'
+import { TOTP_PARAMS } from '../../../plugins/app/mfa/index.js'
 
 type Line = Record<string, unknown>
 const UA = 'AuditTest/1.0 (the client of this test)'
@@ -211,6 +214,115 @@ t.test('one audit line per event, with who, which session, from where and in whi
   ;({ res, audit } = await act('POST', '/api/token/refresh/', { body: { refresh: k.refresh }, on: keeping }))
   keep(json(res).access as string)
   one(t, audit, { event: 'refresh', outcome: 'kept', user_id: claims(k.refresh).user_id, sid: claims(k.refresh).sid })
+
+
+  // Two-factor authentication and passkeys (issue 21): every new event and outcome.
+  const at = 1_795_000_000_000
+  for (const a of [app, guarded]) a.mfa.now = () => at
+  const has = (t: Test, audit: Line[], fields: Line) => t.ok(audit.some((l) => Object.entries(fields).every(([k, v]) => l[k] === v)), `audited: ${fields.event} ${fields.outcome}`)
+  const mfaUser = async (on: FastifyInstance) => {
+    const name = uniqueName('audit')
+    const reg = json((await act('POST', '/api/auth/register/', { body: { username: name, email: `${name}@example.com`, password: PASSWORD }, on })).res)
+    const secret = json(await call(on, 'POST', '/api/auth/mfa/totp/setup/', { access: reg.tokens.access, body: {} })).secret as string
+    keep(reg.tokens.access, reg.tokens.refresh, secret)
+    return { name, id: reg.id as string, access: reg.tokens.access as string, secret, code: (when: number) => TOTP.generate({ ...TOTP_PARAMS, secret: Secret.fromBase32(secret), timestamp: when }) }
+  }
+  const m = await mfaUser(app)
+  ;({ audit } = await act('POST', '/api/auth/mfa/totp/confirm/', { body: { code: '000000' }, access: m.access }))
+  one(t, audit, { event: 'mfa_enabled', outcome: 'invalid_code', user_id: m.id })
+  ;({ res, audit } = await act('POST', '/api/auth/mfa/totp/confirm/', { body: { code: m.code(at) }, access: m.access }))
+  one(t, audit, { event: 'mfa_enabled', outcome: 'success', user_id: m.id })
+  const recovery = json(res).recovery_codes as string[]
+  keep(...recovery)
+  const firstStep = async (on = app) => {
+    const r = await act('POST', '/api/auth/login/', { body: { username: m.name, password: PASSWORD }, on })
+    keep(json(r.res).ephemeral_token)
+    return { ephemeral: json(r.res).ephemeral_token as string, audit: r.audit }
+  }
+  let step = await firstStep()
+  one(t, step.audit, { event: 'login', outcome: 'mfa_required', user_id: m.id, sid: null })
+  ;({ audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: step.ephemeral, code: '000000' } }))
+  one(t, audit, { event: 'mfa_challenge', outcome: 'totp_failed', user_id: m.id })
+  ;({ audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: step.ephemeral, code: 'aaaaa-aaaaa' } }))
+  one(t, audit, { event: 'mfa_challenge', outcome: 'recovery_code_failed', user_id: m.id })
+  app.mfa.now = () => at + 30_000
+  ;({ res, audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: step.ephemeral, code: m.code(at + 30_000) } }))
+  has(t, audit, { event: 'mfa_challenge', outcome: 'totp_passed', user_id: m.id })
+  has(t, audit, { event: 'login', outcome: 'success', user_id: m.id, sid: claims(json(res).refresh).sid })
+  const totpSession = json(res) as { access: string; refresh: string }
+  keep(totpSession.access, totpSession.refresh)
+  step = await firstStep()
+  ;({ res, audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: step.ephemeral, code: recovery[0] } }))
+  has(t, audit, { event: 'mfa_challenge', outcome: 'recovery_code_used', user_id: m.id })
+  keep(json(res).access, json(res).refresh)
+  ;({ audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: 'x'.repeat(43), code: '123456' } }))
+  one(t, audit, { event: 'mfa_challenge', outcome: 'expired', user_id: null })
+
+  // Step-up, at the start of adding a passkey (the register session signed in with a password only).
+  ;({ audit } = await act('POST', '/api/auth/passkeys/register/options/', { body: {}, access: m.access }))
+  one(t, audit, { event: 'step_up', outcome: 'refused', user_id: m.id })
+  ;({ audit } = await act('POST', '/api/auth/passkeys/register/options/', { body: { code: '000000' }, access: m.access }))
+  one(t, audit, { event: 'step_up', outcome: 'failed', user_id: m.id })
+  app.mfa.now = () => at + 60_000
+  ;({ res, audit } = await act('POST', '/api/auth/passkeys/register/options/', { body: { code: m.code(at + 60_000) }, access: m.access }))
+  one(t, audit, { event: 'step_up', outcome: 'passed', user_id: m.id })
+  const authenticator = new SoftAuthenticator()
+  const attestation = authenticator.register(json(res) as CreationOptions)
+  ;({ res, audit } = await act('POST', '/api/auth/passkeys/register/', { body: { credential: attestation }, access: m.access }))
+  one(t, audit, { event: 'passkey_added', outcome: 'success', user_id: m.id })
+  const passkeyId = json(res).id as string
+  ;({ audit } = await act('POST', '/api/auth/passkeys/register/', { body: { credential: attestation }, access: m.access }))
+  one(t, audit, { event: 'passkey_added', outcome: 'invalid', user_id: m.id })
+  const requestOptions = async () => json(await call(app, 'POST', '/api/auth/passkeys/login/options/', { body: {} })) as RequestOptions
+  const assertion = authenticator.assert(await requestOptions())
+  ;({ res, audit } = await act('POST', '/api/auth/passkeys/login/', { body: { credential: assertion } }))
+  has(t, audit, { event: 'passkey_login', outcome: 'success', user_id: m.id })
+  const passkeySession = json(res) as { access: string; refresh: string }
+  keep(passkeySession.access, passkeySession.refresh)
+  ;({ audit } = await act('POST', '/api/auth/passkeys/login/', { body: { credential: assertion } }))
+  one(t, audit, { event: 'passkey_login', outcome: 'failed', user_id: null })
+  authenticator.setCounter(0)
+  ;({ audit } = await act('POST', '/api/auth/passkeys/login/', { body: { credential: authenticator.assert(await requestOptions()) } }))
+  one(t, audit, { event: 'passkey_login', outcome: 'cloned', user_id: null })
+  authenticator.setCounter(100)
+  step = await firstStep()
+  ;({ audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: step.ephemeral, credential: new SoftAuthenticator().assert(await requestOptions()) } }))
+  one(t, audit, { event: 'mfa_challenge', outcome: 'passkey_failed', user_id: m.id })
+  ;({ res, audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: step.ephemeral, credential: authenticator.assert(await requestOptions()) } }))
+  has(t, audit, { event: 'mfa_challenge', outcome: 'passkey_passed', user_id: m.id })
+  keep(json(res).access, json(res).refresh)
+  ;({ audit } = await act('DELETE', `/api/auth/passkeys/${passkeyId}/`, { body: {}, access: passkeySession.access }))
+  one(t, audit, { event: 'passkey_removed', outcome: 'success', user_id: m.id })
+
+  // New recovery codes and turning TOTP off: a wrong password, then done (the TOTP session's second factor is recent).
+  ;({ audit } = await act('POST', '/api/auth/mfa/recovery-codes/', { body: { password: 'Wr0ng-Passphrase!' }, access: totpSession.access }))
+  one(t, audit, { event: 'recovery_codes_regenerated', outcome: 'wrong_password', user_id: m.id })
+  ;({ res, audit } = await act('POST', '/api/auth/mfa/recovery-codes/', { body: { password: PASSWORD }, access: totpSession.access }))
+  one(t, audit, { event: 'recovery_codes_regenerated', outcome: 'success', user_id: m.id })
+  keep(...(json(res).recovery_codes as string[]))
+  ;({ audit } = await act('POST', '/api/auth/mfa/totp/disable/', { body: { password: 'Wr0ng-Passphrase!' }, access: totpSession.access }))
+  one(t, audit, { event: 'mfa_disabled', outcome: 'wrong_password', user_id: m.id })
+  ;({ audit } = await act('POST', '/api/auth/mfa/totp/disable/', { body: { password: PASSWORD }, access: totpSession.access }))
+  one(t, audit, { event: 'mfa_disabled', outcome: 'success', user_id: m.id })
+
+  // The failure limit (one failure per client and account on `guarded`): throttled second steps, step-ups and password checks.
+  const n = await mfaUser(guarded)
+  t.equal((await call(guarded, 'POST', '/api/auth/mfa/totp/confirm/', { body: { code: n.code(at) }, access: n.access })).statusCode, 200)
+  const pending = json(await call(guarded, 'POST', '/api/auth/login/', { body: { username: n.name, password: PASSWORD } })).ephemeral_token as string
+  keep(pending)
+  ;({ audit } = await act('POST', '/api/auth/mfa/totp/disable/', { body: { password: 'Wr0ng-Passphrase!' }, access: n.access, on: guarded }))
+  one(t, audit, { event: 'mfa_disabled', outcome: 'wrong_password', user_id: n.id })
+  ;({ res, audit } = await act('POST', '/api/auth/mfa/totp/disable/', { body: { password: PASSWORD }, access: n.access, on: guarded }))
+  t.equal(res.statusCode, 429)
+  one(t, audit, { event: 'mfa_disabled', outcome: 'throttled', user_id: n.id })
+  ;({ res, audit } = await act('POST', '/api/auth/mfa/recovery-codes/', { body: { password: PASSWORD }, access: n.access, on: guarded }))
+  one(t, audit, { event: 'recovery_codes_regenerated', outcome: 'throttled', user_id: n.id })
+  ;({ res, audit } = await act('POST', '/api/auth/passkeys/register/options/', { body: { code: '123456' }, access: n.access, on: guarded }))
+  t.equal(res.statusCode, 429)
+  one(t, audit, { event: 'step_up', outcome: 'throttled', user_id: n.id })
+  ;({ res, audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: pending, code: n.code(at + 30_000) }, on: guarded }))
+  t.equal(res.statusCode, 429)
+  one(t, audit, { event: 'mfa_challenge', outcome: 'throttled', user_id: n.id })
 
   // Every event of the list was seen, with every outcome.
   for (const [event, outcomes] of Object.entries(AUDIT_EVENTS)) {
