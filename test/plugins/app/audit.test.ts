@@ -215,7 +215,6 @@ t.test('one audit line per event, with who, which session, from where and in whi
   keep(json(res).access as string)
   one(t, audit, { event: 'refresh', outcome: 'kept', user_id: claims(k.refresh).user_id, sid: claims(k.refresh).sid })
 
-
   // Two-factor authentication and passkeys (issue 21): every new event and outcome.
   const at = 1_795_000_000_000
   for (const a of [app, guarded]) a.mfa.now = () => at
