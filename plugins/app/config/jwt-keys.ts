@@ -20,9 +20,12 @@ function readKeyMaterial (name: string, value: string): string {
   }
 }
 
-function devSecret (dataDir: string): string {
-  // Outside production a secret is generated once and kept, so restarts keep tokens valid.
-  const file = join(dataDir, 'jwt-secret')
+/**
+ * A secret of the development defaults: generated once into DATA_DIR/`name` and kept, so that
+ * restarts keep tokens valid (jwt-secret) and TOTP secrets readable (mfa-key).
+ */
+export function keptSecret (dataDir: string, name: string): string {
+  const file = join(dataDir, name)
   try {
     const existing = readFileSync(file, 'utf8').trim()
     if (Buffer.byteLength(existing) >= MIN_SECRET_BYTES) return existing
@@ -50,7 +53,7 @@ export function jwtKeys (
           'JWT_SECRET: required with DATABASE_URL or REDIS_URL (at least 32 bytes): instances sharing a store must sign with the same key'
         )
       }
-      signingKey = devSecret(dataDir)
+      signingKey = keptSecret(dataDir, 'jwt-secret')
     } else {
       if (Buffer.byteLength(env.JWT_SECRET) < MIN_SECRET_BYTES) {
         throw new ConfigError(`JWT_SECRET: too short, at least ${MIN_SECRET_BYTES} bytes are needed`)

@@ -1,11 +1,9 @@
 // The second factor's settings: the issuer shown in authenticator apps, how recent a second
 // factor must be for step-up, the keys that encrypt TOTP secrets at rest (MFA_ENCRYPTION_KEY) and
 // the WebAuthn relying party.
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { ConfigError } from './config-error.js'
 import type { Env } from './env.js'
+import { keptSecret } from './jwt-keys.js'
 
 const MIN_KEY_BYTES = 32
 
@@ -28,19 +26,6 @@ export interface MfaConfig {
   }
 }
 
-/** Outside production a key is generated once into DATA_DIR and kept, so restarts keep secrets readable. */
-function devKey (dataDir: string): string {
-  const file = join(dataDir, 'mfa-key')
-  try {
-    const existing = readFileSync(file, 'utf8').trim()
-    if (Buffer.byteLength(existing) >= MIN_KEY_BYTES) return existing
-  } catch {}
-  mkdirSync(dataDir, { recursive: true })
-  const key = randomBytes(32).toString('base64url')
-  writeFileSync(file, key + '\n', { mode: 0o600 })
-  return key
-}
-
 export function mfaConfig (
   env: Env,
   { production, embedded, dataDir, publicUrl }: { production: boolean; embedded: boolean; dataDir: string; publicUrl: string },
@@ -50,7 +35,7 @@ export function mfaConfig (
   if (env.MFA_ENCRYPTION_KEY === undefined) {
     if (production) throw new ConfigError('MFA_ENCRYPTION_KEY: required in production (at least 32 bytes; it encrypts TOTP secrets)')
     if (!embedded) warnings.push('MFA_ENCRYPTION_KEY is not set: a key was generated into DATA_DIR; instances sharing a database must share one key (set MFA_ENCRYPTION_KEY)')
-    keys = [devKey(dataDir)]
+    keys = [keptSecret(dataDir, 'mfa-key')]
   } else {
     keys = env.MFA_ENCRYPTION_KEY.split(',').map((k) => k.trim()).filter((k) => k !== '')
     if (keys.length === 0) throw new ConfigError('MFA_ENCRYPTION_KEY: empty')
