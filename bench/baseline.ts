@@ -7,6 +7,8 @@
 // Per route, exactly the service's external work:
 //   GET  /protected  HS256 verify + HEXISTS (RedisTokenStore.isSessionActive)
 //   POST /verify     HS256 verify + HEXISTS
+//   GET  /protected-jwt, POST /verify-jwt   the same without the store: HS256 verify only, the
+//                    ceiling of a path that answers liveness from memory (issue 22)
 //   POST /refresh    HS256 verify + one pipelined round trip (rotate + index scripts) + two signs
 //   POST /login      SELECT user + bcrypt compare in the worker pool + UPDATE last_login
 //                    + createSession (one pipelined round trip) + two signs
@@ -97,6 +99,19 @@ app.get('/protected', async (request, reply) => {
 app.post('/verify', async (request, reply) => {
   const claims = claimsOf((request.body as { token?: unknown } | null)?.token)
   if (!claims || !(await store.isSessionActive({ userId: claims.user_id, sid: claims.sid }))) return reply.code(401).send(unauthorized)
+  return {}
+})
+
+// The no-store ceiling: the JWT check and nothing else.
+app.get('/protected-jwt', async (request, reply) => {
+  const header = request.headers.authorization
+  const claims = claimsOf(header?.startsWith('Bearer ') ? header.slice(7) : undefined)
+  if (!claims || claims.token_type !== 'access') return reply.code(401).send(unauthorized)
+  return { message: 'You have accessed a protected route!' }
+})
+
+app.post('/verify-jwt', async (request, reply) => {
+  if (!claimsOf((request.body as { token?: unknown } | null)?.token)) return reply.code(401).send(unauthorized)
   return {}
 })
 

@@ -10,6 +10,8 @@ import { merge, scenario, type BenchUser, type Target } from './scenarios.js'
 export interface Targets {
   service: Target
   baseline: Target
+  /** The baseline without the store (protected, verify): the ceiling of a cached check. */
+  ceiling?: Target
   /** The service with its sessions in PostgreSQL, started when first asked for. */
   databaseStore: () => Promise<Target>
 }
@@ -37,16 +39,18 @@ export async function compare (targets: Targets, users: BenchUser[], pids: numbe
       return cores === null ? null : Number(cores.toFixed(2))
     }
     if ((name === 'protected' || name === 'verify') && opts.rounds > 1) {
-      // Service and baseline alternate (S B B S ...) in shorter runs, so a change in the load
-      // of a shared machine falls on both alike.
-      const runs = { service: [] as LoadResult[], baseline: [] as LoadResult[] }
+      // Service and baselines alternate (S B C, C B S ...) in shorter runs, so a change in the
+      // load of a shared machine falls on all alike.
+      const runs = { service: [] as LoadResult[], baseline: [] as LoadResult[], ceiling: [] as LoadResult[] }
+      const order = [service, base, ...(targets.ceiling ? [targets.ceiling] : [])]
       for (let r = 0; r < opts.rounds; r++) {
-        for (const t of r % 2 === 0 ? [service, base] : [base, service]) {
+        for (const t of r % 2 === 0 ? order : [...order].reverse()) {
           say(`${name}: ${t.kind} (round ${r + 1} of ${opts.rounds})...`)
           runs[t.kind].push((await scenario(name, t, users, opts.duration / opts.rounds)) as LoadResult)
         }
       }
-      results.push({ name, service: merge(runs.service), baseline: merge(runs.baseline), loadAverage: load, otherCpu: other() })
+      const ceiling = runs.ceiling.length > 0 ? { ceiling: merge(runs.ceiling) } : {}
+      results.push({ name, service: merge(runs.service), baseline: merge(runs.baseline), ...ceiling, loadAverage: load, otherCpu: other() })
       continue
     }
     say(`${name}: service...`)

@@ -33,7 +33,7 @@ import { BCRYPT_COST, distRoot, opts, PREFIX, resultsDir } from './options.js'
 import { log, logPath, runId, say, stamp } from './run-log.js'
 import { ensureDatabase } from './database.js'
 import { copyUsers, registerUsers } from './users.js'
-import { baselineTarget, serviceTarget, startBaseline, startService } from './services.js'
+import { baselineTarget, ceilingTarget, serviceTarget, startBaseline, startService } from './services.js'
 import { compare } from './compare.js'
 import type { Target } from './scenarios.js'
 
@@ -101,7 +101,7 @@ async function main (): Promise<number> {
       dbService = serviceTarget(child.url)
       return dbService
     }
-    results = await compare({ service, baseline: baselineTarget(baseline.url), databaseStore }, users, pids, say)
+    results = await compare({ service, baseline: baselineTarget(baseline.url), ceiling: ceilingTarget(baseline.url), databaseStore }, users, pids, say)
 
     // --instances N: more instances of the same service (the same environment: database, Redis,
     // key prefix, JWT secret; only PORT differs), each started as the first one was.

@@ -18,9 +18,9 @@ export interface BenchUser {
   password: string
 }
 
-/** The two targets of every scenario: the service's routes, or the baseline's. */
+/** The targets of a scenario: the service's routes, the baseline's, or (protected, verify) the baseline's without the store. */
 export interface Target {
-  kind: 'service' | 'baseline'
+  kind: 'service' | 'baseline' | 'ceiling'
   url: string
   paths: Record<'protected' | 'verify' | 'refresh' | 'login', string>
   /** A new session of users[i] (login on the service; the bench-only route on the baseline). */

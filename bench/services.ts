@@ -45,6 +45,13 @@ export const serviceTarget = (url: string): Target => ({
   session: (u) => post<Pair>(url, '/api/auth/login/', { username: u.username, password: u.password })
 })
 
+/** The baseline's JWT-only routes at `url` (no store call: the ceiling of a cached liveness check). */
+export const ceilingTarget = (url: string): Target => ({
+  ...baselineTarget(url),
+  kind: 'ceiling',
+  paths: { protected: '/protected-jwt', verify: '/verify-jwt', refresh: '/refresh', login: '/login' }
+})
+
 /** The baseline's routes at `url`; a session comes from its bench-only route, without bcrypt. */
 export const baselineTarget = (url: string): Target => ({
   kind: 'baseline',
