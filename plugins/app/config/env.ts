@@ -42,6 +42,11 @@ export const EnvSchema = Type.Object({
   REFRESH_TOKEN_TTL: Seconds(86400),
   SESSION_MAX_AGE: Seconds(2592000),
   REFRESH_REUSE_INTERVAL: Seconds(10, 0),
+  // The liveness cache (token-store/liveness): entries per instance (0: off), their longest life
+  // and the canary's period (s).
+  LIVENESS_CACHE_SIZE: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 10_000 }),
+  LIVENESS_CACHE_TTL: Type.Number({ exclusiveMinimum: 0, maximum: 300, default: 5 }),
+  LIVENESS_CACHE_HEARTBEAT: Type.Number({ minimum: 0.01, maximum: 60, default: 1 }),
   // SimpleJWT's setting; default: true under API_PROFILE=simplejwt, false under the others (load.ts).
   ROTATE_REFRESH_TOKENS: Type.Optional(Bool),
   API_PROFILE: Type.Union(['simplejwt', 'camelcase', 'envelope'].map((v) => Type.Literal(v)), { default: 'simplejwt' }),

@@ -137,6 +137,11 @@ export function loadConfig (source: Record<string, string | undefined> = process
     refreshTokenTtl: env.REFRESH_TOKEN_TTL,
     sessionMaxAge: env.SESSION_MAX_AGE,
     refreshReuseInterval: env.REFRESH_REUSE_INTERVAL,
+    livenessCache: {
+      size: env.LIVENESS_CACHE_SIZE,
+      ttlMs: Math.round(env.LIVENESS_CACHE_TTL * 1000),
+      heartbeatMs: Math.round(env.LIVENESS_CACHE_HEARTBEAT * 1000)
+    },
     apiProfile: env.API_PROFILE as ApiProfile,
     // The backends the other profiles stand in for keep their refresh tokens.
     rotateRefreshTokens: env.ROTATE_REFRESH_TOKENS === undefined ? env.API_PROFILE === 'simplejwt' : env.ROTATE_REFRESH_TOKENS === 'true' || env.ROTATE_REFRESH_TOKENS === '1',

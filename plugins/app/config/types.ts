@@ -57,6 +57,18 @@ export interface Config {
   sessionMaxAge: number
   refreshReuseInterval: number
   /**
+   * Protected requests and verify answered from memory while the store's invalidation channel is
+   * confirmed (token-store/liveness). size 0: every check asks the store.
+   */
+  livenessCache: {
+    /** Entries per instance (LRU). */
+    size: number
+    /** Longest an entry answers without a new look at the store, ms. */
+    ttlMs: number
+    /** A canary is sent this often and must come back within as long, ms. */
+    heartbeatMs: number
+  }
+  /**
    * ROTATE_REFRESH_TOKENS: a refresh issues a new refresh token (and the old one is blacklisted);
    * false: only an access token, the refresh token staying valid until it expires or is revoked.
    */

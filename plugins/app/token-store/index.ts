@@ -2,7 +2,10 @@
 // Redis (shared by every instance, one round trip per operation) or the database the users live
 // in (PostgreSQL, or the embedded PGlite). Both keep every record durable within their server's
 // persistence; nothing is held only in this process.
+import { randomBytes } from 'node:crypto'
 import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge } from 'prom-client'
 import { databaseOutage } from '../../external/prisma/database-outage.js'
 import { redisOutage } from '../../external/redis-outage.js'
 import { DatabaseTokenStore } from './database-store.js'
@@ -10,6 +13,11 @@ import { checkRedis } from './redis-check.js'
 import { closeClient, duplicateClient, readyWithin } from '../../external/redis.js'
 import { RedisTokenStore } from './redis-store.js'
 import type { TokenStore, TokenStoreOptions } from './types.js'
+import { LivenessCache } from './liveness/cache.js'
+import { LivenessCachedStore } from './liveness/cached-store.js'
+import { databaseNotices, DB_CHANNEL, type Notices, type NoticesOptions } from './liveness/notices.js'
+import { redisNotices } from './liveness/redis-notices.js'
+import { throttledWarnings } from '../../external/throttled-warnings.js'
 
 export type { RotateResult, TokenStore, TokenStoreOptions } from './types.js'
 export { packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from './redis-store.js'
@@ -80,11 +88,88 @@ export default fp(
     } else {
       store = new DatabaseTokenStore(prisma, options)
     }
-    fastify.log.info({ tokenStore: store.kind }, 'token store')
-    fastify.decorate('tokenStore', fastify.outages.guard(store, 'token store', store.kind === 'redis' ? redisOutage : databaseOutage))
+    let door = fastify.outages.guard(store, 'token store', store.kind === 'redis' ? redisOutage : databaseOutage)
+    const { size, ttlMs, heartbeatMs } = config.livenessCache
+    if (size > 0) {
+      const cache = new LivenessCache({ size, ttlMs })
+      const warn = throttledWarnings(fastify.log)
+      const options: NoticesOptions = {
+        instance: randomBytes(6).toString('base64url'),
+        heartbeatMs,
+        warn: (err) => warn('liveness-channel', { err: { message: err.message } }, 'liveness cache: invalidation channel not set up (cache bypassed)')
+      }
+      let notices: Notices
+      if (store.kind === 'redis' && redis) notices = redisNotices(redis, cache, options)
+      else {
+        notices = databaseNotices(
+          fastify.dbListen,
+          async (payload) => {
+            await prisma.$queryRaw`SELECT 1 AS sent FROM pg_notify(${DB_CHANNEL}::text, ${payload}::text)`
+          },
+          cache,
+          options
+        )
+      }
+      livenessMetrics(fastify, cache)
+      door = new LivenessCachedStore(door, cache, notices)
+    }
+    fastify.log.info({ tokenStore: store.kind, livenessCache: size }, 'token store')
+    fastify.decorate('tokenStore', door)
     fastify.addHook('onClose', async () => {
-      await store.close()
+      await door.close()
     })
   },
-  { name: 'token-store', dependencies: ['config', 'outages', 'redis', 'prisma'] }
+  { name: 'token-store', dependencies: ['config', 'outages', 'redis', 'prisma', 'metrics'] }
 )
+
+/** The cache's counts as Prometheus metrics, read at each scrape (nothing is done per request). */
+function livenessMetrics (fastify: FastifyInstance, cache: LivenessCache) {
+  const registers = [fastify.metrics.registry]
+  const { counts } = cache
+  new Counter({
+    name: 'auth_liveness_cache_lookups_total',
+    help: 'Session liveness checks by result: hit (answered from memory), miss (asked the store, then cached), bypass (asked the store: the invalidation channel was not confirmed)',
+    labelNames: ['result'] as const,
+    registers,
+    collect () {
+      this.reset()
+      this.inc({ result: 'hit' }, counts.hits)
+      this.inc({ result: 'miss' }, counts.misses)
+      this.inc({ result: 'bypass' }, counts.bypassed)
+    }
+  })
+  new Counter({
+    name: 'auth_liveness_cache_invalidations_total',
+    help: 'Cached sessions dropped because the store said they died (or this instance revoked them)',
+    registers,
+    collect () {
+      this.reset()
+      this.inc(counts.invalidations)
+    }
+  })
+  new Counter({
+    name: 'auth_liveness_cache_flushes_total',
+    help: 'Times the liveness cache was emptied: its invalidation channel dropped, lagged or reconnected, or the store was flushed',
+    registers,
+    collect () {
+      this.reset()
+      this.inc(counts.flushes)
+    }
+  })
+  new Gauge({
+    name: 'auth_liveness_cache_entries',
+    help: 'Sessions the liveness cache holds',
+    registers,
+    collect () {
+      this.set(cache.size)
+    }
+  })
+  new Gauge({
+    name: 'auth_liveness_cache_confirmed',
+    help: '1 while the invalidation channel is confirmed and the cache answers; 0 while it is bypassed',
+    registers,
+    collect () {
+      this.set(cache.usable ? 1 : 0)
+    }
+  })
+}

@@ -3,6 +3,7 @@
 // `npm run db:migrate` instead, so several instances never race to migrate at boot.
 import fp from 'fastify-plugin'
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { PrismaClient } from './generated/client.js'
 import { pendingDataMigrations, type DataMigration } from './data-migrations.js'
 import { pendingMigrations } from './migrations.js'
@@ -17,8 +18,17 @@ declare module 'fastify' {
     prisma: PrismaClient
     /** Resolves when the database answers a trivial query; used by /health/ready. */
     dbPing: () => Promise<void>
+    /** LISTEN on a channel of the database (the token store's liveness notices). */
+    dbListen: DbListen
   }
 }
+
+/**
+ * Listens on `channel` (a lowercase identifier): `onPayload` for each notification, `onLost` once
+ * if the listening connection drops (never for PGlite, which is in-process). Resolves once the
+ * LISTEN took effect, with the function that stops listening.
+ */
+export type DbListen = (channel: string, onPayload: (payload: string) => void, onLost: () => void) => Promise<() => Promise<void>>
 
 export interface PrismaPluginOptions {
   /** The app's data migrations: applied to the embedded database on open, reported when pending on PostgreSQL. */
@@ -30,6 +40,7 @@ export default fp<PrismaPluginOptions>(
     const { databaseUrl, dataDir } = fastify.config
     let prisma: PrismaClient
     let closeDatabase: () => Promise<void> = async () => {}
+    let listen: DbListen
 
     if (databaseUrl) {
       const timeout = fastify.config.timeouts.dependency
@@ -48,6 +59,35 @@ export default fp<PrismaPluginOptions>(
           { onPoolError: (err) => warn(`pool:${err.message}`, { err: { message: err.message } }, 'postgres pool error') }
         )
       })
+      // A connection of its own, outside the pool (a pooled one changes session between queries
+      // and would drop the LISTEN); it must not go through a transaction-mode PgBouncer.
+      listen = async (channel, onPayload, onLost) => {
+        const client = new pg.Client({ connectionString: databaseUrl, keepAlive: true, connectionTimeoutMillis: Math.max(timeout, 2_000) })
+        let lost = false
+        const drop = () => {
+          if (lost) return
+          lost = true
+          client.end().catch(() => {})
+          onLost()
+        }
+        client.on('error', drop)
+        client.on('end', drop)
+        client.on('notification', (n) => {
+          if (n.channel === channel && n.payload !== undefined) onPayload(n.payload)
+        })
+        try {
+          await client.connect()
+          await client.query(`LISTEN ${channel}`)
+        } catch (err) {
+          lost = true
+          await client.end().catch(() => {})
+          throw err
+        }
+        return async () => {
+          lost = true
+          await client.end().catch(() => {})
+        }
+      }
       // Migrating is a deploy step here (npm run db:migrate); say so early when it was skipped.
       // Not fatal: the database may be briefly down at boot, and /health/ready reports that.
       const query = (sql: string) => prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(sql)
@@ -68,12 +108,20 @@ export default fp<PrismaPluginOptions>(
       // holds it exclusively until it ends (other queries wait, they do not join it).
       prisma = new PrismaClient({ adapter: pgliteAdapterFactory(embedded.db) })
       closeDatabase = embedded.close
+      // In-process: notifications come with the output of the statement that committed them.
+      listen = async (channel, onPayload) => {
+        const unlisten = await embedded.db.listen(channel, onPayload)
+        return async () => {
+          if (!embedded.db.closed) await unlisten()
+        }
+      }
     }
 
     fastify.decorate('prisma', prisma)
     fastify.decorate('dbPing', async () => {
       await prisma.$queryRaw`SELECT 1`
     })
+    fastify.decorate('dbListen', listen)
     fastify.addHook('onClose', async () => {
       try {
         await prisma.$disconnect()
