@@ -13,7 +13,7 @@ export const PREFIX = 'bench:'
 /** The service's and the baseline's bcrypt cost (the default of a deployment). */
 export const BCRYPT_COST = 12
 
-export const SCENARIOS = ['protected', 'verify', 'refresh', 'login', 'mixed', 'protected-db', 'refresh-db'] as const
+export const SCENARIOS = ['protected', 'verify', 'refresh', 'login', 'mixed', 'protected-db', 'refresh-db', 'revoke'] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 const { values: flags } = parseArgs({

@@ -147,6 +147,51 @@ export async function scenario (
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Sessions revoked during the revoke scenario. */
+const REVOCATIONS = 100
+
+/**
+ * Protected load on the service while other sessions are revoked one after another: each victim
+ * is first cached as alive (two protected calls), then logged out, then asked for at once. A 200
+ * after the logout is a stale answer (the target: none). The load's own sessions stay alive.
+ */
+export async function revokeUnderLoad (target: Target, users: BenchUser[]): Promise<{ load: LoadResult; revoked: number; stale: number }> {
+  const user = (i: number) => users[i % users.length]!
+  const pairs = await accessPairs(target, () => inBatches(opts.connections, 4, (i) => target.session(user(i))))
+  const victims = await inBatches(REVOCATIONS, 4, (i) => target.session(user(i)))
+  const bearer = (access: string) => ({ authorization: `Bearer ${access}`, 'user-agent': USER_AGENT })
+  const status = async (path: string, access: string, body?: unknown) =>
+    (await fetch(target.url + path, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: body === undefined ? bearer(access) : { ...bearer(access), ...json },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    }).then(async (r) => {
+      await r.arrayBuffer()
+      return r.status
+    }))
+  let revoked = 0
+  let stale = 0
+  const gap = (opts.duration * 1000) / (REVOCATIONS + 1)
+  const revoker = (async () => {
+    for (const v of victims) {
+      await sleep(gap)
+      for (let k = 0; k < 2; k++) await status(target.paths.protected, v.access)
+      if ((await status('/api/auth/logout/', v.access, { refresh: v.refresh })) !== 200) continue
+      revoked++
+      if ((await status(target.paths.protected, v.access)) === 200) stale++
+    }
+  })()
+  const load = await runLoad({
+    url: target.url,
+    path: target.paths.protected,
+    connections: opts.connections,
+    request: (i) => ({ method: 'GET', headers: { authorization: `Bearer ${pairs[i]!.access}` } }),
+    duration: opts.duration
+  })
+  await revoker
+  return { load, revoked, stale }
+}
+
 /**
  * Parallel runs (one per instance) as one: rates summed; percentiles are the worst instance's,
  * as the runs' histograms are not at hand to merge and the worst is the one a client may meet.

@@ -3,11 +3,12 @@
 import type { Server } from 'node:http'
 import { Server as NetServer } from 'node:net'
 import type { Duplex } from 'node:stream'
-import Fastify, { LogController, type FastifyHttpOptions, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import type { DestinationStream } from 'pino'
 import sjson from 'secure-json-parse'
 import { installErrorHandling } from './error-handler.js'
+import { AccessLog, markHotRoutes } from './access-log.js'
 import { commonSchemas } from './schemas/common.js'
 import { authSchemas } from './schemas/auth.js'
 import { MfaRequiredSchema } from './schemas/mfa.js'
@@ -60,27 +61,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const openConnections = (server: Server) =>
   new Promise<number>((resolve) => server.getConnections((err, count) => resolve(err ? 0 : count)))
 
-/**
- * One access-log line per request with plain fields, instead of Fastify's two lines built with
- * pino's req/res serializers: building those cost about a fifth of the token routes' throughput.
- */
-class AccessLog extends LogController {
-  override incomingRequest (): void {}
-  override requestCompleted (_error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    // The path only: a query string may carry a token (?access_token=...), which must not be logged.
-    const query = request.url.indexOf('?')
-    request.log.info(
-      {
-        method: request.method,
-        url: query === -1 ? request.url : request.url.slice(0, query),
-        statusCode: reply.statusCode,
-        responseTime: Math.round(reply.elapsedTime * 100) / 100
-      },
-      'request completed'
-    )
-  }
-}
-
 /** SECURITY_HEADERS as raw header lines, for the answers written on the socket itself. */
 const SECURITY_HEADER_LINES = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('')
 
@@ -122,7 +102,7 @@ export function serverOptions (config: Config, overrides: ServerOptions = {}, lo
     },
     // A hop count is accepted by Fastify (proxy-addr) although its types omit it.
     trustProxy: config.trustProxy as ServerOptions['trustProxy'],
-    logController: new AccessLog(),
+    logController: new AccessLog(config.accessLogSample),
     bodyLimit: BODY_LIMIT,
     // A client that sends its request too slowly is cut off with a 408 (Node checks its open
     // connections every connectionsCheckingInterval; headers have to arrive within the same time).
@@ -235,6 +215,9 @@ export const app = fp<AppOptions>(
       routelessResponses: dialect ? documentRouteless(dialect, routelessResponses) : routelessResponses,
       ...(dialect ? { note: dialect.summary } : {})
     })
+
+    // The hot routes, whose successes the access log samples.
+    markHotRoutes(fastify)
 
     // 404 for unknown paths, 405 for known paths with another method.
     const methodsByPath = new Map<string, Set<string>>()

@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import type { ServerResponse } from 'node:http'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, loadEnvFile, type Config } from '../plugins/app/config/index.js'
 
@@ -32,7 +33,9 @@ try {
 
 let app: FastifyInstance
 try {
-  app = await buildApp(config)
+  // Log lines are written asynchronously, a batch per write (pino flushes what is left on exit):
+  // a line no longer costs a blocking write on the request path.
+  app = await buildApp(config, {}, pino.destination({ sync: false }))
 } catch (err) {
   // A refusal at start (an evicting Redis, a data folder in use): the reason, not a stack.
   console.error(`Could not start: ${(err as Error).message}`)

@@ -56,6 +56,36 @@ t.test('the access log writes the path, never the query string', async (t) => {
   t.notMatch(JSON.stringify(lines), /secret|access_token/, 'the token reached no log line')
 })
 
+t.test("the access log samples the hot routes' successes (ACCESS_LOG_SAMPLE), never a failure or another route", async (t) => {
+  for (const [sample, hotLines] of [['0', 0], ['1', 3]] as const) {
+    const lines: Array<Record<string, unknown>> = []
+    const stream = new Writable({
+      write (chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>)
+        done()
+      }
+    })
+    const data = await createTestDataDir()
+    t.teardown(() => data.cleanup())
+    const env = { DATA_DIR: data.dir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', BCRYPT_COST: '4', PASSWORD_WORKERS: '1', EMAIL_VERIFICATION: 'none', ACCESS_LOG_SAMPLE: sample }
+    const app = await buildApp(loadConfig(env), {}, stream)
+    t.teardown(() => app.close())
+    const body = { username: `sample_${sample}`, email: `sample_${sample}@example.com`, password: 'Str0ng-Passphrase!' }
+    const { tokens } = (await app.inject({ method: 'POST', url: '/api/auth/register/', payload: body })).json() as { tokens: { access: string; refresh: string } }
+    const bearer = { authorization: `Bearer ${tokens.access}` }
+    await app.inject({ method: 'GET', url: '/api/protected-endpoint/', headers: bearer })
+    await app.inject({ method: 'POST', url: '/api/token/verify/', payload: { token: tokens.access } })
+    await app.inject({ method: 'POST', url: '/api/token/refresh/', payload: { refresh: tokens.refresh } })
+    await app.inject({ method: 'GET', url: '/api/protected-endpoint/' })
+    await app.inject({ method: 'POST', url: '/api/token/verify/', payload: { token: 'not-a-token' } })
+    const completed = lines.filter((l) => l.msg === 'request completed').map((l) => `${String(l.url)} ${String(l.statusCode)}`)
+    const hot = ['/api/protected-endpoint/ 200', '/api/token/verify/ 200', '/api/token/refresh/ 200']
+    t.equal(completed.filter((l) => hot.includes(l)).length, hotLines, `ACCESS_LOG_SAMPLE=${sample}: ${hotLines} of the 3 hot successes logged`)
+    t.ok(completed.includes('/api/auth/register/ 201'), 'another route: logged')
+    t.ok(completed.includes('/api/protected-endpoint/ 401') && completed.includes('/api/token/verify/ 401'), 'failures: logged')
+  }
+})
+
 /** What the server answers to raw bytes on a fresh connection (until it closes it). */
 async function raw (port: number, bytes: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -109,6 +109,7 @@ export function loadConfig (source: Record<string, string | undefined> = process
     port: env.PORT,
     host: env.HOST,
     logLevel: env.LOG_LEVEL,
+    accessLogSample: env.ACCESS_LOG_SAMPLE,
     databaseUrl: env.DATABASE_URL ?? null,
     dataDir,
     redisUrl: env.REDIS_URL ?? null,

@@ -14,6 +14,8 @@ export interface Config {
   port: number
   host: string
   logLevel: string
+  /** ACCESS_LOG_SAMPLE: the share of the hot routes' successes that get an access-log line. */
+  accessLogSample: number
   databaseUrl: string | null
   dataDir: string
   /** REDIS_URL (a single Redis); null with a Cluster or a Sentinel (see `redis`). */

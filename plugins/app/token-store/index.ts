@@ -23,6 +23,7 @@ export type { RotateResult, TokenStore, TokenStoreOptions } from './types.js'
 export { packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from './redis-store.js'
 export { NotReplicatedError, writerOf } from './replication.js'
 export { DatabaseTokenStore } from './database-store.js'
+export { LivenessCachedStore } from './liveness/cached-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -123,53 +124,55 @@ export default fp(
 )
 
 /** The cache's counts as Prometheus metrics, read at each scrape (nothing is done per request). */
-function livenessMetrics (fastify: FastifyInstance, cache: LivenessCache) {
+function livenessMetrics (fastify: FastifyInstance, cache: LivenessCache): Array<Counter | Gauge> {
   const registers = [fastify.metrics.registry]
   const { counts } = cache
-  new Counter({
-    name: 'auth_liveness_cache_lookups_total',
-    help: 'Session liveness checks by result: hit (answered from memory), miss (asked the store, then cached), bypass (asked the store: the invalidation channel was not confirmed)',
-    labelNames: ['result'] as const,
-    registers,
-    collect () {
-      this.reset()
-      this.inc({ result: 'hit' }, counts.hits)
-      this.inc({ result: 'miss' }, counts.misses)
-      this.inc({ result: 'bypass' }, counts.bypassed)
-    }
-  })
-  new Counter({
-    name: 'auth_liveness_cache_invalidations_total',
-    help: 'Cached sessions dropped because the store said they died (or this instance revoked them)',
-    registers,
-    collect () {
-      this.reset()
-      this.inc(counts.invalidations)
-    }
-  })
-  new Counter({
-    name: 'auth_liveness_cache_flushes_total',
-    help: 'Times the liveness cache was emptied: its invalidation channel dropped, lagged or reconnected, or the store was flushed',
-    registers,
-    collect () {
-      this.reset()
-      this.inc(counts.flushes)
-    }
-  })
-  new Gauge({
-    name: 'auth_liveness_cache_entries',
-    help: 'Sessions the liveness cache holds',
-    registers,
-    collect () {
-      this.set(cache.size)
-    }
-  })
-  new Gauge({
-    name: 'auth_liveness_cache_confirmed',
-    help: '1 while the invalidation channel is confirmed and the cache answers; 0 while it is bypassed',
-    registers,
-    collect () {
-      this.set(cache.usable ? 1 : 0)
-    }
-  })
+  return [
+    new Counter({
+      name: 'auth_liveness_cache_lookups_total',
+      help: 'Session liveness checks by result: hit (answered from memory), miss (asked the store, then cached), bypass (asked the store: the invalidation channel was not confirmed)',
+      labelNames: ['result'] as const,
+      registers,
+      collect () {
+        this.reset()
+        this.inc({ result: 'hit' }, counts.hits)
+        this.inc({ result: 'miss' }, counts.misses)
+        this.inc({ result: 'bypass' }, counts.bypassed)
+      }
+    }),
+    new Counter({
+      name: 'auth_liveness_cache_invalidations_total',
+      help: 'Cached sessions dropped because the store said they died (or this instance revoked them)',
+      registers,
+      collect () {
+        this.reset()
+        this.inc(counts.invalidations)
+      }
+    }),
+    new Counter({
+      name: 'auth_liveness_cache_flushes_total',
+      help: 'Times the liveness cache was emptied: its invalidation channel dropped, lagged or reconnected, or the store was flushed',
+      registers,
+      collect () {
+        this.reset()
+        this.inc(counts.flushes)
+      }
+    }),
+    new Gauge({
+      name: 'auth_liveness_cache_entries',
+      help: 'Sessions the liveness cache holds',
+      registers,
+      collect () {
+        this.set(cache.size)
+      }
+    }),
+    new Gauge({
+      name: 'auth_liveness_cache_confirmed',
+      help: '1 while the invalidation channel is confirmed and the cache answers; 0 while it is bypassed',
+      registers,
+      collect () {
+        this.set(cache.usable ? 1 : 0)
+      }
+    })
+  ]
 }

@@ -20,6 +20,8 @@ t.test('one audit line per event, with who, which session, from where and in whi
   const smtp = await startSmtp(t)
   const { app, logs, variant } = await build(t, 'postgres', {
     LOG_LEVEL: 'info',
+    // Every request's line, to match the audit lines with (the hot routes' successes are sampled by default).
+    ACCESS_LOG_SAMPLE: '1',
     SMTP_URL: smtp.url,
     EMAIL_VERIFICATION: 'optional',
     REFRESH_REUSE_INTERVAL: '5'

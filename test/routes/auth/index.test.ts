@@ -1,5 +1,6 @@
 // src/routes/auth/index.ts in every mode: register, login, logout, logout-all and the caller's /me.
 import t from 'tap'
+import { LivenessCachedStore } from '../../../plugins/app/token-store/index.js'
 import { build, claims, get, MODES, PASSWORD, post, register, uniqueName } from '../../helper.js'
 
 const NOT_PROVIDED = { detail: 'Authentication credentials were not provided.' }
@@ -127,20 +128,22 @@ for (const mode of MODES) {
 
     t.test('the token store down: 503, and no user behind', async (t) => {
       const username = uniqueName('halfway')
-      const original = app.tokenStore.createSession
-      app.tokenStore.createSession = async () => {
+      // The store behind the liveness cache, inside the outage guard, as a real client failure is.
+      const store = app.tokenStore instanceof LivenessCachedStore ? app.tokenStore.behind : app.tokenStore
+      const original = store.createSession
+      store.createSession = async () => {
         // What either store's client throws when its server is gone.
         throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })
       }
       t.teardown(() => {
-        app.tokenStore.createSession = original
+        store.createSession = original
       })
       const res = await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
       t.equal(res.statusCode, 503)
       t.same(res.json(), { detail: 'Service temporarily unavailable.' })
       t.equal(res.headers['retry-after'], '5')
       t.equal(await app.users.findByLogin(username), null, 'no user was written')
-      app.tokenStore.createSession = original
+      store.createSession = original
       // The same registration goes through once the store is back.
       t.equal((await post(app, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })).statusCode, 201)
     })

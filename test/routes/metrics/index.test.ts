@@ -47,7 +47,10 @@ t.test('/metrics on the main port: what it counts, in the Prometheus text format
 
   // Dependencies: token store and database latency by operation.
   t.equal(valueOf(m, 'auth_dependency_duration_seconds_count', { dependency: 'token_store', operation: 'rotate' }), 1)
-  t.equal(valueOf(m, 'auth_dependency_duration_seconds_count', { dependency: 'token_store', operation: 'isSessionActive' }), 3)
+  // The three protected checks: each answered from the liveness cache or asked of the store.
+  const lookups = (result: string) => valueOf(m, 'auth_liveness_cache_lookups_total', { result })!
+  t.equal(lookups('hit') + lookups('miss') + lookups('bypass'), 3)
+  t.equal(valueOf(m, 'auth_dependency_duration_seconds_count', { dependency: 'token_store', operation: 'isSessionActive' }), 3 - lookups('hit'), 'the store was asked for every check not answered from memory')
   t.ok(valueOf(m, 'auth_dependency_duration_seconds_count', { dependency: 'database', operation: 'findByLogin' })! >= 2)
 
   // The bcrypt pool: its queue now, and how long tasks waited and worked.

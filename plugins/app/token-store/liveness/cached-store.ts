@@ -21,6 +21,11 @@ export class LivenessCachedStore implements TokenStore {
   readonly #notices: Notices
   #deferred: Deferred[] = []
 
+  /** The store behind the cache (guarded: its outages are 503s); tests replace its methods to fail it. */
+  get behind (): TokenStore {
+    return this.#store
+  }
+
   constructor (store: TokenStore, cache: LivenessCache, notices: Notices) {
     this.kind = store.kind
     this.#store = store

@@ -135,7 +135,8 @@ export function redisNotices (redis: RedisClient, cache: LivenessCache, opts: No
     )
     channels.set(address, channel)
   }
-  const subscriberOptions = { autoResubscribe: false, lazyConnect: true, enableOfflineQueue: false } as const
+  // Named, so that an operator sees them in CLIENT LIST (flags P: subscribed; one per instance and server).
+  const subscriberOptions = { autoResubscribe: false, lazyConnect: true, enableOfflineQueue: false, connectionName: 'auth-liveness' } as const
 
   const listeners: Array<[string, (...args: unknown[]) => void]> = []
   if (redis instanceof Cluster) {
