@@ -132,6 +132,24 @@ export default fp(
       verifiers.set(oldKid, (token) => ns.verify(token))
     }
 
+    // The verifier a token's header names (its alg must be ours, its kid a known key). The few
+    // headers this service writes are remembered, so a token's header is decoded once, not per
+    // request; headers that name no verifier are never remembered (nobody can fill the memory).
+    const byHeader = new Map<string, (token: string) => unknown>()
+    const verifierOf = (token: string) => {
+      const dot = token.indexOf('.')
+      const segment = dot === -1 ? token : token.slice(0, dot)
+      const known = byHeader.get(segment)
+      if (known) return known
+      const header = decodeSegment(token, 0)
+      if (!header || header.alg !== algorithm || typeof header.kid !== 'string') return null
+      const verify = verifiers.get(header.kid)
+      if (!verify) return null
+      // Any JSON spelling of a good header works; only so many are kept.
+      if (byHeader.size < 64) byHeader.set(segment, verify)
+      return verify
+    }
+
     const extra = { ...(issuer ? { iss: issuer } : {}), ...(audience ? { aud: audience } : {}) }
     const tokens: Tokens = {
       kid,
@@ -154,9 +172,7 @@ export default fp(
       },
       verify (token) {
         if (typeof token !== 'string' || token.length > 4096) return null
-        const header = decodeSegment(token, 0)
-        if (!header || header.alg !== algorithm || typeof header.kid !== 'string') return null
-        const verify = verifiers.get(header.kid)
+        const verify = verifierOf(token)
         if (!verify) return null
         try {
           const payload = verify(token)

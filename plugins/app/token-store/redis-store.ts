@@ -75,6 +75,21 @@ interface ScriptCommands {
 export const packUserId = (userId: string) =>
   isUuid(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId.replace(/[={}]/g, (c) => ESCAPES[c]!)}`
 const ESCAPES: Record<string, string> = { '=': '==', '{': '=(', '}': '=)' }
+const UNESCAPES: Record<string, string> = { '==': '=', '=(': '{', '=)': '}' }
+/** The user id a packed one stands for (packUserId's inverse); null for what packUserId never makes. */
+export function unpackUserId (packed: string): string | null {
+  if (packed.startsWith('=')) return packed.slice(1).replace(/=[=()]/g, (e) => UNESCAPES[e]!)
+  const hex = Buffer.from(packed, 'base64url').toString('hex')
+  if (hex.length !== 32) return null
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+/** The session a session key names (`s:{U}:<sid>`, without the client's keyPrefix); null for another key. */
+export function sessionOfKey (key: string): SessionRef | null {
+  const close = key.indexOf('}:')
+  if (!key.startsWith('s:{') || close === -1) return null
+  const userId = unpackUserId(key.slice(3, close))
+  return userId === null ? null : { userId, sid: key.slice(close + 2) }
+}
 /** The prefix of every session key of the user: `s:{U}:`. */
 export const sessionsOf = (userId: string) => `s:{${packUserId(userId)}}:`
 export const sessionKey = ({ userId, sid }: SessionRef) => sessionsOf(userId) + sid

@@ -10,6 +10,12 @@
 // takes the ticket back, and the answer is kept only if the ticket is still there and the cache's
 // epoch (moved by every loss and every confirmation) has not changed.
 import { LRUCache } from 'lru-cache'
+import type { SessionRef } from '../types.js'
+
+/** A session's key in the cache: its user, then its sid (so one user's keys share a prefix). */
+export const livenessKey = ({ userId, sid }: SessionRef): string => `${userId}\0${sid}`
+/** What every key of one user's sessions starts with. */
+export const livenessPrefix = (userId: string): string => `${userId}\0`
 
 /** A read in flight: kept only if it is still the key's ticket, in the same epoch. */
 interface Ticket {

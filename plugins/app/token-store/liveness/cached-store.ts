@@ -3,9 +3,8 @@
 // Revocations made through this instance drop their entries here before they answer, whatever
 // the order in which the store's own notice arrives; every other instance hears of them from the
 // store (notices.ts, redis-notices.ts).
-import { sessionKey, sessionsOf } from '../redis-store.js'
 import type { NewSession, Rotation, RotateResult, SessionRef, TokenStore } from '../types.js'
-import type { LivenessCache } from './cache.js'
+import { livenessKey as sessionKey, livenessPrefix, type LivenessCache } from './cache.js'
 import type { Notices } from './notices.js'
 
 interface Deferred {
@@ -81,7 +80,7 @@ export class LivenessCachedStore implements TokenStore {
     try {
       return await this.#store.revokeUserSessions(userId, exceptSid)
     } finally {
-      this.#cache.invalidatePrefix(sessionsOf(userId))
+      this.#cache.invalidatePrefix(livenessPrefix(userId))
       await this.#notices.fence()
     }
   }

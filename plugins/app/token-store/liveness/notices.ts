@@ -2,9 +2,8 @@
 // (redis-notices.ts) or from the database (below). Either keeps the cache enabled only while its
 // channel is confirmed by a canary (canary.ts).
 import type { DbListen } from '../../../external/prisma/index.js'
-import { sessionKey } from '../redis-store.js'
 import { Canary } from './canary.js'
-import type { LivenessCache } from './cache.js'
+import { livenessKey, type LivenessCache } from './cache.js'
 
 export interface NoticesOptions {
   /** Names this instance's canaries. */
@@ -98,7 +97,7 @@ export function databaseNotices (
         for (const fence of fencing.values()) if (fence.peers.delete(parts[1] ?? '') && fence.peers.size === 0) fence.done()
         return
       default:
-        if (parts.length >= 2) cache.invalidate(sessionKey({ userId: payload.slice(parts[0]!.length + 1), sid: parts[0]! }))
+        if (parts.length >= 2) cache.invalidate(livenessKey({ userId: payload.slice(parts[0]!.length + 1), sid: parts[0]! }))
     }
   }
   const onLost = () => {

@@ -14,7 +14,8 @@ import { Cluster, Redis } from 'ioredis'
 import calculateSlot from 'cluster-key-slot'
 import { duplicateClient, masterOf, type RedisClient } from '../../../external/redis.js'
 import { Canary } from './canary.js'
-import type { LivenessCache } from './cache.js'
+import { livenessKey, type LivenessCache } from './cache.js'
+import { sessionOfKey } from '../redis-store.js'
 import type { Notices, NoticesOptions } from './notices.js'
 
 const CHANNEL = '__redis__:invalidate'
@@ -74,7 +75,10 @@ class ServerChannel {
       const name = raw.toString()
       if (!name.startsWith(this.prefix)) continue
       const key = name.slice(this.prefix.length)
-      if (key.startsWith(SESSION)) this.cache.invalidate(key)
+      if (key.startsWith(SESSION)) {
+        const session = sessionOfKey(key)
+        if (session) this.cache.invalidate(livenessKey(session))
+      }
       else if (key.startsWith(CANARY)) this.canary.received(key.slice(key.indexOf('}:') + 2))
     }
   }

@@ -1,7 +1,8 @@
 // The liveness cache on its own: bounded under churn, entries ending with their TTL, a read that
 // raced an invalidation or a loss never filling it, and the canary that confirms a channel.
 import t from 'tap'
-import { LivenessCache } from '../../../../plugins/app/token-store/liveness/cache.js'
+import { LivenessCache, livenessKey, livenessPrefix } from '../../../../plugins/app/token-store/liveness/cache.js'
+import { sessionKey, sessionOfKey } from '../../../../plugins/app/token-store/redis-store.js'
 import { Canary } from '../../../../plugins/app/token-store/liveness/canary.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -177,4 +178,15 @@ t.test('a channel whose canaries keep failing is asked to reconnect', async (t) 
   canary.opened()
   await sleep(300)
   t.ok(stuck >= 1, `reconnect asked ${stuck} times`)
+})
+
+t.test('a Redis session key names its session again (the notices carry keys, the cache holds sessions)', async (t) => {
+  for (const userId of ['0b6f1c1e-9f0a-4c59-8d43-3c2f1a9b7e10', 'legacy-42', 'a{b}c=d', '=(', 'ü ser']) {
+    const sid = 'Xy_-09abcdefghijklmnopq'
+    t.same(sessionOfKey(sessionKey({ userId, sid })), { userId, sid }, userId)
+  }
+  t.equal(sessionOfKey('u:{abc}'), null, 'not a session key')
+  t.equal(sessionOfKey('s:{AAAA}:sid'), null, 'not a packed user id')
+  t.equal(livenessKey({ userId: 'u', sid: 's' }).startsWith(livenessPrefix('u')), true)
+  t.equal(livenessKey({ userId: 'u2', sid: 's' }).startsWith(livenessPrefix('u')), false, "another user's keys do not share the prefix")
 })
