@@ -78,8 +78,7 @@ class ServerChannel {
       if (key.startsWith(SESSION)) {
         const session = sessionOfKey(key)
         if (session) this.cache.invalidate(livenessKey(session))
-      }
-      else if (key.startsWith(CANARY)) this.canary.received(key.slice(key.indexOf('}:') + 2))
+      } else if (key.startsWith(CANARY)) this.canary.received(key.slice(key.indexOf('}:') + 2))
     }
   }
 
