@@ -38,7 +38,7 @@ const { values: flags } = parseArgs({
 })
 if (flags.help) {
   console.log('usage: npm run bench -- [--url URL] [--duration S] [--refresh-duration S] [--connections N] [--login-connections N]\n' +
-    '       [--warmup S] [--sessions N] [--only protected,verify,refresh,login,mixed] [--skip-memory] [--skip-probe] [--log-level L]\n' +
+    '       [--warmup S] [--sessions N] [--only protected,verify,refresh,login,mixed,protected-db,refresh-db,revoke] [--skip-memory] [--skip-probe] [--log-level L]\n' +
     '       [--instances N]')
   process.exit(0)
 }

@@ -1,5 +1,6 @@
 // The guard of protected routes: `authenticate` accepts a request only with a valid access token
-// of a live session (revocation is immediate: one token-store round trip per request), and puts
+// of a live session (revocation is immediate: the token store's liveness check, answered from the
+// liveness cache while the store's invalidation channel is confirmed), and puts
 // who is calling on `request.auth`. The token comes from `Authorization: Bearer`, or (with
 // ACCESS_COOKIE, and no Authorization header) from the access cookie of cookie mode.
 import fp from 'fastify-plugin'

@@ -3,10 +3,9 @@
 // store runs unchanged on Redis Cluster. Every key carries a TTL that ends when the tokens it
 // describes expire.
 import type { RedisClient } from '../../external/redis.js'
-import { isUuid } from '../ids.js'
-import { packJti, pieces } from './packing.js'
+import { packJti, pieces, sessionKey, sessionsOf, ticketKey, userKey } from './packing.js'
 
-export { packJti, pieces } from './packing.js'
+export { packJti, packUserId, pieces, sessionKey, sessionsOf, userKey } from './packing.js'
 import { CONFIRM_ANSWERED, CREATE, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE, TICKET_FAIL, TICKET_PUT, TICKET_TAKE } from './lua.js'
 import { NotReplicatedError, ReplicaTargets, writerOf, type Replication } from './replication.js'
 import {
@@ -66,36 +65,6 @@ interface ScriptCommands {
   tokenStoreTicketTake(ticket: string): Promise<string | null>
   tokenStoreTicketFail(ticket: string): Promise<number>
 }
-
-/**
- * The user id in keys: a UUID as its 16 bytes in base64url, 22 characters instead of 36, which
- * keeps a session under 512 bytes. Never decoded. Other ids get a "=" (not in base64url), so
- * packing stays one-to-one; braces are escaped (and "=" with them), so the hash tag is exactly this.
- */
-export const packUserId = (userId: string) =>
-  isUuid(userId) ? Buffer.from(userId.replace(/-/g, ''), 'hex').toString('base64url') : `=${userId.replace(/[={}]/g, (c) => ESCAPES[c]!)}`
-const ESCAPES: Record<string, string> = { '=': '==', '{': '=(', '}': '=)' }
-const UNESCAPES: Record<string, string> = { '==': '=', '=(': '{', '=)': '}' }
-/** The user id a packed one stands for (packUserId's inverse); null for what packUserId never makes. */
-export function unpackUserId (packed: string): string | null {
-  if (packed.startsWith('=')) return packed.slice(1).replace(/=[=()]/g, (e) => UNESCAPES[e]!)
-  const hex = Buffer.from(packed, 'base64url').toString('hex')
-  if (hex.length !== 32) return null
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-}
-/** The session a session key names (`s:{U}:<sid>`, without the client's keyPrefix); null for another key. */
-export function sessionOfKey (key: string): SessionRef | null {
-  const close = key.indexOf('}:')
-  if (!key.startsWith('s:{') || close === -1) return null
-  const userId = unpackUserId(key.slice(3, close))
-  return userId === null ? null : { userId, sid: key.slice(close + 2) }
-}
-/** The prefix of every session key of the user: `s:{U}:`. */
-export const sessionsOf = (userId: string) => `s:{${packUserId(userId)}}:`
-export const sessionKey = ({ userId, sid }: SessionRef) => sessionsOf(userId) + sid
-export const userKey = (userId: string) => `u:{${packUserId(userId)}}`
-/** A ticket's key: `t:` and the caller's key (which names a ceremony, never a user's slot). */
-export const ticketKey = (key: string) => `t:${key}`
 
 type WriteCommand = 'tokenStoreCreate' | 'tokenStoreRotateBuffer' | 'tokenStoreRevoke' | 'tokenStoreRevokeAll'
 

@@ -137,7 +137,7 @@ export interface TokenStore {
    * is known (live or a revoked tombstone) but jti is not current; else 'unknown'.
    */
   refreshStatus(s: SessionRef, jti: string): Promise<RefreshStatus>
-  /** The check behind every protected request: one round trip. */
+  /** The check behind every protected request: one round trip (the liveness cache answers most of them from memory). */
   isSessionActive(s: SessionRef): Promise<boolean>
   /** The user's live sessions (any of whose tokens may still work), newest first. `now` for tests. */
   listSessions(userId: string, now?: number): Promise<SessionInfo[]>

@@ -15,7 +15,7 @@ import calculateSlot from 'cluster-key-slot'
 import { duplicateClient, masterOf, type RedisClient } from '../../../external/redis.js'
 import { Canary } from './canary.js'
 import { livenessKey, type LivenessCache } from './cache.js'
-import { sessionOfKey } from '../redis-store.js'
+import { sessionOfKey } from '../packing.js'
 import type { Notices, NoticesOptions } from './notices.js'
 
 const CHANNEL = '__redis__:invalidate'

@@ -2,7 +2,7 @@
 // raced an invalidation or a loss never filling it, and the canary that confirms a channel.
 import t from 'tap'
 import { LivenessCache, livenessKey, livenessPrefix } from '../../../../plugins/app/token-store/liveness/cache.js'
-import { sessionKey, sessionOfKey } from '../../../../plugins/app/token-store/redis-store.js'
+import { sessionKey, sessionOfKey } from '../../../../plugins/app/token-store/packing.js'
 import { Canary } from '../../../../plugins/app/token-store/liveness/canary.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
