@@ -4,7 +4,7 @@
 // in the API's error shape with the headers every answer has.
 import { connect } from 'node:net'
 import { Writable } from 'node:stream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../plugins/app/config/index.js'
 import { createTestDataDir } from '../support/db.js'
@@ -37,7 +37,8 @@ t.test('no-store and nosniff on token, user and error answers; the JWKS cacheabl
   t.equal(jwks.headers['x-content-type-options'], 'nosniff')
 })
 
-t.test('the access log writes the path, never the query string', async (t) => {
+/** An embedded app logging at info into `lines` (parsed). */
+async function logged (t: Test, env: Record<string, string> = {}) {
   const lines: Array<Record<string, unknown>> = []
   const stream = new Writable({
     write (chunk, _encoding, done) {
@@ -47,8 +48,13 @@ t.test('the access log writes the path, never the query string', async (t) => {
   })
   const data = await createTestDataDir()
   t.teardown(() => data.cleanup())
-  const app = await buildApp(loadConfig({ DATA_DIR: data.dir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', BCRYPT_COST: '4', PASSWORD_WORKERS: '1' }), {}, stream)
+  const app = await buildApp(loadConfig({ DATA_DIR: data.dir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', BCRYPT_COST: '4', PASSWORD_WORKERS: '1', ...env }), {}, stream)
   t.teardown(() => app.close())
+  return { app, lines }
+}
+
+t.test('the access log writes the path, never the query string', async (t) => {
+  const { app, lines } = await logged(t)
   await app.inject({ method: 'GET', url: '/api/protected-endpoint/?access_token=eyJ.secret.token&x=1' })
   await app.inject({ method: 'GET', url: '/health/live?probe=1' })
   const completed = lines.filter((l) => l.msg === 'request completed')
@@ -58,18 +64,7 @@ t.test('the access log writes the path, never the query string', async (t) => {
 
 t.test("the access log samples the hot routes' successes (ACCESS_LOG_SAMPLE), never a failure or another route", async (t) => {
   for (const [sample, hotLines] of [['0', 0], ['1', 3]] as const) {
-    const lines: Array<Record<string, unknown>> = []
-    const stream = new Writable({
-      write (chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>)
-        done()
-      }
-    })
-    const data = await createTestDataDir()
-    t.teardown(() => data.cleanup())
-    const env = { DATA_DIR: data.dir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', BCRYPT_COST: '4', PASSWORD_WORKERS: '1', EMAIL_VERIFICATION: 'none', ACCESS_LOG_SAMPLE: sample }
-    const app = await buildApp(loadConfig(env), {}, stream)
-    t.teardown(() => app.close())
+    const { app, lines } = await logged(t, { EMAIL_VERIFICATION: 'none', ACCESS_LOG_SAMPLE: sample })
     const body = { username: `sample_${sample}`, email: `sample_${sample}@example.com`, password: 'Str0ng-Passphrase!' }
     const { tokens } = (await app.inject({ method: 'POST', url: '/api/auth/register/', payload: body })).json() as { tokens: { access: string; refresh: string } }
     const bearer = { authorization: `Bearer ${tokens.access}` }
