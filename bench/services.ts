@@ -25,6 +25,8 @@ function appEnv (prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessE
     RATE_LIMIT_ENABLED: 'false',
     BCRYPT_COST: String(BCRYPT_COST),
     LOG_LEVEL: opts.logLevel,
+    // The access log's sampling of the hot routes (the service's default unless given).
+    ...(process.env.BENCH_ACCESS_LOG_SAMPLE ? { ACCESS_LOG_SAMPLE: process.env.BENCH_ACCESS_LOG_SAMPLE } : {}),
     DATA_DIR: join(resultsDir, 'data'),
     ...extra
   }

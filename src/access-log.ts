@@ -1,7 +1,7 @@
 // The access log: one line per request with plain fields, instead of Fastify's two lines built
 // with pino's req/res serializers (building those cost about a fifth of the token routes'
 // throughput). The hot routes' successes (hotRoute: a protected GET, verify, refresh) are sampled
-// at ACCESS_LOG_SAMPLE: they are most of the volume and tell least (every one is counted in
+// at ACCESS_LOG_SAMPLE (default 0.01; README, "The liveness cache"): they are most of the volume and tell least (every one is counted in
 // auth_http_request_duration_seconds, and each refresh has its audit line). Every other request,
 // and every failure anywhere, is logged.
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'

@@ -15,7 +15,7 @@ export const EnvSchema = Type.Object({
   ),
   // The share of the hot routes' successful requests (protected GETs, verify, refresh) given an
   // access-log line; every other request and every failure always has one (src/app.ts).
-  ACCESS_LOG_SAMPLE: Type.Number({ minimum: 0, maximum: 1, default: 0.1 }),
+  ACCESS_LOG_SAMPLE: Type.Number({ minimum: 0, maximum: 1, default: 0.01 }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
