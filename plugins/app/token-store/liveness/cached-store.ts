@@ -91,8 +91,9 @@ export class LivenessCachedStore implements TokenStore {
       result = await this.#store.rotate(r)
       return result
     } finally {
-      // Reuse revokes the session (and a failed rotation may have been reuse).
-      if (result === null || result.status === 'reused' || result.status === 'revoked') {
+      // Reuse revokes the session (and a failed rotation may have been reuse). A session already
+      // revoked was dropped, and told, when it was revoked: a replayed token costs no fence.
+      if (result === null || result.status === 'reused') {
         this.#cache.invalidate(sessionKey(r))
         await this.#notices.fence()
       }
