@@ -4,7 +4,10 @@
 // at ACCESS_LOG_SAMPLE (default 0.01; README, "The liveness cache"): they are most of the volume and tell least (every one is counted in
 // auth_http_request_duration_seconds, and each refresh has its audit line). Every other request,
 // and every failure anywhere, is logged.
-import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Bindings, ChildLoggerOptions, Level, LogFn, Logger } from 'pino'
+
+type LogArgs = Parameters<LogFn>
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -48,3 +51,74 @@ export function markHotRoutes (fastify: FastifyInstance): void {
     if (hot) route.config = { ...route.config, hotRoute: true }
   })
 }
+
+/**
+ * A request's logger, made on its first use: Fastify's default makes a pino child per request
+ * (its bindings serialized each time), and most requests on the hot routes never log (their
+ * access line is sampled, the audit log has a logger of its own). A call at a level the parent
+ * does not write makes nothing. Installed as Fastify's childLoggerFactory.
+ */
+class RequestLogger {
+  readonly #parent: Logger
+  readonly #bindings: Bindings
+  readonly #opts: ChildLoggerOptions
+  #real: Logger | undefined
+  constructor (parent: Logger, bindings: Bindings, opts: ChildLoggerOptions) {
+    this.#parent = parent
+    this.#bindings = bindings
+    this.#opts = opts
+  }
+
+  #logger (): Logger {
+    this.#real ??= this.#parent.child(this.#bindings, this.#opts)
+    return this.#real
+  }
+
+  /** The real child, or undefined when nothing at `level` would be written. */
+  #at (level: Level): Logger | undefined {
+    if (this.#real === undefined && this.#opts.level === undefined && !this.#parent.isLevelEnabled(level)) return undefined
+    return this.#logger()
+  }
+
+  get level (): string {
+    return this.#real?.level ?? this.#opts.level ?? this.#parent.level
+  }
+
+  set level (level: string) {
+    this.#logger().level = level
+  }
+
+  trace (...args: LogArgs): void {
+    this.#at('trace')?.trace(...args)
+  }
+
+  debug (...args: LogArgs): void {
+    this.#at('debug')?.debug(...args)
+  }
+
+  info (...args: LogArgs): void {
+    this.#at('info')?.info(...args)
+  }
+
+  warn (...args: LogArgs): void {
+    this.#at('warn')?.warn(...args)
+  }
+
+  error (...args: LogArgs): void {
+    this.#at('error')?.error(...args)
+  }
+
+  fatal (...args: LogArgs): void {
+    this.#at('fatal')?.fatal(...args)
+  }
+
+  silent (): void {}
+
+  child (bindings: Bindings, opts?: ChildLoggerOptions): Logger {
+    return this.#logger().child(bindings, opts)
+  }
+}
+
+/** Fastify's childLoggerFactory: each request's logger made only when the request logs. */
+export const lazyRequestLogger = (logger: FastifyBaseLogger, bindings: Bindings, opts: ChildLoggerOptions): FastifyBaseLogger =>
+  new RequestLogger(logger as Logger, bindings, opts) as unknown as FastifyBaseLogger

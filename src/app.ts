@@ -8,7 +8,7 @@ import fp from 'fastify-plugin'
 import type { DestinationStream } from 'pino'
 import sjson from 'secure-json-parse'
 import { installErrorHandling } from './error-handler.js'
-import { AccessLog, markHotRoutes } from './access-log.js'
+import { AccessLog, lazyRequestLogger, markHotRoutes } from './access-log.js'
 import { commonSchemas } from './schemas/common.js'
 import { authSchemas } from './schemas/auth.js'
 import { MfaRequiredSchema } from './schemas/mfa.js'
@@ -103,6 +103,7 @@ export function serverOptions (config: Config, overrides: ServerOptions = {}, lo
     // A hop count is accepted by Fastify (proxy-addr) although its types omit it.
     trustProxy: config.trustProxy as ServerOptions['trustProxy'],
     logController: new AccessLog(config.accessLogSample),
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: BODY_LIMIT,
     // A client that sends its request too slowly is cut off with a 408 (Node checks its open
     // connections every connectionsCheckingInterval; headers have to arrive within the same time).
@@ -157,8 +158,10 @@ export const app = fp<AppOptions>(
       }
     })
     // A POST without any body validates as an empty object, so every missing field is named.
-    fastify.addHook('preValidation', async (request) => {
+    // (A callback hook: no promise per request.)
+    fastify.addHook('preValidation', (request, _reply, done) => {
       if (request.body === undefined && request.method === 'POST') request.body = {}
+      done()
     })
     // API_PROFILE: the dialect of the HTTP edge (none under simplejwt, the contract itself).
     const dialect = dialectOf(opts.config.apiProfile)

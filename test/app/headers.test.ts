@@ -81,6 +81,29 @@ t.test("the access log samples the hot routes' successes (ACCESS_LOG_SAMPLE), ne
   }
 })
 
+t.test("a request's logger is made only when the request logs; its lines carry the request id", async (t) => {
+  const { app, lines } = await logged(t, { EMAIL_VERIFICATION: 'none', ACCESS_LOG_SAMPLE: '0' })
+  const body = { username: 'lazy_logger', email: 'lazy_logger@example.com', password: 'Str0ng-Passphrase!' }
+  const { tokens } = (await app.inject({ method: 'POST', url: '/api/auth/register/', payload: body })).json() as { tokens: { access: string } }
+  const child = app.log.child.bind(app.log)
+  let children = 0
+  app.log.child = (...args: Parameters<typeof child>) => {
+    children++
+    return child(...args)
+  }
+  for (let i = 0; i < 3; i++) {
+    t.equal((await app.inject({ method: 'GET', url: '/api/protected-endpoint/', headers: { authorization: `Bearer ${tokens.access}` } })).statusCode, 200)
+    t.equal((await app.inject({ method: 'POST', url: '/api/token/verify/', payload: { token: tokens.access } })).statusCode, 200)
+  }
+  t.equal(children, 0, 'hot successes that write nothing make no logger')
+  const refused = await app.inject({ method: 'POST', url: '/api/token/verify/', payload: { token: 'not-a-token' } })
+  t.equal(refused.statusCode, 401)
+  t.equal(children, 1, 'a request that logs makes its logger once')
+  const line = lines.find((l) => l.msg === 'request completed' && l.statusCode === 401)
+  t.match(line, { reqId: String, url: '/api/token/verify/' }, 'its line names the request')
+  t.equal(lines.filter((l) => l.reqId === line?.reqId).length, 1)
+})
+
 /** What the server answers to raw bytes on a fresh connection (until it closes it). */
 async function raw (port: number, bytes: string): Promise<string> {
   return new Promise((resolve, reject) => {
