@@ -25,6 +25,11 @@ export class LivenessCachedStore implements TokenStore {
     return this.#store
   }
 
+  /** The cache itself; tests time its invalidations. */
+  get cache (): LivenessCache {
+    return this.#cache
+  }
+
   constructor (store: TokenStore, cache: LivenessCache, notices: Notices) {
     this.kind = store.kind
     this.#store = store
