@@ -5,9 +5,10 @@
 // Outages are logged as one warning per kind every few seconds, with the count of the ones not
 // logged, instead of a stack trace per request.
 import fp from 'fastify-plugin'
-import { Counter, Histogram } from 'prom-client'
+import { Counter } from 'prom-client'
 import { DependencyError, type Dependency } from './errors.js'
 import { LATENCY_BUCKETS } from '../external/metrics.js'
+import { FastHistogram, type HistogramSeries } from '../external/histogram.js'
 import { errorMessage, type OutageOf } from '../external/outage.js'
 import { throttledWarnings } from '../external/throttled-warnings.js'
 
@@ -33,13 +34,13 @@ export default fp(
   async (fastify) => {
     const warn = throttledWarnings(fastify.log)
     const registers = [fastify.metrics.registry]
-    const latency = new Histogram({
-      name: 'auth_dependency_duration_seconds',
-      help: 'Calls to the database and the token store by operation, failed ones included',
-      labelNames: ['dependency', 'operation'] as const,
-      buckets: LATENCY_BUCKETS,
+    const latency = new FastHistogram(
+      'auth_dependency_duration_seconds',
+      'Calls to the database and the token store by operation, failed ones included',
+      ['dependency', 'operation'],
+      LATENCY_BUCKETS,
       registers
-    })
+    )
     const errors = new Counter({
       name: 'auth_dependency_errors_total',
       help: 'Outages of the database and the token store by kind (down, timeout, refused, readonly, noreplicas...), each answered 503',
@@ -54,11 +55,11 @@ export default fp(
       },
       guard (target, dependency, outageOf) {
         const name = metricName(dependency)
-        // One timer per operation, made once (label lookups per call are measurable).
-        const timers = new Map<string, ReturnType<typeof latency.labels>>()
+        // One series per operation, made once (label lookups per call are measurable).
+        const timers = new Map<string, HistogramSeries>()
         const timer = (operation: string) => {
           let t = timers.get(operation)
-          if (!t) timers.set(operation, (t = latency.labels(name, operation)))
+          if (!t) timers.set(operation, (t = latency.series(name, operation)))
           return t
         }
         const outage = (err: unknown) => {
