@@ -32,11 +32,22 @@ function appEnv (prefix: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessE
   }
 }
 
+/** BENCH_SERVICE_ENV: settings of the service to measure, `NAME=value` separated by spaces (LIVENESS_CACHE_SIZE=0 ...). */
+function serviceSettings (): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const pair of (process.env.BENCH_SERVICE_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=')
+    if (eq < 1) throw new Error(`BENCH_SERVICE_ENV: "${pair}" is not NAME=value`)
+    env[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return env
+}
+
 // Request logs (info and below) are not kept: see startChild.
 const quiet = !['warn', 'error', 'fatal', 'silent'].includes(opts.logLevel)
 export const startService = (prefix: string, extra: NodeJS.ProcessEnv = {}): Promise<Child> =>
   // BENCH_SERVICE_SCRIPT: another entry point for the service (to measure a variant of it).
-  startChild('service', process.env.BENCH_SERVICE_SCRIPT ?? join(distRoot, 'src', 'server.js'), appEnv(prefix, extra), logPath, quiet)
+  startChild('service', process.env.BENCH_SERVICE_SCRIPT ?? join(distRoot, 'src', 'server.js'), appEnv(prefix, { ...serviceSettings(), ...extra }), logPath, quiet)
 export const startBaseline = (): Promise<Child> => startChild('baseline', join(here, 'baseline.js'), appEnv(`${PREFIX}base:`), logPath, false)
 
 /** The service's routes at `url`; a session is a login. */
