@@ -104,6 +104,10 @@ export function serverOptions (config: Config, overrides: ServerOptions = {}, lo
     trustProxy: config.trustProxy as ServerOptions['trustProxy'],
     logController: new AccessLog(config.accessLogSample),
     childLoggerFactory: lazyRequestLogger,
+    // A plugin may take more than Fastify's default 10 s to start on a loaded machine (seen in CI:
+    // the embedded service's @fastify/swagger-ui, two cores shared with the test suite); a boot
+    // that hangs still ends, after a minute.
+    pluginTimeout: 60_000,
     bodyLimit: BODY_LIMIT,
     // A client that sends its request too slowly is cut off with a 408 (Node checks its open
     // connections every connectionsCheckingInterval; headers have to arrive within the same time).
