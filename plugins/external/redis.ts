@@ -3,6 +3,7 @@
 // found through Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_NAME). Every key gets
 // config.redisKeyPrefix, so several deployments (or test runs) can share one Redis without
 // seeing each other's data.
+import type { Writable } from 'node:stream'
 import calculateSlot from 'cluster-key-slot'
 import fp from 'fastify-plugin'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
@@ -80,8 +81,52 @@ export function connectionOptions (dependencyMs: number): RedisOptions {
   }
 }
 
-/** The client for a target, not yet connected (lazyConnect). */
+const COALESCED = Symbol('writes coalesced')
+type Socket = Writable & { [COALESCED]?: true }
+
+/**
+ * The commands a connection is given during one turn of the event loop leave in one write
+ * (writev): the socket is corked at the turn's first write and uncorked once the turn's I/O
+ * callbacks have run (setImmediate). Under load, the requests read in one turn each send their
+ * commands, and one system call carries them all. Unlike ioredis's enableAutoPipelining, each
+ * command is still written, queued and timed on its own: no command waits for another's reply.
+ */
+function coalesceSocket (socket: Socket): void {
+  if (socket[COALESCED]) return
+  socket[COALESCED] = true
+  let corked = false
+  const uncork = () => {
+    corked = false
+    socket.uncork()
+  }
+  const write = socket.write
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      setImmediate(uncork)
+    }
+    return write.apply(this, args)
+  } as Socket['write']
+}
+
+/** Every connection of the client (each node's, on a Cluster; each reconnection's) coalesces its writes. */
+export function coalesceWrites<C extends RedisClient> (redis: C): C {
+  const onConnect = (node: Redis) => () => {
+    const { stream } = node as unknown as { stream?: Socket }
+    if (stream) coalesceSocket(stream)
+  }
+  if (redis instanceof Cluster) redis.on('+node', (node: Redis) => node.on('connect', onConnect(node)))
+  else redis.on('connect', onConnect(redis))
+  return redis
+}
+
+/** The client for a target, not yet connected (lazyConnect), its writes coalesced. */
 export function createRedisClient (target: RedisTarget, keyPrefix: string, dependencyMs: number): RedisClient {
+  return coalesceWrites(newClient(target, keyPrefix, dependencyMs))
+}
+
+function newClient (target: RedisTarget, keyPrefix: string, dependencyMs: number): RedisClient {
   const base: RedisOptions = { ...connectionOptions(dependencyMs), keyPrefix, lazyConnect: true }
   switch (target.kind) {
     case 'single':
@@ -135,8 +180,8 @@ export function createRedisClient (target: RedisTarget, keyPrefix: string, depen
 
 /** A second client to the same Redis with other command options (its own connections). */
 export function duplicateClient (redis: RedisClient, overrides: Partial<RedisOptions>): RedisClient {
-  if (redis instanceof Cluster) return redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, ...overrides } })
-  return redis.duplicate(overrides)
+  if (redis instanceof Cluster) return coalesceWrites(redis.duplicate(undefined, { redisOptions: { ...redis.options.redisOptions, ...overrides } }))
+  return coalesceWrites(redis.duplicate(overrides))
 }
 
 /**
