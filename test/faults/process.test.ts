@@ -1,8 +1,8 @@
 // The service process failing or stopping: SIGKILL in the embedded mode (a revoked session stays
 // revoked, a rotated token stays rotated, a confirmed session survives), SIGTERM under keep-alive
 // load (no request reset, exit 0), SIGTERM under a request in flight (answered with Connection:
-// close), a client that trickles its body (408), and a Redis that would evict sessions (refused
-// at start).
+// close), a client that trickles its body (408), a Redis that would evict sessions (refused at
+// start), and log lines (written in batches, never held, none lost at SIGTERM).
 import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -31,7 +31,8 @@ async function withUser (t: Test, name: string, env: Record<string, string>) {
   const started = Date.now()
   const reg = await postJson(base, '/api/auth/register/', { username, email: `${username}@example.com`, password: PASSWORD })
   t.equal(reg.status, 201, 'registered')
-  return { proc, base, username, access: (reg.json as { tokens: Pair }).tokens.access, registerMs: Date.now() - started }
+  const { access, refresh } = (reg.json as { tokens: Pair }).tokens
+  return { proc, base, username, access, refresh, registerMs: Date.now() - started }
 }
 
 t.test('embedded mode SIGKILLed: what was answered stays as it was answered', async (t) => {
@@ -68,6 +69,21 @@ t.test('embedded mode SIGKILLed: what was answered stays as it was answered', as
   t.match(await refresh(rotated.refresh), { status: 401, json: { detail: 'Token is blacklisted' } }, 'the rotated-away token stays rotated')
   second.child.kill('SIGTERM')
   t.equal(await second.exited, 0)
+})
+
+t.test('log lines are written in batches but never held: an idle line within the flush interval, a burst whole at SIGTERM', async (t) => {
+  const { proc, base, refresh: first } = await withUser(t, 'logs', { BCRYPT_COST: '4' })
+  const audited = () => proc.output().match(/"audit: refresh rotated"/g)?.length ?? 0
+  const rotate = async (token: string) => ((await postJson(base, '/api/token/refresh/', { refresh: token })).json as Pair).refresh
+  let token = await rotate(first)
+  // Far less than 4 KB waits: the periodic flush (100 ms) writes it; 2 s allows for a busy machine.
+  const deadline = Date.now() + 2_000
+  while (audited() < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(audited(), 1, 'the one audit line of an idle service is written without waiting for more')
+  for (let i = 0; i < 50; i++) token = await rotate(token)
+  proc.child.kill('SIGTERM')
+  t.equal(await proc.exited, 0)
+  t.equal(audited(), 51, 'every line of the burst written by the time the process exits')
 })
 
 t.test('SIGTERM under keep-alive load: every request that reached the service is answered, exit 0', async (t) => {
