@@ -5,6 +5,7 @@
 // (the flows pass none of those, and the record has no field that could hold one).
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
+import pino from 'pino'
 import { Counter } from 'prom-client'
 // User agents are kept as the sessions keep them.
 import { USER_AGENT_MAX } from './token-store/types.js'
@@ -75,6 +76,34 @@ function auditLogger (log: FastifyBaseLogger, level: string): FastifyBaseLogger 
   return log.child({ audit: true }, level === 'silent' ? { level: 'silent' } : { level: ['debug', 'trace'].includes(level) ? level : 'info' })
 }
 
+type Line = Record<string, string | number | null>
+
+/**
+ * Writes an audit line exactly as pino would (`{"level":30,"time":…,<bindings>,<fields>,"msg":…}`),
+ * serialized by one JSON.stringify into the logger's destination instead of pino's field-by-field
+ * serializer: every refresh writes one, and this way refresh's throughput rose about 3 % in
+ * alternating bench runs. It relies on what the app's logger is: pino's default formatters and
+ * time, no mixin, no redaction of these fields (the test compares its lines with pino's). null when
+ * the logger is not pino, or its destination needs pino's metadata (a multistream): the caller
+ * then logs through pino.
+ */
+export function lineWriter (log: FastifyBaseLogger): ((level: 'info' | 'warn', line: Line, msg: string) => void) | null {
+  const internals = log as unknown as Record<symbol, unknown>
+  const stream = internals[pino.symbols.streamSym] as ({ write?: (s: string) => unknown } & Record<symbol, unknown>) | undefined
+  const chindings = internals[pino.symbols.chindingsSym]
+  const logger = log as unknown as pino.Logger
+  const levels = logger.levels?.values
+  if (typeof stream?.write !== 'function' || stream[pino.symbols.needsMetadataGsym] === true) return null
+  if (typeof chindings !== 'string' || !levels || typeof logger.isLevelEnabled !== 'function') return null
+  const write = stream.write.bind(stream)
+  const prefix = { info: `{"level":${levels.info}`, warn: `{"level":${levels.warn}` }
+  return (level, line, msg) => {
+    if (!logger.isLevelEnabled(level)) return
+    line.msg = msg
+    write(`${prefix[level]},"time":${Date.now()}${chindings},${JSON.stringify(line).slice(1)}\n`)
+  }
+}
+
 export default fp(
   async (fastify) => {
     const log = auditLogger(fastify.log, fastify.config.logLevel)
@@ -93,9 +122,10 @@ export default fp(
       }
     }
 
+    const writeLine = lineWriter(log)
     const audit: Audit = (context, record) => {
       counters.get(`${record.event}:${record.outcome}`)?.inc()
-      const line = {
+      const line: Line = {
         reqId: context.requestId,
         event: record.event,
         outcome: record.outcome,
@@ -106,8 +136,9 @@ export default fp(
         user_agent: context.userAgent.slice(0, USER_AGENT_MAX)
       }
       const message = `audit: ${record.event} ${record.outcome}`
-      if (SUSPICIOUS.has(record.outcome)) log.warn(line, message)
-      else log.info(line, message)
+      const level = SUSPICIOUS.has(record.outcome) ? 'warn' : 'info'
+      if (writeLine) writeLine(level, line, message)
+      else log[level](line, message)
     }
     fastify.decorate('audit', audit)
   },
