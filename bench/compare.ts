@@ -48,15 +48,17 @@ export async function compare (targets: Targets, users: BenchUser[], pids: numbe
       const cores = otherCores(mark, pids)
       return cores === null ? null : Number(cores.toFixed(2))
     }
-    if ((name === 'protected' || name === 'verify') && opts.rounds > 1) {
+    if ((name === 'protected' || name === 'verify' || name === 'refresh') && opts.rounds > 1) {
       // Service and baselines alternate (S B C, C B S ...) in shorter runs, so a change in the
-      // load of a shared machine falls on all alike.
+      // load of a shared machine falls on all alike. Refresh has no ceiling (a rotation needs the
+      // store); each of its rounds starts fresh sessions.
       const runs = { service: [] as LoadResult[], baseline: [] as LoadResult[], ceiling: [] as LoadResult[] }
-      const order = [service, base, ...(targets.ceiling ? [targets.ceiling] : [])]
+      const order = [service, base, ...(targets.ceiling && name !== 'refresh' ? [targets.ceiling] : [])]
+      const duration = (name === 'refresh' ? opts.refreshDuration : opts.duration) / opts.rounds
       for (let r = 0; r < opts.rounds; r++) {
         for (const t of r % 2 === 0 ? order : [...order].reverse()) {
           say(`${name}: ${t.kind} (round ${r + 1} of ${opts.rounds})...`)
-          const run = () => scenario(name, t, users, opts.duration / opts.rounds)
+          const run = () => scenario(name, t, users, duration)
           runs[t.kind].push((await (t.kind === 'service' ? hits.around(t.url, run) : run())) as LoadResult)
         }
       }

@@ -9,7 +9,7 @@
 //                                            against the local Redis/PostgreSQL
 //   flags (or env): --duration BENCH_DURATION (10 s) · --refresh-duration BENCH_REFRESH_DURATION (60 s)
 //     --connections BENCH_CONNECTIONS (32) · --login-connections BENCH_LOGIN_CONNECTIONS (8, mixed)
-//     --warmup BENCH_WARMUP (2 s) · --rounds BENCH_ROUNDS (4: protected and verify alternate
+//     --warmup BENCH_WARMUP (2 s) · --rounds BENCH_ROUNDS (4: protected, verify and refresh alternate
 //     service and baseline in 4 runs of duration/4 each, S B B S S B B S) · --sessions BENCH_SESSIONS (100000, memory) · --only protected,verify,...
 //     --skip-memory · --skip-probe · --log-level BENCH_LOG_LEVEL (info, the service's
 //     default: what a deployment runs with, request logging included) · --url BENCH_URL
