@@ -247,8 +247,9 @@ onSubmit(byId('resend-form'), async () => {
 onSubmit(byId('password-form'), async (values) => {
   await auth.json('api/auth/password/change/', { method: 'POST', body: second.stepUp(values) })
   byId('password-form').reset()
-  say(notice, 'Your password has been changed. Your other devices have been signed out.')
+  // The list first: when the notice is read, the list already shows only this device.
   await loadDevices()
+  say(notice, 'Your password has been changed. Your other devices have been signed out.')
 }, whileSignedIn)
 
 onSubmit(byId('delete-form'), async (values) => {
