@@ -18,19 +18,19 @@
 // does): migrating needs none of the app's other settings (a deploy step should not need the JWT keys).
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils'
 import { loadEnvFile } from '../plugins/app/config/index.js'
 import { dataMigrations } from '../plugins/app/data-migrations.js'
 import { applyMigrations, createMigration, diffMigrationsToSchema, postgresAdapterFactory, prismaPaths } from '../plugins/external/prisma/migrations.js'
-import { openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../plugins/external/prisma/pglite.js'
+import { createPglite, openEmbeddedDatabase, pgliteAdapterFactory, pgliteDir } from '../plugins/external/prisma/pglite.js'
 
 const { values } = parseArgs({
   options: { create: { type: 'string' }, check: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } }
 })
 
 async function withScratchDatabase<T> (fn: (db: PGlite) => Promise<T>): Promise<T> {
-  const db = await PGlite.create('memory://')
+  const db = await createPglite('memory://')
   try {
     return await fn(db)
   } finally {

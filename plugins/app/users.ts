@@ -6,6 +6,9 @@ import { Prisma, type PrismaClient, type UserRow } from '../external/prisma/inde
 import { isUuid } from './ids.js'
 import { foldUsername, normalizeUsername } from './usernames.js'
 import { databaseOutage } from '../external/prisma/database-outage.js'
+import { adminQueries, type AdminQueries } from './users-admin.js'
+
+export type { AdminChange, ListedUser, UserOrdering, UserQuery } from './users-admin.js'
 
 export interface User {
   id: string
@@ -20,6 +23,9 @@ export interface User {
   lastLogin: Date | null
   /** The user's integer number (assigned at creation, never reused): API_PROFILE=envelope's `pk`. */
   pk: number
+  /** Django's flags: staff may use the admin API; a superuser also grants these flags. */
+  isStaff: boolean
+  isSuperuser: boolean
 }
 
 export type UniqueField = 'username' | 'email'
@@ -40,9 +46,11 @@ export interface NewUser {
   passwordHash: string
   firstName?: string
   lastName?: string
+  /** createsuperuser: a staff superuser whose address the operator typed (verified). */
+  superuser?: boolean
 }
 
-export interface UserRepository {
+export interface UserRepository extends AdminQueries {
   /** Inserts the user (one statement). Throws UniqueViolationError when the database's unique constraint fires. */
   create(input: NewUser): Promise<User>
   /**
@@ -92,7 +100,7 @@ export function normalizeEmail (email: string): string {
 
 export const foldEmail = (email: string) => normalizeEmail(email).toLowerCase()
 
-function toUser (row: UserRow): User {
+export function toUser (row: UserRow): User {
   return {
     id: row.id,
     username: row.username,
@@ -104,7 +112,9 @@ function toUser (row: UserRow): User {
     emailVerified: row.emailVerified,
     dateJoined: row.dateJoined,
     lastLogin: row.lastLogin,
-    pk: row.pk
+    pk: row.pk,
+    isStaff: row.isStaff,
+    isSuperuser: row.isSuperuser
   }
 }
 
@@ -139,7 +149,8 @@ export function createUserRepository (prisma: PrismaClient): UserRepository {
             emailLower: foldEmail(email),
             passwordHash: input.passwordHash,
             firstName: input.firstName ?? '',
-            lastName: input.lastName ?? ''
+            lastName: input.lastName ?? '',
+            ...(input.superuser ? { isStaff: true, isSuperuser: true, emailVerified: true } : {})
           }
         })
         return toUser(row)
@@ -229,7 +240,9 @@ export function createUserRepository (prisma: PrismaClient): UserRepository {
     async deactivate (id) {
       if (!isUuid(id)) return
       await prisma.user.updateMany({ where: { id }, data: { isActive: false } })
-    }
+    },
+
+    ...adminQueries(prisma)
   }
 }
 

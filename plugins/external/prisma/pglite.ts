@@ -4,10 +4,17 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
 import { pendingDataMigrations, type DataMigration } from './data-migrations.js'
 import { applyMigrations, pendingMigrations, scriptsWhole } from './migrations.js'
+
+/**
+ * A PGlite (a directory, or memory://) with the extensions the migrations create: pg_trgm, whose
+ * trigram indexes serve the admin list's search. Every PGlite the migrations run on is made here.
+ */
+export const createPglite = (dataDir: string) => PGlite.create(dataDir, { extensions: { pg_trgm: pgTrgm } })
 
 /** The PGlite directory inside the app's data dir. */
 export const pgliteDir = (dataDir: string) => join(dataDir, 'pglite')
@@ -24,10 +31,11 @@ export function pgliteAdapterFactory (db: PGlite): SqlMigrationAwareDriverAdapte
     provider: base.provider,
     adapterName: base.adapterName,
     connect: async () => fix(await base.connect()),
-    // The shadow database is a PGlite of its own (in memory): closed with its adapter.
+    // The shadow database is a PGlite of its own (in memory, with the extensions): closed with its adapter.
     connectToShadowDb: async () => {
-      const shadow = fix(await base.connectToShadowDb())
-      shadow.dispose = () => (shadow as unknown as { client: PGlite }).client.close()
+      const db = await createPglite('memory://')
+      const shadow = fix(await new PrismaPGlite(db).connect())
+      shadow.dispose = () => db.close()
       return shadow
     }
   }
@@ -51,7 +59,7 @@ export async function openEmbeddedDatabase (dataDir: string, dataMigrations: Dat
   const releaseLock = await acquireLock(join(dataDir, 'pglite.lock'))
   let db: PGlite | undefined
   try {
-    db = await PGlite.create(dir)
+    db = await createPglite(dir)
     const query = async (sql: string) => (await db!.query<Record<string, unknown>>(sql)).rows
     const pending = [...(await pendingMigrations(query)), ...(await pendingDataMigrations(query, dataMigrations))]
     const applied = pending.length > 0 ? await applyMigrations(pgliteAdapterFactory(db), dataMigrations) : []

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { loadConfig } from '../../../../plugins/app/config/index.js'
 import configPlugin from '../../../../plugins/app/config/index.js'
 import prismaPlugin from '../../../../plugins/external/prisma/index.js'
 import { applyMigrations, diffMigrationsToSchema, postgresAdapterFactory, prismaPaths, readMigrations } from '../../../../plugins/external/prisma/migrations.js'
-import { pgliteAdapterFactory } from '../../../../plugins/external/prisma/pglite.js'
+import { createPglite, pgliteAdapterFactory } from '../../../../plugins/external/prisma/pglite.js'
 import { dataMigrations } from '../../../../plugins/app/data-migrations.js'
 import { createTestDatabase, createTestDataDir, TEST_PG_URL } from '../../../support/db.js'
 import { withPlugins } from '../../../support/plugins.js'
@@ -26,7 +26,7 @@ async function buildDbApp (env: Record<string, string>): Promise<FastifyInstance
 }
 
 async function withScratchPglite<T> (fn: (db: PGlite) => Promise<T>): Promise<T> {
-  const db = await PGlite.create('memory://')
+  const db = await createPglite('memory://')
   try {
     return await fn(db)
   } finally {
@@ -138,7 +138,7 @@ t.test('migrations apply to PostgreSQL and are recorded in _prisma_migrations', 
   })
   t.same(
     columns.rows.map((r) => r[0]),
-    ['date_joined', 'email', 'email_lower', 'email_verified', 'first_name', 'id', 'is_active', 'last_login', 'last_name', 'password_hash', 'pk', 'username', 'username_lower']
+    ['date_joined', 'email', 'email_lower', 'email_verified', 'first_name', 'id', 'is_active', 'is_staff', 'is_superuser', 'last_login', 'last_name', 'password_hash', 'pk', 'username', 'username_lower']
   )
 })
 
