@@ -12,6 +12,7 @@ import { AccessLog, lazyRequestLogger, markHotRoutes } from './access-log.js'
 import { commonSchemas } from './schemas/common.js'
 import { authSchemas } from './schemas/auth.js'
 import { MfaRequiredSchema } from './schemas/mfa.js'
+import { adminSchemas } from './schemas/admin.js'
 import { commonResponses, routelessResponses } from './routes/responses.js'
 import configPlugin, { type Config } from '../plugins/app/config/index.js'
 import { ApiError, throttled } from '../plugins/app/errors.js'
@@ -33,9 +34,11 @@ import tokensPlugin from '../plugins/app/tokens.js'
 import authPlugin from '../plugins/app/auth.js'
 import auditPlugin from '../plugins/app/audit.js'
 import accountsPlugin from '../plugins/app/accounts/index.js'
+import adminPlugin from '../plugins/app/admin/index.js'
 import mfaPlugin from '../plugins/app/mfa/index.js'
 import passkeysPlugin from '../plugins/app/passkeys/index.js'
 import webClientsPlugin from '../plugins/app/web-clients.js'
+import adminRoutes from './routes/admin/index.js'
 import authRoutes from './routes/auth/index.js'
 import refreshRoutes from './routes/refresh/index.js'
 import tokenRoutes from './routes/token/index.js'
@@ -146,7 +149,7 @@ export const app = fp<AppOptions>(
   async (fastify, opts) => {
     await fastify.register(configPlugin, { config: opts.config })
     for (const warning of opts.config.warnings) fastify.log.warn(warning)
-    for (const schema of [...commonSchemas, ...authSchemas, MfaRequiredSchema]) fastify.addSchema(schema)
+    for (const schema of [...commonSchemas, ...authSchemas, MfaRequiredSchema, ...adminSchemas]) fastify.addSchema(schema)
 
     // Bodies are JSON only: anything else is a 415.
     fastify.removeContentTypeParser(['text/plain'])
@@ -215,6 +218,7 @@ export const app = fp<AppOptions>(
     await fastify.register(mfaPlugin)
     await fastify.register(passkeysPlugin)
     await fastify.register(accountsPlugin)
+    await fastify.register(adminPlugin)
     // The routes added from here on are rewritten for the dialect before the document reads them.
     if (dialect) installDialect(fastify, dialect)
     await fastify.register(swaggerPlugin, {
@@ -249,6 +253,7 @@ export const app = fp<AppOptions>(
     await fastify.register(protectedRoutes, { prefix: '/api/protected-endpoint' })
     await fastify.register(healthRoutes, { prefix: '/health' })
     await fastify.register(wellKnownRoutes, { prefix: '/.well-known' })
+    await fastify.register(adminRoutes, { prefix: '/api/admin' })
     await fastify.register(metricsRoutes, { prefix: '/metrics' })
     if (opts.config.accountPages) await fastify.register(accountPages, { prefix: '/account' })
   },

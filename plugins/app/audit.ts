@@ -33,7 +33,16 @@ export const AUDIT_EVENTS = {
   password_reset_requested: ['sent', 'no_account'],
   password_reset_completed: ['success', 'invalid_link'],
   email_verified: ['success', 'invalid_key'],
-  account_deleted: ['success', 'wrong_password', 'throttled']
+  account_deleted: ['success', 'wrong_password', 'throttled'],
+  // The admin API (/api/admin/): each action names the acting admin (actor_id) and the user;
+  // a refusal names the caller who was refused.
+  admin_denied: ['not_staff', 'mfa_required', 'not_superuser'],
+  admin_user_changed: ['success'],
+  admin_user_deleted: ['success'],
+  admin_session_revoked: ['success'],
+  admin_logout_all: ['success'],
+  admin_password_reset: ['sent'],
+  admin_mfa_reset: ['success']
 } as const
 
 export type AuditEvent = keyof typeof AUDIT_EVENTS
@@ -55,6 +64,10 @@ export interface AuditRecord<E extends AuditEvent = AuditEvent> {
   sid?: string | null
   /** How many sessions a logout-all ended. */
   sessions?: number
+  /** The administrator who acted (admin events). */
+  actorId?: string
+  /** Which fields an administrator changed, comma-separated (admin_user_changed). */
+  changes?: string
 }
 
 export type Audit = <E extends AuditEvent>(context: Client, record: AuditRecord<E>) => void
@@ -132,6 +145,8 @@ export default fp(
         user_id: record.userId,
         sid: record.sid ?? null,
         ...(record.sessions !== undefined ? { sessions: record.sessions } : {}),
+        ...(record.actorId !== undefined ? { actor_id: record.actorId } : {}),
+        ...(record.changes !== undefined ? { changes: record.changes } : {}),
         ip: context.ip,
         user_agent: context.userAgent.slice(0, USER_AGENT_MAX)
       }

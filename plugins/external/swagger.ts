@@ -54,7 +54,8 @@ export default fp<DocumentOptions>(
         tags: [
           { name: 'auth', description: 'Accounts and sessions' },
           { name: 'tokens', description: 'SimpleJWT token endpoints and keys' },
-          { name: 'operations', description: 'Health checks' }
+          { name: 'operations', description: 'Health checks' },
+          { name: 'admin', description: 'Administration (`/api/admin/`): for staff users only (`is_staff`), checked against the database on every request; with `ADMIN_REQUIRE_MFA`, only with a token from a sign-in with a second factor' }
         ],
         components: {
           securitySchemes: {

@@ -12,7 +12,7 @@ const MESSAGES = {
   invalid: 'Invalid value'
 } as const
 
-type PasswordFlows = Pick<Accounts, 'changePassword' | 'requestPasswordReset' | 'confirmPasswordReset'>
+type PasswordFlows = Pick<Accounts, 'changePassword' | 'requestPasswordReset' | 'confirmPasswordReset' | 'mailPasswordReset'>
 
 export function passwordFlows (ctx: FlowContext): PasswordFlows {
   const { users, passwords, mail, audit, email, links, recent } = ctx
@@ -22,6 +22,13 @@ export function passwordFlows (ctx: FlowContext): PasswordFlows {
     if (p1 !== p2) return { new_password2: [MESSAGES.mismatch] }
     const messages = passwords.validate(p2, { username: user.username, email: user.email, first_name: user.firstName, last_name: user.lastName })
     return messages.length > 0 ? { new_password2: messages } : {}
+  }
+
+  function mailPasswordReset (user: User) {
+    later(() => {
+      const link = fillLink(email.resetUrl, { uid: links.uid(user.id), token: links.resetToken(user) })
+      void mail.send('password-reset', user.email, { link, username: user.username, email: user.email, ...expiryVars(email.resetTimeout) })
+    })
   }
 
   return {
@@ -46,11 +53,10 @@ export function passwordFlows (ctx: FlowContext): PasswordFlows {
         return
       }
       audit(client, { event: 'password_reset_requested', outcome: 'sent', userId: user.id })
-      later(() => {
-        const link = fillLink(email.resetUrl, { uid: links.uid(user.id), token: links.resetToken(user) })
-        void mail.send('password-reset', user.email, { link, username: user.username, email: user.email, ...expiryVars(email.resetTimeout) })
-      })
+      mailPasswordReset(user)
     },
+
+    mailPasswordReset,
 
     async confirmPasswordReset ({ uid, token, new_password1, new_password2 }, client) {
       const invalid = (userId: string | null, field: 'uid' | 'token') => {

@@ -181,6 +181,8 @@ export interface Accounts {
   changePassword(caller: Caller, input: PasswordChange, client: Client): Promise<void>
   /** Mails a reset link when an active account has this email; the same work and answer otherwise. */
   requestPasswordReset(email: string, client: Client): Promise<void>
+  /** Mails the user a password reset link, after the answer (an administrator's request). */
+  mailPasswordReset(user: User): void
   /** Sets the password from a reset link and revokes every session. 400 field errors. */
   confirmPasswordReset(input: PasswordResetConfirm, client: Client): Promise<void>
   /** Marks the email of a verification key verified; false for an unknown, used or expired key. */

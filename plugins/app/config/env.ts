@@ -96,6 +96,8 @@ export const EnvSchema = Type.Object({
   WEBAUTHN_RP_ID: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9.-]+$' })),
   WEBAUTHN_RP_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   WEBAUTHN_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
+  // Administration: default true in production (load.ts).
+  ADMIN_REQUIRE_MFA: Type.Optional(Bool),
 
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   METRICS_ALLOW: Type.String({ default: '127.0.0.1,::1' })

@@ -162,6 +162,8 @@ export function loadConfig (source: Record<string, string | undefined> = process
     web,
     accountPages,
     mfa,
+    // An admin's token must come from a sign-in with a second factor (amr has mfa).
+    admin: { requireMfa: env.ADMIN_REQUIRE_MFA === undefined ? production : env.ADMIN_REQUIRE_MFA === 'true' || env.ADMIN_REQUIRE_MFA === '1' },
     warnings,
     email: {
       verification: env.EMAIL_VERIFICATION as EmailVerification,

@@ -98,6 +98,10 @@ export interface Config {
   accountPages: boolean
   /** The second factor: TOTP issuer, step-up age, secret encryption keys, the WebAuthn relying party. */
   mfa: MfaConfig
+  admin: {
+    /** ADMIN_REQUIRE_MFA: the admin API only for tokens whose amr has mfa. */
+    requireMfa: boolean
+  }
   /** What an operator should change (deprecated settings): logged once at start. */
   warnings: string[]
   email: {

@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { AUDIT_EVENTS } from '../../../plugins/app/audit.js'
-import { build, call, claims, PASSWORD, uniqueName } from '../../helper.js'
+import { build, call, claims, PASSWORD, register, uniqueName } from '../../helper.js'
 import { startSmtp } from '../../support/smtp.js'
 import { SoftAuthenticator, type CreationOptions, type RequestOptions } from '../../support/webauthn.js'
 import { Secret, TOTP } from 'otpauth'
@@ -324,6 +324,34 @@ t.test('one audit line per event, with who, which session, from where and in whi
   ;({ res, audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: pending, code: n.code(at + 30_000) }, on: guarded }))
   t.equal(res.statusCode, 429)
   one(t, audit, { event: 'mfa_challenge', outcome: 'throttled', user_id: n.id })
+
+  // Administration: each action names the user and the acting admin (actor_id); a refusal, the caller.
+  const root = await register(app)
+  const staff = await register(app)
+  const target = await register(app)
+  keep(root.access, root.refresh, staff.access, staff.refresh, target.access, target.refresh)
+  await app.users.adminUpdate(root.id, { isStaff: true, isSuperuser: true })
+  await app.users.adminUpdate(staff.id, { isStaff: true })
+  const by = { user_id: target.id, actor_id: staff.id }
+  ;({ audit } = await act('GET', '/api/admin/users/', { access: target.access }))
+  one(t, audit, { event: 'admin_denied', outcome: 'not_staff', user_id: target.id })
+  ;({ audit } = await act('GET', '/api/admin/users/', { access: staff.access, on: await variant({ ADMIN_REQUIRE_MFA: 'true' }) }))
+  one(t, audit, { event: 'admin_denied', outcome: 'mfa_required', user_id: staff.id })
+  ;({ audit } = await act('PATCH', `/api/admin/users/${root.id}/`, { body: { first_name: 'x' }, access: staff.access }))
+  one(t, audit, { event: 'admin_denied', outcome: 'not_superuser', user_id: root.id, actor_id: staff.id })
+  ;({ audit } = await act('PATCH', `/api/admin/users/${target.id}/`, { body: { first_name: 'Audited' }, access: staff.access }))
+  one(t, audit, { event: 'admin_user_changed', outcome: 'success', ...by, changes: 'first_name' })
+  ;({ audit } = await act('DELETE', `/api/admin/users/${target.id}/sessions/${claims(target.refresh).sid}/`, { access: staff.access }))
+  one(t, audit, { event: 'admin_session_revoked', outcome: 'success', ...by, sid: claims(target.refresh).sid })
+  ;({ audit } = await act('POST', `/api/admin/users/${target.id}/logout-all/`, { body: {}, access: staff.access }))
+  one(t, audit, { event: 'admin_logout_all', outcome: 'success', ...by, sessions: 0 })
+  ;({ audit } = await act('POST', `/api/admin/users/${target.id}/password-reset/`, { body: {}, access: staff.access }))
+  one(t, audit, { event: 'admin_password_reset', outcome: 'sent', ...by })
+  keep((await smtp.next((m) => JSON.stringify(m.to).includes(target.email))).text)
+  ;({ audit } = await act('POST', `/api/admin/users/${target.id}/mfa/reset/`, { body: {}, access: staff.access }))
+  one(t, audit, { event: 'admin_mfa_reset', outcome: 'success', ...by })
+  ;({ audit } = await act('DELETE', `/api/admin/users/${target.id}/`, { access: staff.access }))
+  one(t, audit, { event: 'admin_user_deleted', outcome: 'success', ...by })
 
   // Every event of the list was seen, with every outcome.
   for (const [event, outcomes] of Object.entries(AUDIT_EVENTS)) {
