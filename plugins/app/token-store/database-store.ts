@@ -7,6 +7,8 @@
 // "blacklisted"; expired rows are deleted a few at a time by each new session (no cron).
 import type { PrismaClient } from '../../external/prisma/index.js'
 import {
+  DEVICE_LIMIT,
+  DEVICE_WINDOW_MS,
   newestFirst,
   packAmr,
   rotateResult,
@@ -113,6 +115,28 @@ export class DatabaseTokenStore implements TokenStore {
       INSERT INTO auth_tickets (key, value, tries, max_tries, expires_at)
       VALUES (${key}::text, ${value}::text, 0, ${maxTries}::int, auth_now_ms() + ${ttl * 1000}::bigint)
       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, tries = 0, max_tries = EXCLUDED.max_tries, expires_at = EXCLUDED.expires_at`
+  }
+
+  async rememberDevice (userId: string, device: string, now?: number): Promise<boolean> {
+    // One statement. The upsert keeps the device's previous sign-in beside its latest: of two
+    // sign-ins from one new device, the second waits on the first's row and sees it. The user's
+    // rows past the window or the limit go, and a few expired rows of anyone (no cron).
+    const [row] = await this.#db.$queryRaw<Array<{ previous: bigint | number | null; now: bigint | number }>>`
+      WITH t AS (SELECT COALESCE(${now ?? null}::bigint, auth_now_ms()) AS now),
+      up AS (
+        INSERT INTO known_devices (user_id, device, last_seen) SELECT ${userId}::uuid, ${device}::text, t.now FROM t
+        ON CONFLICT (user_id, device) DO UPDATE SET previous = known_devices.last_seen, last_seen = EXCLUDED.last_seen
+        RETURNING previous),
+      pruned AS (
+        DELETE FROM known_devices k USING t WHERE k.user_id = ${userId}::uuid AND k.device <> ${device}::text AND (
+          k.last_seen <= t.now - ${DEVICE_WINDOW_MS}::bigint OR k.device IN (
+            SELECT device FROM known_devices WHERE user_id = ${userId}::uuid AND device <> ${device}::text ORDER BY last_seen DESC OFFSET ${DEVICE_LIMIT - 1}::int))),
+      swept AS (
+        DELETE FROM known_devices WHERE (user_id, device) IN (
+          SELECT k.user_id, k.device FROM known_devices k, t WHERE k.last_seen <= t.now - ${DEVICE_WINDOW_MS}::bigint AND k.user_id <> ${userId}::uuid
+          LIMIT ${SWEEP}::int FOR UPDATE SKIP LOCKED))
+      SELECT up.previous, t.now FROM up, t`
+    return row !== undefined && row.previous !== null && Number(row.previous) > Number(row.now) - DEVICE_WINDOW_MS
   }
 
   async getTicket (key: string): Promise<Ticket | null> {

@@ -20,6 +20,7 @@ import { redisNotices } from './liveness/redis-notices.js'
 import { throttledWarnings } from '../../external/throttled-warnings.js'
 
 export type { RotateResult, TokenStore, TokenStoreOptions } from './types.js'
+export { DEVICE_LIMIT, DEVICE_WINDOW_MS } from './types.js'
 export { packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from './redis-store.js'
 export { NotReplicatedError, writerOf } from './replication.js'
 export { DatabaseTokenStore } from './database-store.js'

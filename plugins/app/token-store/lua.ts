@@ -215,6 +215,26 @@ return v
 `
 
 /** KEYS: ticket. Counts a wrong try: the tries left, the ticket gone at 0 (0 too when there is none). */
+/**
+ * KEYS: the user's device history (a ZSET device -> ms of its last sign-in). ARGV: device, nowMs or
+ * '', window (ms), limit. 1 when the device signed in within the window, else 0; either way it is
+ * now the most recent, the ones older than the window go, and only the newest 'limit' stay.
+ */
+export const DEVICE_REMEMBER = `${COMMON}
+local now = nowMs(ARGV[2])
+local window = tonumber(ARGV[3])
+local last = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local known = last and tonumber(last) > now - window
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+local limit = tonumber(ARGV[4])
+if n > limit then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - limit - 1) end
+redis.call('PEXPIRE', KEYS[1], window)
+if known then return 1 end
+return 0
+`
+
 export const TICKET_FAIL = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)

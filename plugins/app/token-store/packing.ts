@@ -59,5 +59,7 @@ export function sessionOfKey (key: string): SessionRef | null {
 export const sessionsOf = (userId: string) => `s:{${packUserId(userId)}}:`
 export const sessionKey = ({ userId, sid }: SessionRef) => sessionsOf(userId) + sid
 export const userKey = (userId: string) => `u:{${packUserId(userId)}}`
+/** A user's device history: in the user's slot, outside the prefixes the liveness cache tracks. */
+export const deviceKey = (userId: string) => `d:{${packUserId(userId)}}`
 /** A ticket's key: `t:` and the caller's key (which names a ceremony, never a user's slot). */
 export const ticketKey = (key: string) => `t:${key}`

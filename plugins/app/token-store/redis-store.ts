@@ -3,12 +3,14 @@
 // store runs unchanged on Redis Cluster. Every key carries a TTL that ends when the tokens it
 // describes expire.
 import type { RedisClient } from '../../external/redis.js'
-import { packJti, pieces, sessionKey, sessionsOf, ticketKey, userKey } from './packing.js'
+import { deviceKey, packJti, pieces, sessionKey, sessionsOf, ticketKey, userKey } from './packing.js'
 
 export { packJti, packUserId, pieces, sessionKey, sessionsOf, userKey } from './packing.js'
-import { CONFIRM_ANSWERED, CREATE, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE, TICKET_FAIL, TICKET_PUT, TICKET_TAKE } from './lua.js'
+import { CONFIRM_ANSWERED, CREATE, DEVICE_REMEMBER, LIST, MARK_UNANSWERED, REVOKE, REVOKE_ALL, ROTATE, TICKET_FAIL, TICKET_PUT, TICKET_TAKE } from './lua.js'
 import { NotReplicatedError, ReplicaTargets, writerOf, type Replication } from './replication.js'
 import {
+  DEVICE_LIMIT,
+  DEVICE_WINDOW_MS,
   newestFirst,
   packAmr,
   rotateResult,
@@ -37,7 +39,8 @@ const COMMANDS = {
   tokenStoreConfirmAnswered: [CONFIRM_ANSWERED, 1],
   tokenStoreTicketPut: [TICKET_PUT, 1],
   tokenStoreTicketTake: [TICKET_TAKE, 1],
-  tokenStoreTicketFail: [TICKET_FAIL, 1]
+  tokenStoreTicketFail: [TICKET_FAIL, 1],
+  tokenStoreDeviceRemember: [DEVICE_REMEMBER, 1]
 } as const
 
 // How long a user's index outlives its latest member: covers the clocks of callers that pass
@@ -64,6 +67,7 @@ interface ScriptCommands {
   tokenStoreTicketPut(ticket: string, value: string, ttl: number, maxTries: number): Promise<number>
   tokenStoreTicketTake(ticket: string): Promise<string | null>
   tokenStoreTicketFail(ticket: string): Promise<number>
+  tokenStoreDeviceRemember(devices: string, device: string, now: Arg, window: number, limit: number): Promise<number>
 }
 
 type WriteCommand = 'tokenStoreCreate' | 'tokenStoreRotateBuffer' | 'tokenStoreRevoke' | 'tokenStoreRevokeAll'
@@ -256,6 +260,10 @@ export class RedisTokenStore implements TokenStore {
 
   async failTicket (key: string): Promise<number> {
     return Number(await this.#redis.tokenStoreTicketFail(ticketKey(key)))
+  }
+
+  async rememberDevice (userId: string, device: string, now?: number): Promise<boolean> {
+    return (await this.#writerOf(userId).tokenStoreDeviceRemember(deviceKey(userId), device, now ?? '', DEVICE_WINDOW_MS, DEVICE_LIMIT)) === 1
   }
 
   async ping (): Promise<void> {

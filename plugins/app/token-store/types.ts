@@ -5,6 +5,11 @@
 // grace interval and on expiry. Tests pass one to move in time. (A token's own exp is checked
 // against the instance's clock, by the JWT check, as every JWT verifier does.)
 
+/** How long a device stays known after its last sign-in (the new-device notice's 90 days), ms. */
+export const DEVICE_WINDOW_MS = 90 * 86_400_000
+/** How many devices a user's history keeps (the most recent). */
+export const DEVICE_LIMIT = 20
+
 export interface TokenStoreOptions {
   /** Access token lifetime, seconds: a session's record outlives its last access token. */
   accessTtl: number
@@ -153,6 +158,12 @@ export interface TokenStore {
   takeTicket(key: string): Promise<string | null>
   /** Atomic: counts a wrong try; the tries left (0: the ticket is gone, or there was none). */
   failTicket(key: string): Promise<number>
+  /**
+   * A sign-in's device (an opaque fingerprint: browser and system family, network prefix) joins
+   * the user's history, which keeps the DEVICE_LIMIT most recent for DEVICE_WINDOW_MS; whether it
+   * was there already (seen within the window). Atomic: of two sign-ins from one new device, one is new.
+   */
+  rememberDevice(userId: string, device: string, now?: number): Promise<boolean>
   ping(): Promise<void>
   close(): Promise<void>
 }

@@ -121,6 +121,10 @@ export class LivenessCachedStore implements TokenStore {
     return this.#store.putTicket(key, value, ttl, maxTries)
   }
 
+  rememberDevice (userId: string, device: string, now?: number) {
+    return this.#store.rememberDevice(userId, device, now)
+  }
+
   getTicket (key: string) {
     return this.#store.getTicket(key)
   }

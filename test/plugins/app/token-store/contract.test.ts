@@ -4,7 +4,7 @@
 // their deletion), the store's own clock, and two clients racing on one token.
 import { randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { DatabaseTokenStore, writerOf, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from '../../../../plugins/app/token-store/index.js'
+import { DatabaseTokenStore, DEVICE_LIMIT, DEVICE_WINDOW_MS, writerOf, packJti, packUserId, pieces, RedisTokenStore, sessionKey, sessionsOf, userKey } from '../../../../plugins/app/token-store/index.js'
 import { closeClient, duplicateClient, type RedisClient } from '../../../../plugins/external/redis.js'
 import type { RotateResult, TokenStore, TokenStoreOptions } from '../../../../plugins/app/token-store/index.js'
 import { CLIENT_IP, USER_AGENT } from '../../../../bench/agent.js'
@@ -347,6 +347,26 @@ function contract (t: Test, h: Harness) {
     await new Promise((resolve) => setTimeout(resolve, 1_100))
     t.equal(await store.getTicket(key), null, 'expired')
     t.equal(await store.takeTicket(key), null)
+  })
+
+  t.test('rememberDevice: new once, known within the window, the most recent kept; one of two at once is new', async (t) => {
+    const store = h.make()
+    const userId = randomUUID()
+    const now = Date.now()
+    t.equal(await store.rememberDevice(userId, 'device-a', now - 1_000), false, 'new')
+    t.equal(await store.rememberDevice(userId, 'device-a', now), true, 'known')
+    t.equal(await store.rememberDevice(randomUUID(), 'device-a', now), false, "another user's history")
+    t.equal(await store.rememberDevice(userId, 'device-a', now + DEVICE_WINDOW_MS - 1), true, 'still within the window of its last sign-in')
+    t.equal(await store.rememberDevice(userId, 'device-a', now + 2 * DEVICE_WINDOW_MS), false, 'forgotten after the window')
+    // The limit: DEVICE_LIMIT others signed in after device-b, which is forgotten; the newest stay.
+    const later = now + 2 * DEVICE_WINDOW_MS
+    t.equal(await store.rememberDevice(userId, 'device-b', later + 1), false)
+    for (let i = 0; i < DEVICE_LIMIT; i++) await store.rememberDevice(userId, `device-${i}`, later + 10 + i)
+    t.equal(await store.rememberDevice(userId, `device-${DEVICE_LIMIT - 1}`, later + 100), true, 'the newest are kept')
+    t.equal(await store.rememberDevice(userId, 'device-b', later + 200), false, 'the oldest went past the limit')
+    const racing = randomUUID()
+    const both = await Promise.all(Array.from({ length: 10 }, () => store.rememberDevice(racing, 'device-new', now)))
+    t.equal(both.filter((known) => !known).length, 1, 'of ten sign-ins from one new device at once, one is new')
   })
 
   t.test('listSessions: live sessions, newest first, with their login details and last use', async (t) => {
