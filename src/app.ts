@@ -34,6 +34,7 @@ import tokensPlugin from '../plugins/app/tokens.js'
 import authPlugin from '../plugins/app/auth.js'
 import auditPlugin from '../plugins/app/audit.js'
 import accountsPlugin from '../plugins/app/accounts/index.js'
+import notifyPlugin from '../plugins/app/notifications/index.js'
 import adminPlugin from '../plugins/app/admin/index.js'
 import mfaPlugin from '../plugins/app/mfa/index.js'
 import passkeysPlugin from '../plugins/app/passkeys/index.js'
@@ -217,6 +218,7 @@ export const app = fp<AppOptions>(
     await fastify.register(auditPlugin)
     await fastify.register(mfaPlugin)
     await fastify.register(passkeysPlugin)
+    await fastify.register(notifyPlugin)
     await fastify.register(accountsPlugin)
     await fastify.register(adminPlugin)
     // The routes added from here on are rewritten for the dialect before the document reads them.

@@ -87,6 +87,8 @@ t.test('every status of API.md is documented for its route', async (t) => {
     ['post', '/api/auth/registration/verify-email/', [200, 400, 404, 503]],
     ['post', '/api/auth/registration/resend-email/', [200, 400, 429, 503]],
     ['get', '/api/protected-endpoint/', [200, 401, 503]],
+    ['post', '/api/auth/email/change/', [200, 400, 401, 429, 503]],
+    ['post', '/api/auth/email/change/confirm/', [200, 400, 404, 503]],
     // Two-factor authentication.
     ['get', '/api/auth/mfa/', [200, 401, 503]],
     ['post', '/api/auth/mfa/totp/setup/', [200, 400, 401, 503]],
@@ -222,6 +224,7 @@ t.test('shared schemas are named by $id; protected routes declare bearer securit
     'post /api/admin/users/{id}/logout-all/',
     'post /api/admin/users/{id}/mfa/reset/',
     'post /api/admin/users/{id}/password-reset/',
+    'post /api/auth/email/change/',
     'post /api/auth/logout/',
     'post /api/auth/logout/all/',
     'post /api/auth/mfa/recovery-codes/',

@@ -70,6 +70,7 @@ t.test('e-mail and password-reset settings: defaults, checks, the SMTP password 
     from: 'no-reply@localhost',
     resetUrl: 'http://127.0.0.1:8000/account/reset/?uid={uid}&token={token}',
     verifyUrl: 'http://127.0.0.1:8000/account/verify/?key={key}',
+    changeUrl: 'http://127.0.0.1:8000/account/email/?key={key}',
     resetTimeout: 3600,
     verifyTimeout: 259200,
     templatesDir: null
@@ -80,6 +81,7 @@ t.test('e-mail and password-reset settings: defaults, checks, the SMTP password 
   const behind = loadConfig({ DATA_DIR: dir, PUBLIC_URL: 'https://example.com/auth/', ACCOUNT_PAGES: 'false' })
   t.equal(behind.email.resetUrl, 'https://example.com/auth/account/reset/?uid={uid}&token={token}')
   t.equal(behind.email.verifyUrl, 'https://example.com/auth/account/verify/?key={key}')
+  t.equal(behind.email.changeUrl, 'https://example.com/auth/account/email/?key={key}')
   t.equal(behind.accountPages, false)
   t.match(behind.warnings, [/ACCOUNT_PAGES=false/])
   t.equal(c.rateLimit.passwordResetsPerEmail, 5)
@@ -92,6 +94,7 @@ t.test('e-mail and password-reset settings: defaults, checks, the SMTP password 
     EMAIL_FROM: 'Auth <auth@example.com>',
     PASSWORD_RESET_URL: 'https://app.example.com/r/{uid}/{token}',
     EMAIL_VERIFY_URL: 'https://app.example.com/v/{key}',
+    EMAIL_CHANGE_URL: 'https://app.example.com/e/{key}',
     PASSWORD_RESET_TIMEOUT: '600',
     EMAIL_VERIFY_TIMEOUT: '86400',
     EMAIL_TEMPLATES_DIR: dir,
@@ -105,6 +108,7 @@ t.test('e-mail and password-reset settings: defaults, checks, the SMTP password 
     from: 'Auth <auth@example.com>',
     resetUrl: 'https://app.example.com/r/{uid}/{token}',
     verifyUrl: 'https://app.example.com/v/{key}',
+    changeUrl: 'https://app.example.com/e/{key}',
     resetTimeout: 600,
     verifyTimeout: 86400,
     templatesDir: dir

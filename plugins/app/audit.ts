@@ -33,6 +33,9 @@ export const AUDIT_EVENTS = {
   password_reset_requested: ['sent', 'no_account'],
   password_reset_completed: ['success', 'invalid_link'],
   email_verified: ['success', 'invalid_key'],
+  // An e-mail change: the link sent to the new address, then followed (or a race lost to another account).
+  email_change_requested: ['sent', 'wrong_password', 'throttled'],
+  email_changed: ['success', 'invalid_key', 'taken'],
   account_deleted: ['success', 'wrong_password', 'throttled'],
   // The admin API (/api/admin/): each action names the acting admin (actor_id) and the user;
   // a refusal names the caller who was refused.

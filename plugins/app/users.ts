@@ -77,6 +77,12 @@ export interface UserRepository extends AdminQueries {
    * change came first, so a reset link or a change is used at most once under any concurrency.
    */
   replacePassword(id: string, expected: string, passwordHash: string): Promise<boolean>
+  /**
+   * An e-mail change: the new address, verified, if the user's address is still `expected`
+   * (ignoring case; compare-and-set, so a change link works once); null otherwise.
+   * UniqueViolationError when another account has the new address (it won a race).
+   */
+  changeEmail(id: string, expected: string, email: string): Promise<User | null>
   /** Marks the email verified if it is still `email` (ignoring case) and not verified yet: false otherwise. */
   verifyEmail(id: string, email: string): Promise<boolean>
   /** Deletes the user (their username and email are free again); false when there was none. */
@@ -220,6 +226,21 @@ export function createUserRepository (prisma: PrismaClient): UserRepository {
       if (!isUuid(id)) return false
       const { count } = await prisma.user.updateMany({ where: { id, passwordHash: expected }, data: { passwordHash } })
       return count === 1
+    },
+
+    async changeEmail (id, expected, email) {
+      if (!isUuid(id)) return null
+      const address = normalizeEmail(email)
+      try {
+        const rows = await prisma.user.updateManyAndReturn({
+          where: { id, emailLower: foldEmail(expected) },
+          data: { email: address, emailLower: foldEmail(address), emailVerified: true }
+        })
+        return rows[0] ? toUser(rows[0]) : null
+      } catch (err) {
+        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw new UniqueViolationError(['email'])
+        throw err
+      }
     },
 
     async verifyEmail (id, email) {

@@ -122,6 +122,17 @@ export const PasswordChangeBodySchema = Type.Object(
 
 export const EmailBodySchema = Type.Object({ email: ref(EmailSchema) }, { examples: [{ email: 'john@example.com' }] })
 
+export const EmailChangeBodySchema = Type.Object(
+  { new_email: ref(EmailSchema), password: secret('The current password, to confirm.', 'correct-horse-battery'), code: StepUpCode },
+  { examples: [{ new_email: 'john.new@example.com', password: 'correct-horse-battery' }] }
+)
+
+const CHANGE_KEY = 'NTUwZTg0MDAtZTI5Yi00MWQ0LWE3MTYtNDQ2NjU1NDQwMDAw.am9obi5uZXdAZXhhbXBsZS5jb20.1h7ka2m.c2lnbmF0dXJl'
+export const EmailChangeConfirmBodySchema = Type.Object(
+  { key: Text({ minLength: 1, maxLength: 1000, description: 'The `key` of the link mailed to the new address.', examples: [CHANGE_KEY] }) },
+  { examples: [{ key: CHANGE_KEY }] }
+)
+
 export const PasswordResetConfirmBodySchema = Type.Object(
   {
     uid: Text({ minLength: 1, description: 'The `uid` of the e-mailed link.', examples: ['NTUwZTg0MDAtZTI5Yi00MWQ0LWE3MTYtNDQ2NjU1NDQwMDAw'] }),

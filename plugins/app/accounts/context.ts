@@ -10,14 +10,14 @@ import { RecentUsers } from './recent-users.js'
 import { publicUser, type Caller, type Client, type PublicUser, type TokenPair } from './types.js'
 
 /** The events whose flow checks the caller's own password. */
-type OwnPasswordEvent = 'password_changed' | 'account_deleted' | 'mfa_disabled' | 'recovery_codes_regenerated'
+type OwnPasswordEvent = 'password_changed' | 'account_deleted' | 'mfa_disabled' | 'recovery_codes_regenerated' | 'email_change_requested'
 
 export const INVALID_CODE = 'Invalid code.'
 
 export type FlowContext = ReturnType<typeof createContext>
 
 export function createContext (fastify: FastifyInstance) {
-  const { users, passwords, tokens, throttle, mail, config, audit, mfa, passkeys, tokenStore: store } = fastify
+  const { users, passwords, tokens, throttle, mail, config, audit, mfa, passkeys, notify, tokenStore: store } = fastify
   const { reauthMaxAge } = config.mfa
   const email = config.email
   const links = createLinks({ secret: config.jwt.signingKey, resetTimeout: email.resetTimeout, verifyTimeout: email.verifyTimeout })
@@ -122,6 +122,8 @@ export function createContext (fastify: FastifyInstance) {
       return null
     }
     audit(client, { event: 'login', outcome: 'success', userId, sid: session.sid })
+    // After the answer: a device not seen in 90 days gets the user a notice.
+    notify.signedIn(user, client, true)
     return { user: recent.remember(publicUser(user)), tokens: session.tokens }
   }
 
@@ -142,11 +144,13 @@ export function createContext (fastify: FastifyInstance) {
     }
     const account = accountOf(caller.userId)
     await auditThrottled(() => throttle.checkLogin(client.ip, account), client, { ...record, outcome: 'throttled' })
-    if ((await mfa.useCode(caller.userId, code)) === null) {
+    const method = await mfa.useCode(caller.userId, code)
+    if (method === null) {
       await throttle.failLogin(client.ip, account)
       audit(client, { ...record, outcome: 'failed' })
       throw fieldErrors({ code: [INVALID_CODE] })
     }
+    if (method === 'recovery_code') notify.user(caller.userId, 'recovery_code_used')
     audit(client, { ...record, outcome: 'passed' })
   }
 
@@ -171,7 +175,8 @@ export function createContext (fastify: FastifyInstance) {
     revokingAround,
     stepUp,
     finishLogin,
-    passkeys
+    passkeys,
+    notify
   }
 }
 

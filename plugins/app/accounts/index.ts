@@ -3,6 +3,7 @@
 // file, by kind: sessions, passwords, registration (and e-mail verification), the profile.
 import fp from 'fastify-plugin'
 import { createContext } from './context.js'
+import { emailFlows } from './email-flows.js'
 import { mfaFlows } from './mfa-flows.js'
 import { passwordFlows } from './password-flows.js'
 import { profileFlows } from './profile-flows.js'
@@ -21,8 +22,8 @@ declare module 'fastify' {
 export default fp(
   async (fastify) => {
     const ctx = createContext(fastify)
-    const accounts: Accounts = { ...registrationFlows(ctx), ...sessionFlows(ctx), ...passwordFlows(ctx), ...profileFlows(ctx), ...mfaFlows(ctx) }
+    const accounts: Accounts = { ...registrationFlows(ctx), ...sessionFlows(ctx), ...passwordFlows(ctx), ...profileFlows(ctx), ...mfaFlows(ctx), ...emailFlows(ctx) }
     fastify.decorate('accounts', accounts)
   },
-  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'tokens', 'throttle', 'mail', 'audit', 'mfa', 'passkeys'] }
+  { name: 'accounts', dependencies: ['config', 'users', 'passwords', 'token-store', 'tokens', 'throttle', 'mail', 'audit', 'mfa', 'passkeys', 'notify'] }
 )

@@ -11,6 +11,11 @@
 // E-mail verification key: "<uid>.<timestamp in base36>.<HMAC>" over the user id, the email and
 // whether it is verified yet: it works once (verifying flips the flag), not for a changed email,
 // and only until EMAIL_VERIFY_TIMEOUT.
+//
+// E-mail change key: "<uid>.<new address in base64url>.<timestamp in base36>.<HMAC>" over the user
+// id, the current address, the new one and the timestamp, under a key of its own: the same rules
+// as the verification key. It works once (the change makes the current address another one), dies
+// when the address changes otherwise, and lasts EMAIL_VERIFY_TIMEOUT.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import type { User } from '../users.js'
 
@@ -49,6 +54,7 @@ export function createLinks ({ secret, resetTimeout, verifyTimeout }: LinkSecret
   const keyFor = (salt: string) => createHash('sha256').update(salt + secret).digest()
   const resetKey = keyFor('auth-service.PasswordResetTokenGenerator')
   const verifyKey = keyFor('auth-service.EmailVerification')
+  const changeKey = keyFor('auth-service.EmailChange')
   const nowTs = (now: number) => Math.floor(now / 1000 - EPOCH_2001)
 
   const resetHash = (user: User, ts: number) => {
@@ -58,6 +64,13 @@ export function createLinks ({ secret, resetTimeout, verifyTimeout }: LinkSecret
   }
   const verifyHash = (user: User, ts: number) =>
     createHmac('sha256', verifyKey).update(`${user.id}\n${user.email.toLowerCase()}\n${user.emailVerified}\n${ts}`).digest('base64url')
+
+  const changeHash = (user: User, newEmail: string, ts: number) =>
+    createHmac('sha256', changeKey).update(`${user.id}\n${user.email.toLowerCase()}\n${newEmail}\n${ts}`).digest('base64url')
+  const checkAge = (ts: number, now: number) => {
+    const age = nowTs(now) - ts
+    return age >= 0 && age <= verifyTimeout
+  }
 
   return {
     uid: encodeUid,
@@ -88,6 +101,27 @@ export function createLinks ({ secret, resetTimeout, verifyTimeout }: LinkSecret
     verifyKeyUser (key: string): string | null {
       const parts = key.split('.')
       return parts.length === 3 && key.length <= 300 ? decodeUid(parts[0]!) : null
+    },
+
+    emailChangeKey (user: User, newEmail: string, now = Date.now()): string {
+      const ts = nowTs(now)
+      return `${encodeUid(user.id)}.${Buffer.from(newEmail, 'utf8').toString('base64url')}.${ts.toString(36)}.${changeHash(user, newEmail, ts)}`
+    },
+
+    /** The user id an e-mail change key names, before the user is read (null: malformed). */
+    emailChangeKeyUser (key: string): string | null {
+      const parts = key.split('.')
+      return parts.length === 4 && key.length <= 800 ? decodeUid(parts[0]!) : null
+    },
+
+    /** The new address of a key made for this user as it is now and younger than the timeout; null otherwise. */
+    checkEmailChangeKey (user: User, key: string, now = Date.now()): string | null {
+      const [, encoded, stamp, mac] = key.split('.')
+      const ts = parseBase36(stamp ?? '')
+      if (ts === null || mac === undefined || !/^[A-Za-z0-9_-]+$/.test(encoded ?? '')) return null
+      const newEmail = Buffer.from(encoded!, 'base64url').toString('utf8')
+      if (!sameText(changeHash(user, newEmail, ts), mac)) return null
+      return checkAge(ts, now) ? newEmail : null
     },
 
     /** Whether `key` was made for this user's current, unverified email, and is younger than the timeout. */

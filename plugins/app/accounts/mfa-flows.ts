@@ -28,7 +28,7 @@ type MfaFlows = Pick<
 >
 
 export function mfaFlows (ctx: FlowContext): MfaFlows {
-  const { mfa, passkeys, audit, store, users } = ctx
+  const { mfa, passkeys, audit, store, users, notify } = ctx
 
   /** The caller's password (counted like a login) and, for a user with a second factor, a step-up. */
   async function checkPasswordAndStepUp (caller: Parameters<Accounts['disableTotp']>[0], password: string, code: string | undefined, client: Parameters<Accounts['disableTotp']>[2], event: 'mfa_disabled' | 'recovery_codes_regenerated') {
@@ -59,6 +59,7 @@ export function mfaFlows (ctx: FlowContext): MfaFlows {
         throw fieldErrors({ code: [INVALID_CODE] })
       }
       audit(client, { event: 'mfa_enabled', outcome: 'success', userId: user.id, sid: caller.sid })
+      notify.send(user, 'mfa_enabled')
       return codes
     },
 
@@ -68,6 +69,7 @@ export function mfaFlows (ctx: FlowContext): MfaFlows {
       // One factor fewer: every other session ends (one that signed in with it included).
       await store.revokeUserSessions(user.id, caller.sid)
       audit(client, { event: 'mfa_disabled', outcome: 'success', userId: user.id, sid: caller.sid })
+      notify.send(user, 'mfa_disabled')
     },
 
     async newRecoveryCodes (caller, { password, code }, client) {
@@ -75,6 +77,7 @@ export function mfaFlows (ctx: FlowContext): MfaFlows {
       if (!(await mfa.status(user.id)).totp) throw new ApiError(400, { detail: NOT_ENABLED })
       const codes = await mfa.newRecoveryCodes(user.id)
       audit(client, { event: 'recovery_codes_regenerated', outcome: 'success', userId: user.id, sid: caller.sid })
+      notify.send(user, 'recovery_codes_regenerated')
       return codes
     },
 
@@ -93,6 +96,7 @@ export function mfaFlows (ctx: FlowContext): MfaFlows {
         throw fieldErrors({ credential: [INVALID_CREDENTIAL] })
       }
       audit(client, { event: 'passkey_added', outcome: 'success', userId: user.id, sid: caller.sid })
+      notify.send(user, 'passkey_added')
       return passkey
     },
 
@@ -102,11 +106,14 @@ export function mfaFlows (ctx: FlowContext): MfaFlows {
     },
 
     async removePasskey (caller, id, code, client) {
-      await ctx.currentUser(caller.userId)
+      const user = await ctx.currentUser(caller.userId)
       if (!(await passkeys.list(caller.userId)).some((p) => p.id === id)) return false
       await ctx.stepUp(caller, code, client)
       const removed = await passkeys.remove(caller.userId, id)
-      if (removed) audit(client, { event: 'passkey_removed', outcome: 'success', userId: caller.userId, sid: caller.sid })
+      if (removed) {
+        audit(client, { event: 'passkey_removed', outcome: 'success', userId: caller.userId, sid: caller.sid })
+        notify.send(user, 'passkey_removed')
+      }
       return removed
     },
 

@@ -15,12 +15,12 @@ const MESSAGES = {
 type PasswordFlows = Pick<Accounts, 'changePassword' | 'requestPasswordReset' | 'confirmPasswordReset' | 'mailPasswordReset'>
 
 export function passwordFlows (ctx: FlowContext): PasswordFlows {
-  const { users, passwords, mail, audit, email, links, recent } = ctx
+  const { users, passwords, mail, audit, email, links, recent, notify } = ctx
 
-  /** Django's SetPasswordForm: both fields, then the validators; every message under new_password2. */
-  function newPasswordErrors (p1: string, p2: string, user: User): FieldErrors {
+  /** Django's SetPasswordForm: both fields, then the validators (the breach check too); every message under new_password2. */
+  async function newPasswordErrors (p1: string, p2: string, user: User): Promise<FieldErrors> {
     if (p1 !== p2) return { new_password2: [MESSAGES.mismatch] }
-    const messages = passwords.validate(p2, { username: user.username, email: user.email, first_name: user.firstName, last_name: user.lastName })
+    const messages = await passwords.check(p2, { username: user.username, email: user.email, first_name: user.firstName, last_name: user.lastName })
     return messages.length > 0 ? { new_password2: messages } : {}
   }
 
@@ -36,13 +36,14 @@ export function passwordFlows (ctx: FlowContext): PasswordFlows {
       const user = await ctx.currentUser(caller.userId)
       if (!(await ctx.checkOwnPassword(user, old_password, client, 'password_changed', caller.sid))) throw fieldErrors({ old_password: [MESSAGES.oldPassword] })
       await ctx.stepUp(caller, code, client)
-      const errors = newPasswordErrors(new_password1, new_password2, user)
+      const errors = await newPasswordErrors(new_password1, new_password2, user)
       if (Object.keys(errors).length > 0) throw fieldErrors(errors)
       const hash = await passwords.hash(new_password1)
       const changed = await ctx.revokingAround(user.id, caller.sid, () => users.replacePassword(user.id, user.passwordHash, hash))
       // Another change won the race: this one was checked against a password that is gone.
       if (!changed) throw fieldErrors({ old_password: [MESSAGES.oldPassword] })
       audit(client, { event: 'password_changed', outcome: 'success', userId: user.id, sid: caller.sid })
+      notify.send(user, 'password_changed')
     },
 
     async requestPasswordReset (address, client) {
@@ -68,7 +69,7 @@ export function passwordFlows (ctx: FlowContext): PasswordFlows {
       const user = id === null ? null : await users.findById(id)
       if (!user || !user.isActive) throw invalid(null, 'uid')
       if (!links.checkResetToken(user, token)) throw invalid(user.id, 'token')
-      const errors = newPasswordErrors(new_password1, new_password2, user)
+      const errors = await newPasswordErrors(new_password1, new_password2, user)
       if (Object.keys(errors).length > 0) throw fieldErrors(errors)
       const hash = await passwords.hash(new_password1)
       // Compare-and-set on the hash the token was made from: the link works once, whatever races.
@@ -76,6 +77,7 @@ export function passwordFlows (ctx: FlowContext): PasswordFlows {
       if (!changed) throw invalid(user.id, 'token')
       recent.forget(user.id)
       audit(client, { event: 'password_reset_completed', outcome: 'success', userId: user.id })
+      notify.send(user, 'password_reset')
     }
   }
 }

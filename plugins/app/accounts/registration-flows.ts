@@ -53,7 +53,7 @@ export function registrationFlows (ctx: FlowContext): RegistrationFlows {
       if (taken.email && checked('email')) add('email', UNIQUE_MESSAGES.email)
     }
     if (checked('password')) {
-      for (const message of passwords.validate(input.password, input)) add('password', message)
+      for (const message of await passwords.check(input.password, input)) add('password', message)
     }
     return errors
   }
@@ -88,6 +88,8 @@ export function registrationFlows (ctx: FlowContext): RegistrationFlows {
         }
       }
       if (email.verification !== 'none') sendVerification(user)
+      // The device of the registration is known from the start: its first sign-in is no news.
+      ctx.notify.signedIn(user, client, false)
       audit(client, { event: 'register', outcome: 'success', userId: user.id, sid: session?.sid ?? null })
       return { user: recent.remember(publicUser(user)), pk: user.pk, tokens: session?.tokens ?? null }
     },

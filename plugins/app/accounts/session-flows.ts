@@ -44,7 +44,7 @@ function parsePending (value: string): PendingSignIn | null {
 }
 
 export function sessionFlows (ctx: FlowContext): SessionFlows {
-  const { users, passwords, tokens, throttle, audit, store, email, rotateRefreshTokens, mfa, passkeys } = ctx
+  const { users, passwords, tokens, throttle, audit, store, email, rotateRefreshTokens, mfa, passkeys, notify } = ctx
 
   /** The first step passed and a second factor is due: an ephemeral token, kept where sessions are. */
   async function challenge (userId: string, passwordHash: string, hasPasskeys: boolean): Promise<MfaChallenge> {
@@ -119,6 +119,7 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
           await wrongCode(key, account, client, { event: 'mfa_challenge', outcome, userId }, 'code')
         }
         audit(client, { event: 'mfa_challenge', outcome: method === 'totp' ? 'totp_passed' : 'recovery_code_used', userId })
+        if (method === 'recovery_code') notify.user(userId, 'recovery_code_used')
         amr = PASSWORD_AND_OTP
       }
       // Single use: of two requests that both gave a right code, one takes the token.
@@ -158,6 +159,7 @@ export function sessionFlows (ctx: FlowContext): SessionFlows {
         case 'reused':
           // A replayed token: the session is revoked, whoever holds its tokens.
           audit(client, { ...record, outcome: 'reuse_detected' })
+          notify.user(claims.user_id, 'session_reuse')
           throw tokenNotValid(TOKEN_BLACKLISTED)
         case 'revoked':
           audit(client, { ...record, outcome: 'revoked' })

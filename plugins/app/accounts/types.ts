@@ -189,6 +189,16 @@ export interface Accounts {
   verifyEmail(key: string, client: Client): Promise<boolean>
   /** Mails a new verification link when an active, unverified account has this email; silent otherwise. */
   resendVerification(email: string): Promise<void>
+  /**
+   * Password (counted like a login), step-up, then a link to the new address; nothing changes yet.
+   * 400 field errors: a wrong password, the address already the user's or another account's.
+   */
+  requestEmailChange(caller: Caller, input: { new_email: string; password: string; code?: string }, client: Client): Promise<void>
+  /**
+   * Follows a change link: the user with the new, verified address (the old one gets a notice);
+   * null for an unknown, used or expired key. 400 when another account took the address meanwhile.
+   */
+  confirmEmailChange(key: string, client: Client): Promise<PublicUser | null>
   /** Deletes the user and every session after checking the password (400 otherwise; 429 like a login). */
   deleteAccount(caller: Caller, password: string, code: string | undefined, client: Client): Promise<void>
 }

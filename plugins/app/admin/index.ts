@@ -111,7 +111,7 @@ function changeOf (patch: UserPatch, user: User): { change: AdminChange; changed
 
 export default fp(
   async (fastify) => {
-    const { users, tokenStore: store, mfa, accounts, audit } = fastify
+    const { users, tokenStore: store, mfa, accounts, audit, notify } = fastify
     const { requireMfa } = fastify.config.admin
 
     /** A superuser's account is only for superusers to change: staff cannot take it over (reset its password or second factor). */
@@ -180,6 +180,7 @@ export default fp(
         const updated = change.isActive === false ? await revokingAround(user.id, write) : await write()
         if (!updated) return null
         audit(client, { event: 'admin_user_changed', outcome: 'success', userId: user.id, actorId: admin.id, sid: admin.sid, changes: changed.join(',') })
+        if (change.isActive === false) notify.send(user, 'account_deactivated')
         return door.getUser(id)
       },
 
@@ -228,10 +229,11 @@ export default fp(
         // A lost phone: the factor goes, and so does every session (one may be the thief's).
         await revokingAround(user.id, () => mfa.disableTotp(user.id))
         audit(client, { event: 'admin_mfa_reset', outcome: 'success', userId: user.id, actorId: admin.id, sid: admin.sid })
+        notify.send(user, 'mfa_reset')
         return true
       }
     }
     fastify.decorate('admin', door)
   },
-  { name: 'admin', dependencies: ['config', 'users', 'token-store', 'mfa', 'accounts', 'audit'] }
+  { name: 'admin', dependencies: ['config', 'users', 'token-store', 'mfa', 'accounts', 'audit', 'notify'] }
 )

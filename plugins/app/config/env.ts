@@ -98,6 +98,12 @@ export const EnvSchema = Type.Object({
   WEBAUTHN_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
   // Administration: default true in production (load.ts).
   ADMIN_REQUIRE_MFA: Type.Optional(Bool),
+  // Security notifications (notify.ts) and the e-mail change link (default: the account pages, load.ts).
+  NOTIFY_EVENTS: Type.Optional(Type.String()),
+  EMAIL_CHANGE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  // The breached-password check (passwords/breached.ts).
+  PASSWORD_BREACH_CHECK: Type.Union(['off', 'hibp'].map((v) => Type.Literal(v)), { default: 'off' }),
+  HIBP_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
 
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   METRICS_ALLOW: Type.String({ default: '127.0.0.1,::1' })

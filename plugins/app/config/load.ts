@@ -9,6 +9,7 @@ import { ConfigError } from './config-error.js'
 import { EnvSchema, type Env } from './env.js'
 import { jwtKeys } from './jwt-keys.js'
 import { mfaConfig } from './mfa.js'
+import { notifyConfig } from './notify.js'
 import { redisTarget } from './redis-target.js'
 import type { ApiProfile, Config, EmailVerification, JwtAlgorithm } from './types.js'
 import { webConfig } from './web.js'
@@ -89,8 +90,9 @@ export function loadConfig (source: Record<string, string | undefined> = process
   // The e-mails' links land on the account pages by default.
   const resetUrl = linkTemplate('PASSWORD_RESET_URL', env.PASSWORD_RESET_URL ?? `${web.publicUrl}/account/reset/?uid={uid}&token={token}`, ['uid', 'token'])
   const verifyUrl = linkTemplate('EMAIL_VERIFY_URL', env.EMAIL_VERIFY_URL ?? `${web.publicUrl}/account/verify/?key={key}`, ['key'])
-  if (!accountPages && (env.PASSWORD_RESET_URL === undefined || env.EMAIL_VERIFY_URL === undefined)) {
-    warnings.push('ACCOUNT_PAGES=false: the e-mails still link to /account/reset/ and /account/verify/ unless PASSWORD_RESET_URL and EMAIL_VERIFY_URL name pages of your own')
+  const changeUrl = linkTemplate('EMAIL_CHANGE_URL', env.EMAIL_CHANGE_URL ?? `${web.publicUrl}/account/email/?key={key}`, ['key'])
+  if (!accountPages && (env.PASSWORD_RESET_URL === undefined || env.EMAIL_VERIFY_URL === undefined || env.EMAIL_CHANGE_URL === undefined)) {
+    warnings.push('ACCOUNT_PAGES=false: the e-mails still link to /account/reset/, /account/verify/ and /account/email/ unless PASSWORD_RESET_URL, EMAIL_VERIFY_URL and EMAIL_CHANGE_URL name pages of your own')
   }
   const mfa = mfaConfig(env, { production, embedded, dataDir, publicUrl: web.publicUrl }, warnings)
   let templatesDir: string | null = null
@@ -163,6 +165,8 @@ export function loadConfig (source: Record<string, string | undefined> = process
     accountPages,
     mfa,
     // An admin's token must come from a sign-in with a second factor (amr has mfa).
+    notify: notifyConfig(env.NOTIFY_EVENTS, web.publicUrl),
+    passwordBreach: { check: env.PASSWORD_BREACH_CHECK as 'off' | 'hibp', url: env.HIBP_URL ?? 'https://api.pwnedpasswords.com/range/' },
     admin: { requireMfa: env.ADMIN_REQUIRE_MFA === undefined ? production : env.ADMIN_REQUIRE_MFA === 'true' || env.ADMIN_REQUIRE_MFA === '1' },
     warnings,
     email: {
@@ -171,6 +175,7 @@ export function loadConfig (source: Record<string, string | undefined> = process
       from: env.EMAIL_FROM,
       resetUrl,
       verifyUrl,
+      changeUrl,
       resetTimeout: env.PASSWORD_RESET_TIMEOUT,
       verifyTimeout: env.EMAIL_VERIFY_TIMEOUT,
       templatesDir

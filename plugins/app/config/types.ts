@@ -1,6 +1,7 @@
 // The validated configuration the app receives (fastify.config), made by loadConfig (load.ts).
 import type { RedisTarget } from '../../external/redis.js'
 import type { MfaConfig } from './mfa.js'
+import type { NotifyConfig } from './notify.js'
 import type { WebConfig } from './web.js'
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256' | 'EdDSA'
@@ -98,6 +99,10 @@ export interface Config {
   accountPages: boolean
   /** The second factor: TOTP issuer, step-up age, secret encryption keys, the WebAuthn relying party. */
   mfa: MfaConfig
+  /** NOTIFY_EVENTS: the security notifications mailed, and the page they point to. */
+  notify: NotifyConfig
+  /** PASSWORD_BREACH_CHECK (off or hibp) and HIBP_URL, the range API the prefix is appended to. */
+  passwordBreach: { check: 'off' | 'hibp'; url: string }
   admin: {
     /** ADMIN_REQUIRE_MFA: the admin API only for tokens whose amr has mfa. */
     requireMfa: boolean
@@ -114,6 +119,8 @@ export interface Config {
     resetUrl: string
     /** The verification link, with {key} to fill in. */
     verifyUrl: string
+    /** EMAIL_CHANGE_URL: the link mailed to a new address, with {key}. */
+    changeUrl: string
     /** Lifetime of a reset link, seconds. */
     resetTimeout: number
     /** Lifetime of a verification link, seconds. */

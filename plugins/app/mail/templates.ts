@@ -7,20 +7,34 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Mustache from 'mustache'
+import { NOTICE_EVENTS, type NoticeEvent } from '../config/notify.js'
 
-export const MAIL_KINDS = ['password-reset', 'verify-email'] as const
+export const MAIL_KINDS = ['password-reset', 'verify-email', 'email-change', 'security-notice'] as const
 export type MailKind = (typeof MAIL_KINDS)[number]
+
+/** The kinds a link is the point of: their bodies must carry {{link}}. A security notice carries none that signs anyone in. */
+const LINK_KINDS: ReadonlySet<string> = new Set<MailKind>(['password-reset', 'verify-email', 'email-change'])
 
 /** What a template can use. */
 export interface MailVars {
-  /** The link to follow (already filled in, see fillLink). */
-  link: string
+  /** The link to follow (already filled in, see fillLink); in a security notice, the sessions page. */
+  link?: string
   /** How long the link works, for people: "1 hour", "3 days". */
-  expires: string
+  expires?: string
   /** When the link stops working, ISO 8601. */
-  expiresAt: string
+  expiresAt?: string
   username: string
   email: string
+  /** A security notice: which event, a sentence that tells it, and its subject line. */
+  event?: NoticeEvent
+  summary?: string
+  title?: string
+  /** A security notice: when (UTC), and, for a sign-in, from which device and address. */
+  time?: string
+  device?: string
+  ip?: string
+  /** An e-mail change: the new address (the notice goes to the old one). */
+  newEmail?: string
 }
 
 export interface RenderedMail {
@@ -29,7 +43,9 @@ export interface RenderedMail {
   html: string
 }
 
-const VAR_NAMES: ReadonlySet<string> = new Set<keyof MailVars>(['link', 'expires', 'expiresAt', 'username', 'email'])
+const FIELD_NAMES: ReadonlyArray<keyof MailVars> = ['link', 'expires', 'expiresAt', 'username', 'email', 'event', 'summary', 'title', 'time', 'device', 'ip', 'newEmail']
+// Each notice event is also a variable, set in its own notice only: a {{#password_changed}} section.
+const VAR_NAMES: ReadonlySet<string> = new Set<string>([...FIELD_NAMES, ...NOTICE_EVENTS])
 const PARTS = { subject: '.subject.txt', text: '.txt', html: '.html' } as const
 type Part = keyof typeof PARTS
 
@@ -96,7 +112,8 @@ export function loadTemplates (overridesDir: string | null, defaultsDir: string 
     if (unknown.length > 0) {
       throw new Error(`e-mail template ${file}: unknown variable ${unknown.map((n) => `{{${n}}}`).join(', ')} (known: ${[...VAR_NAMES].join(', ')})`)
     }
-    if (!name.endsWith(PARTS.subject) && !used.has('link')) throw new Error(`e-mail template ${file}: the body must contain {{link}}`)
+    const kind = MAIL_KINDS.find((k) => name.startsWith(k + '.'))!
+    if (LINK_KINDS.has(kind) && !name.endsWith(PARTS.subject) && !used.has('link')) throw new Error(`e-mail template ${file}: the body must contain {{link}}`)
     texts[name] = text
     sources[name] = file
   }
@@ -110,8 +127,9 @@ export function loadTemplates (overridesDir: string | null, defaultsDir: string 
     unused,
     render (kind, vars) {
       if (!MAIL_KINDS.includes(kind)) throw new Error(`unknown mail kind ${JSON.stringify(kind)}`)
-      // Only the known variables reach a template, as strings.
-      const view = Object.fromEntries([...VAR_NAMES].map((n) => [n, String(vars[n as keyof MailVars] ?? '')]))
+      // Only the known variables reach a template, as strings; a notice's event is also set by name.
+      const view: Record<string, string> = Object.fromEntries(FIELD_NAMES.map((n) => [n, String(vars[n] ?? '')]))
+      for (const event of NOTICE_EVENTS) view[event] = vars.event === event ? 'yes' : ''
       return {
         // One line: a subject never carries a line break into the header.
         subject: writer.render(part(kind, 'subject'), view, undefined, raw).replace(/\s+/g, ' ').trim(),
@@ -143,6 +161,6 @@ export function humanDuration (seconds: number): string {
 }
 
 /** expires and expiresAt of MailVars for a link that works `seconds` from `now`. */
-export function expiryVars (seconds: number, now: Date = new Date()): Pick<MailVars, 'expires' | 'expiresAt'> {
+export function expiryVars (seconds: number, now: Date = new Date()): { expires: string; expiresAt: string } {
   return { expires: humanDuration(seconds), expiresAt: new Date(now.getTime() + seconds * 1000).toISOString() }
 }

@@ -7,7 +7,9 @@ import { Piscina } from 'piscina'
 import bcrypt from 'bcryptjs'
 import { loadCommonPasswords } from './common-passwords.js'
 import { MAX_BYTES, validatePassword, type UserAttributes } from './validators.js'
-import { Gauge, Histogram } from 'prom-client'
+import { Counter, Gauge, Histogram } from 'prom-client'
+import { BREACHED, breachChecker } from './breached.js'
+import { throttledWarnings } from '../../external/throttled-warnings.js'
 import type { PasswordResult, PasswordTask } from './worker.js'
 
 export type { UserAttributes } from './validators.js'
@@ -28,6 +30,11 @@ export interface Passwords {
   needsRehash(hash: string): boolean
   /** Django's four default validators with Django's messages and order, then the 72-byte rule; [] when valid. */
   validate(password: string, user?: UserAttributes): string[]
+  /**
+   * validate's messages, then, with PASSWORD_BREACH_CHECK=hibp, the breached-password check's
+   * (skipped when the API does not answer within 2 s): every message of one 400.
+   */
+  check(password: string, user?: UserAttributes): Promise<string[]>
 }
 
 declare module 'fastify' {
@@ -101,6 +108,19 @@ export default fp(
 
     const tooLong = (password: string) => bcrypt.truncates(password)
 
+    // The breached-password check, and how its checks went (a skipped one is also logged).
+    const breachChecks = new Counter({
+      name: 'auth_password_breach_checks_total',
+      help: 'Breached-password checks (PASSWORD_BREACH_CHECK=hibp) by result: breached, clean, or skipped (no answer within 2 s, or a failing API)',
+      labelNames: ['result'] as const,
+      registers
+    })
+    const warn = throttledWarnings(fastify.log)
+    const breach = fastify.config.passwordBreach?.check === 'hibp'
+      ? breachChecker(fastify.config.passwordBreach.url, (reason, detail) => warn(`breach:${reason}`, { reason, detail }, 'breached-password check skipped'))
+      : null
+    if (breach) for (const result of ['breached', 'clean', 'skipped']) breachChecks.inc({ result }, 0)
+
     const passwords: Passwords = {
       async hash (password) {
         if (typeof password !== 'string') throw new TypeError('password must be a string')
@@ -124,6 +144,13 @@ export default fp(
       },
       validate (password, user) {
         return validatePassword(password, user, common)
+      },
+      async check (password, user) {
+        const messages = validatePassword(password, user, common)
+        if (!breach) return messages
+        const result = await breach(password)
+        breachChecks.inc({ result })
+        return result === 'breached' ? [...messages, BREACHED] : messages
       }
     }
     fastify.decorate('passwords', passwords)

@@ -36,7 +36,7 @@ export const ACCOUNT_PAGE_HEADERS = {
 }
 
 /** The folders with a page, whose address must end with a slash for the page's relative links. */
-const PAGE_FOLDERS = new Set(['', '/reset', '/verify'])
+const PAGE_FOLDERS = new Set(['', '/reset', '/verify', '/email'])
 
 export default async function accountPages (fastify: FastifyInstance) {
   fastify.addHook('onRequest', (request, reply, done) => {

@@ -15,6 +15,7 @@ import accountRoutes from './account.js'
 import passwordResetRoutes from './password-reset.js'
 import sessionRoutes from './sessions.js'
 import verificationRoutes from './verification.js'
+import emailChangeRoutes from './email-change.js'
 import mfaRoutes from './mfa.js'
 import passkeyRoutes from './passkeys.js'
 import { clientOf, credentialsOf } from '../client.js'
@@ -37,6 +38,7 @@ export default async function authRoutes (fastify: RouteInstance) {
   await fastify.register(accountRoutes)
   await fastify.register(passwordResetRoutes)
   await fastify.register(verificationRoutes)
+  await fastify.register(emailChangeRoutes)
   await fastify.register(mfaRoutes)
   await fastify.register(passkeyRoutes)
 

@@ -136,7 +136,7 @@ t.test('one audit line per event, with who, which session, from where and in whi
   one(t, audit, { event: 'password_reset_requested', outcome: 'no_account', user_id: null })
   ;({ audit } = await act('POST', '/api/auth/password/reset/', { body: { email } }))
   one(t, audit, { event: 'password_reset_requested', outcome: 'sent', user_id: userId })
-  const resetMail = await smtp.next((m) => (m.subject ?? '').toLowerCase().includes('password'))
+  const resetMail = await smtp.next((m) => (m.text ?? '').includes('reset/?uid='))
   const link = /reset\/\?uid=([^&\s]+)&token=([^\s"<]+)/.exec(resetMail.text ?? '')!
   const [uid, token] = [decodeURIComponent(link[1]!), decodeURIComponent(link[2]!)]
   keep(token, link[0], resetMail.text, String(resetMail.html))
@@ -318,12 +318,39 @@ t.test('one audit line per event, with who, which session, from where and in whi
   one(t, audit, { event: 'mfa_disabled', outcome: 'throttled', user_id: n.id })
   ;({ res, audit } = await act('POST', '/api/auth/mfa/recovery-codes/', { body: { password: PASSWORD }, access: n.access, on: guarded }))
   one(t, audit, { event: 'recovery_codes_regenerated', outcome: 'throttled', user_id: n.id })
+  ;({ res, audit } = await act('POST', '/api/auth/email/change/', { body: { new_email: `q-${n.name}@example.com`, password: PASSWORD }, access: n.access, on: guarded }))
+  t.equal(res.statusCode, 429)
+  one(t, audit, { event: 'email_change_requested', outcome: 'throttled', user_id: n.id })
   ;({ res, audit } = await act('POST', '/api/auth/passkeys/register/options/', { body: { code: '123456' }, access: n.access, on: guarded }))
   t.equal(res.statusCode, 429)
   one(t, audit, { event: 'step_up', outcome: 'throttled', user_id: n.id })
   ;({ res, audit } = await act('POST', '/api/auth/login/code/', { body: { ephemeral_token: pending, code: n.code(at + 30_000) }, on: guarded }))
   t.equal(res.statusCode, 429)
   one(t, audit, { event: 'mfa_challenge', outcome: 'throttled', user_id: n.id })
+
+  // E-mail change: a wrong password, a link sent and followed, followed again, and one that lost to a registration.
+  const mover = await register(app)
+  keep(mover.access, mover.refresh)
+  ;({ audit } = await act('POST', '/api/auth/email/change/', { body: { new_email: `x-${mover.email}`, password: 'Wr0ng-Passphrase!' }, access: mover.access }))
+  one(t, audit, { event: 'email_change_requested', outcome: 'wrong_password', user_id: mover.id })
+  const changeKey = async (to: string) => {
+    const mail = await smtp.next((m) => (m.text ?? '').includes('email/?key=') && JSON.stringify(m.to).includes(to))
+    const key = decodeURIComponent(/email\/\?key=([^\s"<]+)/.exec(mail.text ?? '')![1]!)
+    keep(key, mail.text, String(mail.html))
+    return key
+  }
+  ;({ audit } = await act('POST', '/api/auth/email/change/', { body: { new_email: `moved-${mover.email}`, password: PASSWORD }, access: mover.access }))
+  one(t, audit, { event: 'email_change_requested', outcome: 'sent', user_id: mover.id })
+  const moved = await changeKey(`moved-${mover.email}`)
+  ;({ audit } = await act('POST', '/api/auth/email/change/confirm/', { body: { key: moved } }))
+  one(t, audit, { event: 'email_changed', outcome: 'success', user_id: mover.id })
+  ;({ audit } = await act('POST', '/api/auth/email/change/confirm/', { body: { key: moved } }))
+  one(t, audit, { event: 'email_changed', outcome: 'invalid_key', user_id: mover.id })
+  t.equal((await call(app, 'POST', '/api/auth/email/change/', { body: { new_email: `wanted-${mover.email}`, password: PASSWORD }, access: mover.access })).statusCode, 200)
+  const wanted = await changeKey(`wanted-${mover.email}`)
+  await register(app, { email: `wanted-${mover.email}` })
+  ;({ audit } = await act('POST', '/api/auth/email/change/confirm/', { body: { key: wanted } }))
+  one(t, audit, { event: 'email_changed', outcome: 'taken', user_id: mover.id })
 
   // Administration: each action names the user and the acting admin (actor_id); a refusal, the caller.
   const root = await register(app)

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { Secret, TOTP } from 'otpauth'
 import { build, call, get, login, PASSWORD, post, register, uniqueName, type Registered } from '../../helper.js'
 import { startSmtp } from '../../support/smtp.js'
+import { hold } from '../../support/hold.js'
 import { TOTP_PARAMS } from '../../../plugins/app/mfa/index.js'
 
 const DENIED = { detail: 'You do not have permission to perform this action.' }
@@ -195,6 +196,32 @@ for (const mode of ['embedded', 'postgres'] as const) {
       t.equal((await patch(app, user.id, { is_active: true }, admin.access)).statusCode, 200)
       t.equal((await post(app, '/api/auth/login/', { username: user.username, password: PASSWORD })).statusCode, 200, 'signs in again')
       t.equal((await get(app, '/api/protected-endpoint/', user.access)).statusCode, 401, 'the old sessions stay ended')
+    })
+
+    t.test('deactivation racing a login: whichever comes first, the login keeps no live session', async (t) => {
+      // The login's session is in the store, its compare-and-set not yet run, when the deactivation comes.
+      const first = await register(app)
+      const atRecord = hold(app.users, 'recordLogin')
+      const racing = post(app, '/api/auth/login/', { username: first.username, password: PASSWORD })
+      await atRecord.reached
+      t.equal((await patch(app, first.id, { is_active: false }, admin.access)).statusCode, 200)
+      atRecord.release()
+      const lost = await racing
+      t.equal(lost.statusCode, 401, 'answered like a wrong password')
+      t.same((await get(app, `/api/admin/users/${first.id}/sessions/`, admin.access)).json(), [])
+
+      // The deactivation has revoked once and is about to write when a whole login happens.
+      const second = await register(app)
+      const atWrite = hold(app.users, 'adminUpdate')
+      const deactivating = patch(app, second.id, { is_active: false }, admin.access)
+      await atWrite.reached
+      const won = await post(app, '/api/auth/login/', { username: second.username, password: PASSWORD })
+      t.equal(won.statusCode, 200, 'still active: the login goes through')
+      atWrite.release()
+      t.equal((await deactivating).statusCode, 200)
+      t.equal((await get(app, '/api/protected-endpoint/', won.json().access)).statusCode, 401, 'its session is ended by the revocation after the write')
+      t.equal((await post(app, '/api/token/refresh/', { refresh: won.json().refresh })).statusCode, 401)
+      t.same((await get(app, `/api/admin/users/${second.id}/sessions/`, admin.access)).json(), [])
     })
 
     t.test('sessions: listed, one revoked, all revoked', async (t) => {

@@ -44,9 +44,12 @@ async function build (t: TestLike, env: Record<string, string> = {}): Promise<Ma
   return { app, logs, dataDir }
 }
 
+/** Counts per kind: the ones given, 0 for the other kinds. */
+const counts = (given: Record<string, number>) => ({ 'password-reset': 0, 'verify-email': 0, 'email-change': 0, 'security-notice': 0, ...given })
+
 let n = 0
 /** Variables as a flow would make them: a link with a fresh token, its expiry. */
-function resetVars (username = 'alice'): MailVars {
+function resetVars (username = 'alice'): MailVars & { link: string; expires: string; expiresAt: string } {
   const token = `tok-${++n}-${Math.random().toString(36).slice(2)}`
   const link = fillLink('http://localhost:3000/reset?uid={uid}&token={token}', { uid: `uid${n}`, token })
   return { link, ...expiryVars(3600, new Date('2030-01-02T03:04:05Z')), username, email: `${username}@example.com` }
@@ -101,7 +104,7 @@ t.test('delivered over SMTP: text and HTML carry the link and the expiry', async
   t.match(second.text, 'bob@example.com is your e-mail address')
   t.match(second.html as string, Mustache.escape('http://localhost:3000/verify?key=the-key'))
 
-  t.same(app.mail.stats, { sent: { 'password-reset': 1, 'verify-email': 1 }, failed: { 'password-reset': 0, 'verify-email': 0 } })
+  t.same(app.mail.stats, { sent: counts({ 'password-reset': 1, 'verify-email': 1 }), failed: counts({ 'password-reset': 0, 'verify-email': 0 }) })
   t.same(errorLines(logs), [])
   t.notOk(JSON.stringify(logs).includes(vars.link), 'with SMTP, the link is never logged')
 })
@@ -198,7 +201,7 @@ t.test('a server that refuses the message: false, counted, logged without the li
   const vars = resetVars()
   t.equal(await app.mail.send('password-reset', 'frank@example.com', vars), false)
   t.equal(smtp.rejected, 1)
-  t.same(app.mail.stats.failed, { 'password-reset': 1, 'verify-email': 0 })
+  t.same(app.mail.stats.failed, counts({ 'password-reset': 1, 'verify-email': 0 }))
   t.equal(app.mail.stats.sent['password-reset'], 0)
   const errors = errorLines(logs)
   t.equal(errors.length, 1, 'one line')
@@ -211,7 +214,7 @@ t.test('a server that refuses the message: false, counted, logged without the li
   // The same plugin delivers once the server accepts again.
   t.equal(await app.mail.send('password-reset', 'frank@example.com', resetVars()), true)
   t.equal(smtp.messages.length, 1)
-  t.same(app.mail.stats, { sent: { 'password-reset': 1, 'verify-email': 0 }, failed: { 'password-reset': 1, 'verify-email': 0 } })
+  t.same(app.mail.stats, { sent: counts({ 'password-reset': 1, 'verify-email': 0 }), failed: counts({ 'password-reset': 1, 'verify-email': 0 }) })
 })
 
 t.test('an unreachable SMTP server: false, counted, logged without the link', async (t) => {
@@ -221,7 +224,7 @@ t.test('an unreachable SMTP server: false, counted, logged without the link', as
   const started = Date.now()
   t.equal(await app.mail.send('verify-email', 'gina@example.com', vars), false)
   t.ok(Date.now() - started < 3_000, 'within the SMTP timeout')
-  t.same(app.mail.stats, { sent: { 'password-reset': 0, 'verify-email': 0 }, failed: { 'password-reset': 0, 'verify-email': 1 } })
+  t.same(app.mail.stats, { sent: counts({ 'password-reset': 0, 'verify-email': 0 }), failed: counts({ 'password-reset': 0, 'verify-email': 1 }) })
   const errors = errorLines(logs)
   t.equal(errors.length, 1)
   t.match(errors[0], { msg: 'mail delivery failed', kind: 'verify-email', err: { code: /^E[A-Z]+$/, message: /ECONNREFUSED/ } })
@@ -270,7 +273,7 @@ t.test('close gives up after SMTP_TIMEOUT: the message is failed and logged, not
 t.test('the whole app has the mail door', async (t) => {
   const { app } = await buildWholeApp(t, 'embedded')
   t.ok(app.hasDecorator('mail'))
-  t.same(app.mail.stats.sent, { 'password-reset': 0, 'verify-email': 0 })
+  t.same(app.mail.stats.sent, counts({ 'password-reset': 0, 'verify-email': 0 }))
 })
 
 t.test('without SMTP_URL, a register and a reset request: the links are in the .eml files, nowhere in the log', async (t) => {
@@ -300,7 +303,7 @@ t.test('the templates load from compiled JavaScript in dist/ without tsx', async
   // no data files) beside plugins/app/mail/templates, and run them with plain node.
   const dir = t.testdir({})
   const folder = 'plugins/app/mail'
-  compileLikeTsc(dir, ['index.ts', 'templates.ts'].map((f) => `${folder}/${f}`))
+  compileLikeTsc(dir, [...['index.ts', 'templates.ts'].map((f) => `${folder}/${f}`), 'plugins/app/config/notify.ts', 'plugins/app/config/config-error.ts'])
   mkdirSync(join(dir, folder, 'templates'), { recursive: true })
   for (const f of TEMPLATE_FILES) copyFileSync(join(root, folder, 'templates', f), join(dir, folder, 'templates', f))
   writeFileSync(

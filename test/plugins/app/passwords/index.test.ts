@@ -227,7 +227,7 @@ t.test('the pool and the list load from compiled JavaScript without tsx', async 
   // plugins/app/passwords holding only the data file, and run them with plain node (no loader).
   const dir = t.testdir({})
   const folder = 'plugins/app/passwords'
-  const sources = ['index.ts', 'worker.ts', 'validators.ts', 'common-passwords.ts'].map((f) => `${folder}/${f}`)
+  const sources = [...['index.ts', 'worker.ts', 'validators.ts', 'common-passwords.ts', 'breached.ts'].map((f) => `${folder}/${f}`), 'plugins/external/throttled-warnings.ts']
   compileLikeTsc(dir, sources)
   mkdirSync(join(dir, folder), { recursive: true })
   copyFileSync(join(root, folder, 'common-passwords.txt.gz'), join(dir, folder, 'common-passwords.txt.gz'))
