@@ -112,7 +112,8 @@ export default async function adminRoutes (fastify: RouteInstance) {
       const filters = { terms, isActive: booleanFilter('is_active', q.is_active), isStaff: booleanFilter('is_staff', q.is_staff), ordering, descending: ORDERINGS.has(field) && descending, limit }
       let page = 1
       if (q.page !== undefined && q.page !== 'last') {
-        if (!/^\d+$/.test(q.page) || Number(q.page) < 1) throw invalidPage()
+        // More digits than any page could have is no page (and no offset past what PostgreSQL counts in).
+        if (!/^\d{1,9}$/.test(q.page) || Number(q.page) < 1) throw invalidPage()
         page = Number(q.page)
       }
       let result = await admin.listUsers({ ...filters, offset: (page - 1) * limit })

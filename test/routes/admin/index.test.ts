@@ -102,7 +102,7 @@ for (const mode of ['embedded', 'postgres'] as const) {
       t.same(third.results.map((u) => u.username), [`${tag}_u4`])
       t.equal(third.next, null)
       t.same((await list(`search=${tag}&page_size=2&page=last`)).results.map((u) => u.username), [`${tag}_u4`])
-      for (const page of ['4', '0', '-1', 'x']) {
+      for (const page of ['4', '0', '-1', 'x', '99999999999999999999']) {
         const res = await get(app, `/api/admin/users/?search=${tag}&page_size=2&page=${page}`, admin.access)
         t.equal(res.statusCode, 404, `page ${page}`)
         t.same(res.json(), { detail: 'Invalid page.' })
