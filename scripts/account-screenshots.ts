@@ -1,5 +1,6 @@
 // Pictures of the account pages for the README, at desktop and phone width: the sign-in form and
-// the account view of a user signed in on two devices. The service runs on the embedded defaults
+// the account view of a user signed in on two devices, the devices list as a new-device e-mail's
+// link opens it, and two-step verification being set up. The service runs on the embedded defaults
 // in a temporary folder; the browser is headless Chromium (scripts/screenshot.ts).
 // Usage: npm run account:screenshots [out-dir]   (default docs/; CHROMIUM_PATH overrides /usr/bin/chromium)
 import { randomBytes } from 'node:crypto'
@@ -62,9 +63,23 @@ async function shots (browser: Browser, origin: string, width: number, suffix: s
   await page.locator('#devices > li').nth(1).waitFor()
   await page.evaluate('document.activeElement && document.activeElement.blur()')
   await savePng(page, join(outDir, `account-${suffix}.png`))
-  if (suffix === 'desktop') await twoStepShots(page)
+  if (suffix === 'desktop') {
+    await newDeviceShot(page, username)
+    await twoStepShots(page)
+  }
   await phone.close()
   await desk.close()
+}
+
+/** The devices card as the new-device e-mail's link opens it: the phone's sign-in marked. Only the card. */
+async function newDeviceShot (page: Page, username: string) {
+  const user = await app.users.findByLogin(username)
+  const session = (await app.tokenStore.listSessions(user!.id)).find((x) => x.userAgent === PHONE_UA)
+  if (!session) throw new Error('the phone has no session')
+  await page.goto(`/account/#session=${session.sid}`)
+  await page.locator('#devices > li.device-flagged').waitFor()
+  await page.evaluate('document.activeElement && document.activeElement.blur()')
+  await page.locator('section.card', { has: page.locator('#devices-title') }).screenshot({ path: join(outDir, 'account-new-device.png') })
 }
 
 /** Two-step verification being set up (the QR code), and the recovery codes it answers. Only the card. */
@@ -105,7 +120,7 @@ try {
   } finally {
     await browser.close()
   }
-  console.log(`account pages: ${['signin-desktop', 'desktop', 'signin-phone', 'phone', '2fa-setup', '2fa-recovery-codes'].map((n) => join(outDir, `account-${n}.png`)).join(', ')}`)
+  console.log(`account pages: ${['signin-desktop', 'desktop', 'signin-phone', 'phone', 'new-device', '2fa-setup', '2fa-recovery-codes'].map((n) => join(outDir, `account-${n}.png`)).join(', ')}`)
 } finally {
   await app.close()
   await rm(dataDir, { recursive: true, force: true })

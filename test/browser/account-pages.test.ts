@@ -2,11 +2,11 @@
 // devices, signing a device out, tabs refreshing at once, a cross-site page trying CSRF, password
 // change, the reset link from the .eml file, deletion; axe-core on every page, phone width.
 import { createServer, type Server } from 'node:http'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { BrowserContext, Page, Response } from 'playwright-core'
 import { PASSWORD, uniqueName } from '../helper.js'
 import { sparePort } from '../support/servers.js'
-import { linkFromMail, mailCount, seriousViolations, site, type Site } from '../support/browser.js'
+import { checkAxe, expectView, linkFromMail, mailCount, reloadDevices, signIn, signUp, site, view, type Site } from '../support/browser.js'
 
 t.setTimeout(150_000)
 
@@ -18,39 +18,11 @@ declare const document: {
   documentElement: { scrollWidth: number; clientWidth: number }
 }
 
-const view = (page: Page, name: string) => page.locator(`#view-${name}`)
 const notice = (page: Page) => page.locator('#notice')
 const devices = (page: Page) => page.locator('#devices > li')
 
-async function expectView (page: Page, name: string) {
-  await view(page, name).waitFor({ state: 'visible', timeout: 10_000 })
-}
-
-async function signIn (page: Page, username: string, password = PASSWORD) {
-  await page.goto('/account/')
-  await expectView(page, 'signin')
-  await view(page, 'signin').getByLabel('Username or e-mail').fill(username)
-  await view(page, 'signin').getByLabel('Password', { exact: true }).fill(password)
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-  await expectView(page, 'account')
-  // The profile arrives after the view is shown.
-  await page.locator('#profile-username').filter({ hasText: username }).waitFor({ timeout: 10_000 })
-}
-
-/** Reloads the devices list (a user's "next action") and waits for it to settle. */
-async function reloadDevices (page: Page) {
-  const answered = page.waitForResponse((r) => r.url().includes('/api/auth/sessions/'))
-  await page.getByRole('button', { name: 'Refresh' }).click()
-  await answered
-}
-
 async function refreshCookie (context: BrowserContext) {
   return (await context.cookies()).find((c) => c.name === 'refresh_token')
-}
-
-async function checkAxe (t: Test, page: Page, what: string) {
-  const violations = await seriousViolations(page)
-  t.same(violations, [], `${what}: no serious or critical axe-core violation`)
 }
 
 t.test('the account pages in Chromium', async (t) => {
@@ -297,16 +269,7 @@ t.test('the account pages in Chromium', async (t) => {
   await t.test('phone width: nothing wider than the screen, the account view included', async (t) => {
     const phone = await s.device({ width: 375 })
     const page = await phone.newPage()
-    await page.goto('/account/#signup')
-    await expectView(page, 'signup')
-    const name = uniqueName('phone')
-    await view(page, 'signup').getByLabel('Username').fill(name)
-    await view(page, 'signup').getByLabel('E-mail').fill(`${name}@example.com`)
-    await view(page, 'signup').getByLabel('Password', { exact: true }).fill(PASSWORD)
-    await view(page, 'signup').getByLabel('Repeat the password').fill(PASSWORD)
-    await page.getByRole('button', { name: 'Create account' }).click()
-    await expectView(page, 'account')
-    await devices(page).first().waitFor()
+    await signUp(page, uniqueName('phone'))
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
     t.equal(overflow, 0, 'no horizontal scrolling')
     await checkAxe(t, page, 'account at phone width')

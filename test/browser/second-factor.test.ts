@@ -3,17 +3,14 @@
 // set up TOTP with its QR code and recovery codes, add a passkey (with a step-up code), sign out,
 // sign in with the passkey alone, use it as the second step after a password, sign in with a code,
 // refuse a cloned credential whose counter went back, delete the passkey.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { BrowserContext, CDPSession, Page } from 'playwright-core'
 import { Secret, TOTP } from 'otpauth'
 import { PASSWORD, register } from '../helper.js'
-import { seriousViolations, site, type Site } from '../support/browser.js'
+import { checkAxe, expectView, newestMail, site, view, type Site } from '../support/browser.js'
 import { TOTP_PARAMS } from '../../plugins/app/mfa/index.js'
 
 t.setTimeout(150_000)
-
-const view = (page: Page, name: string) => page.locator(`#view-${name}`)
-const expectView = (page: Page, name: string) => view(page, name).waitFor({ state: 'visible', timeout: 10_000 })
 
 /** A virtual platform authenticator on the page's browser context (each context: its own). */
 async function virtualAuthenticator (page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
@@ -23,10 +20,6 @@ async function virtualAuthenticator (page: Page): Promise<{ cdp: CDPSession; aut
     options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true }
   })
   return { cdp, authenticatorId }
-}
-
-async function checkAxe (t: Test, page: Page, what: string) {
-  t.same(await seriousViolations(page), [], `${what}: no serious or critical axe-core violation`)
 }
 
 t.test('two-step verification and passkeys on the account pages (Chromium, virtual authenticator)', async (t) => {
@@ -84,6 +77,21 @@ t.test('two-step verification and passkeys on the account pages (Chromium, virtu
     await page.getByRole('button', { name: 'I have saved them' }).click()
     t.equal(await page.locator('#recovery-codes li').count(), 0, 'gone from the page')
     t.equal(await page.locator('#passkey-form .step-up').isVisible(), true, 'the step-up code field is offered')
+  })
+
+  await t.test('change the e-mail address: the step-up code, then the link to the new address', async (t) => {
+    t.equal(await page.locator('#email-form .step-up').isVisible(), true, 'the step-up code field is offered')
+    const next = `new-${user.email}`
+    await page.getByLabel('New e-mail').fill(next)
+    await page.locator('#email-password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Send the link' }).click()
+    await page.locator('#email-code-error').filter({ hasText: 'This field is required.' }).waitFor()
+    t.equal(await page.locator('#email-code').getAttribute('aria-invalid'), 'true')
+    await page.locator('#email-code').fill(nextCode())
+    await page.getByRole('button', { name: 'Send the link' }).click()
+    await page.locator('#notice').filter({ hasText: `We sent a link to ${next}` }).waitFor()
+    const mail = await newestMail(s.env.DATA_DIR!, 'email-change', { to: next })
+    t.match(mail.link, `${s.origin}/account/email/?key=`)
   })
 
   let credentialId = ''

@@ -122,8 +122,8 @@ export function createContext (fastify: FastifyInstance) {
       return null
     }
     audit(client, { event: 'login', outcome: 'success', userId, sid: session.sid })
-    // After the answer: a device not seen in 90 days gets the user a notice.
-    notify.signedIn(user, client, true)
+    // After the answer: a device not seen in 90 days gets the user a notice pointing at this session.
+    notify.signedIn(user, client, { sid: session.sid })
     return { user: recent.remember(publicUser(user)), tokens: session.tokens }
   }
 

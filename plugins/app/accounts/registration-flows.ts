@@ -89,7 +89,7 @@ export function registrationFlows (ctx: FlowContext): RegistrationFlows {
       }
       if (email.verification !== 'none') sendVerification(user)
       // The device of the registration is known from the start: its first sign-in is no news.
-      ctx.notify.signedIn(user, client, false)
+      ctx.notify.signedIn(user, client, null)
       audit(client, { event: 'register', outcome: 'success', userId: user.id, sid: session?.sid ?? null })
       return { user: recent.remember(publicUser(user)), pk: user.pk, tokens: session?.tokens ?? null }
     },

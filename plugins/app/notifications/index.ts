@@ -2,7 +2,8 @@
 // account (API.md, "Security notifications"), through the mail plugin's `security-notice`
 // template, for the events NOTIFY_EVENTS lists. Sent after the answer, never awaited: a flow's
 // answer does not wait for mail, and a failure is logged and counted by the mail plugin. A notice
-// never carries a token or a link that signs anyone in: at most the devices page.
+// never carries a token or a link that signs anyone in: at most the devices page (with the session
+// a new-device notice is about, which the page marks once the user has signed in).
 import fp from 'fastify-plugin'
 import type { NoticeEvent } from '../config/notify.js'
 import { deviceOf } from './devices.js'
@@ -19,6 +20,8 @@ export interface NoticeDetails {
   ip?: string
   /** When it happened (default: now). */
   at?: Date
+  /** The session it is about: the link shows it marked in the devices list. */
+  sid?: string
 }
 
 export interface Recipient {
@@ -33,10 +36,11 @@ export interface Notify {
   user(userId: string, event: NoticeEvent, details?: NoticeDetails): void
   /**
    * After a sign-in's answer: its device (browser and system family, network) joins the user's
-   * history in the token store; with `notice`, a device not seen in 90 days gets the user a
-   * new_device notice (register passes false: its device is known from the start).
+   * history in the token store; with `session`, a device not seen in 90 days gets the user a
+   * new_device notice whose link opens the devices list at that session ("was this you?").
+   * Register passes null: its device is known from the start.
    */
-  signedIn(user: Recipient & { id: string }, client: { ip: string; userAgent: string }, notice: boolean): void
+  signedIn(user: Recipient & { id: string }, client: { ip: string; userAgent: string }, session: { sid: string } | null): void
   /** Resolves once every notice and device check begun so far is done (tests). */
   settled(): Promise<void>
 }
@@ -102,7 +106,8 @@ export default fp(
         device: details.device,
         ip: details.ip,
         newEmail: details.newEmail,
-        link: devicesUrl
+        // The fragment never reaches a server (nor its access log); the page reads it.
+        link: details.sid === undefined ? devicesUrl : `${devicesUrl}#session=${encodeURIComponent(details.sid)}`
       })
     }
 
@@ -117,12 +122,12 @@ export default fp(
           if (user) await deliver(user, event, details)
         })
       },
-      signedIn (user, { ip, userAgent }, notice) {
+      signedIn (user, { ip, userAgent }, session) {
         const at = new Date()
         track(async () => {
           const device = deviceOf(userAgent, ip)
           const known = await store.rememberDevice(user.id, device.fingerprint)
-          if (!known && notice && events.has('new_device')) await deliver(user, 'new_device', { device: device.label, ip, at })
+          if (!known && session && events.has('new_device')) await deliver(user, 'new_device', { device: device.label, ip, at, sid: session.sid })
         })
       },
       async settled () {

@@ -1,5 +1,6 @@
-// The account page: sign in, sign up and the reset request while signed out; the profile, the
-// signed-in devices, password change, sign out everywhere and deletion while signed in. Every call
+// The account page: sign in, sign up and the reset request while signed out; the profile, e-mail
+// change, the signed-in devices (the one a new-device e-mail is about marked), password change,
+// sign out everywhere and deletion while signed in. Every call
 // goes through the browser client (cookie mode), which keeps the session across reloads and tabs
 // and says when it has ended, wherever that happened.
 import { AuthClient, AuthError } from './auth-client.js'
@@ -17,6 +18,14 @@ const passkeys = Boolean(window.PublicKeyCredential?.parseRequestOptionsFromJSON
 /** The first step of a sign-in that asked for a second one: its ephemeral token and methods. */
 let pending = null
 
+/** The session named by a new-device e-mail's link (/account/#session=<id>), if any. */
+function sessionInAddress () {
+  return /^#session=([A-Za-z0-9_-]{1,64})$/.exec(location.hash)?.[1] ?? null
+}
+/** That session, marked in the devices list until this browser signs out; `pointed`: focus went to it once. */
+let flagged = sessionInAddress()
+let pointed = false
+
 /** Shows one view, titles the document after it, and moves focus to its heading. */
 function show (view, message) {
   for (const name of VIEWS) byId(`view-${name}`).hidden = name !== view
@@ -33,7 +42,13 @@ function signedOutView (message) {
 }
 
 window.addEventListener('hashchange', () => {
+  const sid = sessionInAddress()
+  if (sid) {
+    flagged = sid
+    pointed = false
+  }
   if (!auth.signedIn) signedOutView()
+  else if (sid) loadDevices()
 })
 
 // Signed in here, or in another tab of this browser: the account view.
@@ -52,7 +67,8 @@ auth.addEventListener('sessionended', (event) => {
   }
   for (const id of ['user-name', 'profile-username', 'profile-name', 'profile-email', 'profile-verified']) byId(id).textContent = ''
   byId('devices').replaceChildren()
-  for (const id of ['devices-error', 'profile-error']) say(byId(id), '')
+  for (const id of ['devices-error', 'profile-error', 'devices-flagged']) say(byId(id), '')
+  flagged = null
   second.clear()
   history.replaceState(null, '', location.pathname)
   signedOutView(reason === 'signedout' ? 'You have signed out.' : 'Your session has ended. Please sign in again.')
@@ -177,10 +193,28 @@ async function loadDevices () {
     // This device first, then the others newest first (the API's order).
     const ordered = [...sessions.filter((x) => x.current), ...sessions.filter((x) => !x.current)]
     list.replaceChildren(...ordered.map(deviceRow))
+    if (flagged) markFlagged(sessions.find((x) => x.id === flagged))
   } catch (err) {
     if (!auth.signedIn) return
     say(error, err?.status === 503 ? 'The list is briefly unavailable. Please try again shortly.' : 'The list could not be loaded. Please try again.')
   }
+}
+
+/**
+ * Says where the session of the new-device e-mail is: marked in the list, or no longer signed in.
+ * The first time, focus goes to what is said, and the marked row is scrolled into view.
+ */
+function markFlagged (session) {
+  const note = byId('devices-flagged')
+  say(note, !session
+    ? 'The sign-in from the e-mail is no longer signed in. If it was not you, change your password.'
+    : session.current
+      ? 'The sign-in from the e-mail is this browser, marked below. If you signed in here, there is nothing to do.'
+      : 'The sign-in from the e-mail is marked below. If it was not you, sign that device out, then change your password.')
+  if (pointed) return
+  pointed = true
+  note.focus()
+  byId('devices').querySelector('.device-flagged')?.scrollIntoView({ block: 'center' })
 }
 
 function deviceRow (session) {
@@ -188,6 +222,9 @@ function deviceRow (session) {
   const name = deviceName(session.user_agent)
   row.querySelector('.device-label').textContent = name
   row.querySelector('.badge-current').hidden = !session.current
+  const isFlagged = session.id === flagged
+  row.querySelector('.badge-flagged').hidden = !isFlagged
+  row.classList.toggle('device-flagged', isFlagged)
   const seen = when(session.last_used)
   const since = when(session.created)
   const meta = row.querySelector('.device-meta')
@@ -196,7 +233,8 @@ function deviceRow (session) {
   const button = row.querySelector('.device-sign-out')
   button.textContent = session.current ? 'Sign out' : 'Sign out this device'
   // The visible words first (what a voice user says), then which device it is.
-  button.setAttribute('aria-label', session.current ? 'Sign out (this device)' : `Sign out this device: ${name}, ${session.ip || 'unknown address'}, signed in ${since.text}`)
+  const label = session.current ? 'Sign out (this device)' : `Sign out this device: ${name}, ${session.ip || 'unknown address'}, signed in ${since.text}`
+  button.setAttribute('aria-label', isFlagged ? `${label}, the sign-in from the e-mail` : label)
   button.addEventListener('click', async () => {
     if (session.current) return signOut()
     button.disabled = true
@@ -244,6 +282,13 @@ onSubmit(byId('resend-form'), async () => {
   say(notice, 'We sent the verification e-mail again. Open its link to verify your address.')
 }, whileSignedIn)
 
+onSubmit(byId('email-form'), async (values) => {
+  const next = values.new_email.trim()
+  await auth.json('api/auth/email/change/', { method: 'POST', body: second.stepUp({ ...values, new_email: next }) })
+  byId('email-form').reset()
+  say(notice, `We sent a link to ${next}. Open it to make it your account's address; until then it stays ${byId('profile-email').textContent}.`)
+}, whileSignedIn)
+
 onSubmit(byId('password-form'), async (values) => {
   await auth.json('api/auth/password/change/', { method: 'POST', body: second.stepUp(values) })
   byId('password-form').reset()
@@ -267,6 +312,6 @@ document.addEventListener('visibilitychange', () => {
 
 // ---- start: resume the session kept in the cookie, if any.
 auth.resume().then(
-  (signedIn) => signedIn || signedOutView(),
+  (signedIn) => signedIn || signedOutView(flagged ? 'Sign in to see your signed-in devices: the sign-in the e-mail is about will be marked.' : undefined),
   () => signedOutView('The service could not be reached. Please reload the page in a moment.')
 )

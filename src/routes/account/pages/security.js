@@ -38,7 +38,7 @@ export function security (auth, notice, whileSignedIn) {
       : 'Off.')
     byId('mfa-off').hidden = status.totp || !byId('mfa-setup-panel').hidden
     byId('mfa-on').hidden = !status.totp
-    for (const field of document.querySelectorAll('#password-form .step-up, #delete-form .step-up, #passkey-form .step-up')) field.hidden = !secondFactor
+    for (const field of document.querySelectorAll('#password-form .step-up, #delete-form .step-up, #email-form .step-up, #passkey-form .step-up')) field.hidden = !secondFactor
     await loadPasskeys()
   }
 
