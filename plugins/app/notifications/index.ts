@@ -1,10 +1,13 @@
 // Security notifications (`fastify.notify`): an e-mail to the user when something happens to their
 // account (API.md, "Security notifications"), through the mail plugin's `security-notice`
 // template, for the events NOTIFY_EVENTS lists. Sent after the answer, never awaited: a flow's
-// answer does not wait for mail, and a failure is logged and counted by the mail plugin. A notice
+// answer does not wait for mail. A failure (of the mail, or of a step before it: the user or the
+// device history not readable with the database or the token store down) is logged, throttled,
+// and counted in auth_security_notices_total{outcome="failed"}. A notice
 // never carries a token or a link that signs anyone in: at most the devices page (with the session
 // a new-device notice is about, which the page marks once the user has signed in).
 import fp from 'fastify-plugin'
+import { Counter } from 'prom-client'
 import type { NoticeEvent } from '../config/notify.js'
 import { deviceOf } from './devices.js'
 import { throttledWarnings } from '../../external/throttled-warnings.js'
@@ -84,17 +87,32 @@ export default fp(
     // A failure (the database or the token store down) is one warning every few seconds, not one per notice.
     const warn = throttledWarnings(fastify.log.child({ plugin: 'notify' }))
 
-    // Work begun after an answer and not finished yet.
+    const notices = new Counter({
+      name: 'auth_security_notices_total',
+      help: 'Security notices by event and outcome: sent, or failed (the mail not delivered, or a step before it: the user or the device history not readable)',
+      labelNames: ['event', 'outcome'] as const,
+      registers: [fastify.metrics.registry]
+    })
+    for (const event of events) for (const outcome of ['sent', 'failed']) notices.inc({ event, outcome }, 0)
+
+    // Work begun after an answer and not finished yet. `work` says whether a notice went out (null: none was due).
     const pending = new Set<Promise<unknown>>()
-    const track = (work: () => Promise<unknown>) => {
-      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(work).catch((err: Error) => {
-        warn('notify', { err: { message: err.message } }, 'security notice: a step failed')
-      })
+    const track = (event: NoticeEvent, work: () => Promise<boolean | null>) => {
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(work).then(
+        (sent) => {
+          if (sent !== null) notices.inc({ event, outcome: sent ? 'sent' : 'failed' })
+        },
+        (err: Error) => {
+          notices.inc({ event, outcome: 'failed' })
+          warn('notify', { event, err: { message: err.message } }, 'security notice: a step failed')
+        }
+      )
       pending.add(done)
       void done.finally(() => pending.delete(done))
     }
 
-    const deliver = (to: Recipient, event: NoticeEvent, details: NoticeDetails) => {
+    /** The mail; resolves whether it was delivered (a failure is logged by the mail plugin). */
+    const deliver = (to: Recipient, event: NoticeEvent, details: NoticeDetails): Promise<boolean> => {
       const words = WORDS[event]
       return mail.send('security-notice', to.email, {
         username: to.username,
@@ -113,21 +131,23 @@ export default fp(
 
     const notify: Notify = {
       send (to, event, details = {}) {
-        if (events.has(event)) track(() => deliver(to, event, details))
+        if (events.has(event)) track(event, () => deliver(to, event, details))
       },
       user (userId, event, details = {}) {
         if (!events.has(event)) return
-        track(async () => {
+        track(event, async () => {
           const user = await users.findById(userId)
-          if (user) await deliver(user, event, details)
+          return user ? deliver(user, event, details) : null
         })
       },
       signedIn (user, { ip, userAgent }, session) {
         const at = new Date()
-        track(async () => {
+        // A failure to read or record the device counts as a failed new_device notice (one may have been due).
+        track('new_device', async () => {
           const device = deviceOf(userAgent, ip)
           const known = await store.rememberDevice(user.id, device.fingerprint)
-          if (!known && session && events.has('new_device')) await deliver(user, 'new_device', { device: device.label, ip, at, sid: session.sid })
+          if (known || !session || !events.has('new_device')) return null
+          return deliver(user, 'new_device', { device: device.label, ip, at, sid: session.sid })
         })
       },
       async settled () {
@@ -138,5 +158,5 @@ export default fp(
     // Before the mail plugin closes (plugins close in reverse order): what was begun goes out.
     fastify.addHook('onClose', () => notify.settled())
   },
-  { name: 'notify', dependencies: ['config', 'users', 'mail', 'token-store'] }
+  { name: 'notify', dependencies: ['config', 'metrics', 'users', 'mail', 'token-store'] }
 )

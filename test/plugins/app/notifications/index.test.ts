@@ -109,6 +109,12 @@ t.test('each event mails one notice, without a token or a sign-in link', async (
     for (const s of secrets) t.notOk(body.includes(s), `${mail.subject}: no secret of the flows`)
   }
   t.equal(smtp.messages.filter((m) => JSON.stringify(m.to ?? '').includes(user.email)).length, Object.keys(SUBJECTS).length, 'one notice per event, nothing else')
+  // Counted: each of those events once as sent, nothing failed.
+  await app.notify.settled()
+  const counted = (await app.metrics.registry.getSingleMetric('auth_security_notices_total')!.get()).values
+  const count = (event: string, outcome: string) => counted.find((v) => v.labels.event === event && v.labels.outcome === outcome)?.value
+  for (const event of Object.keys(SUBJECTS)) t.equal(count(event, 'sent'), 1, `auth_security_notices_total{event="${event}",outcome="sent"}`)
+  t.same(counted.filter((v) => v.labels.outcome === 'failed' && v.value !== 0), [], 'none failed')
 })
 
 t.test('NOTIFY_EVENTS: only the events it lists are mailed', async (t) => {
