@@ -32,6 +32,7 @@ export function profileFlows (ctx: FlowContext): ProfileFlows {
       await ctx.stepUp(caller, code, client)
       await ctx.revokingAround(user.id, undefined, () => users.delete(user.id))
       recent.forget(user.id)
+      ctx.notify.forget(user.id)
       audit(client, { event: 'account_deleted', outcome: 'success', userId: user.id, sid: caller.sid })
     }
   }

@@ -188,7 +188,10 @@ export default fp(
         const user = await target(admin, id, client)
         if (!user) return false
         const deleted = await revokingAround(user.id, () => users.delete(user.id))
-        if (deleted) audit(client, { event: 'admin_user_deleted', outcome: 'success', userId: user.id, actorId: admin.id, sid: admin.sid })
+        if (deleted) {
+          notify.forget(user.id)
+          audit(client, { event: 'admin_user_deleted', outcome: 'success', userId: user.id, actorId: admin.id, sid: admin.sid })
+        }
         return deleted
       },
 

@@ -44,6 +44,8 @@ export interface Notify {
    * Register passes null: its device is known from the start.
    */
   signedIn(user: Recipient & { id: string }, client: { ip: string; userAgent: string }, session: { sid: string } | null): void
+  /** After an account's deletion: its device history goes too (a failure is logged; it would expire within 90 days). */
+  forget(userId: string): void
   /** Resolves once every notice and device check begun so far is done (tests). */
   settled(): Promise<void>
 }
@@ -95,21 +97,24 @@ export default fp(
     })
     for (const event of events) for (const outcome of ['sent', 'failed']) notices.inc({ event, outcome }, 0)
 
-    // Work begun after an answer and not finished yet. `work` says whether a notice went out (null: none was due).
+    // Work begun after an answer and not finished yet.
     const pending = new Set<Promise<unknown>>()
-    const track = (event: NoticeEvent, work: () => Promise<boolean | null>) => {
-      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(work).then(
-        (sent) => {
-          if (sent !== null) notices.inc({ event, outcome: sent ? 'sent' : 'failed' })
-        },
-        (err: Error) => {
-          notices.inc({ event, outcome: 'failed' })
-          warn('notify', { event, err: { message: err.message } }, 'security notice: a step failed')
-        }
-      )
+    const later = (work: () => Promise<void>, failed: (err: Error) => void) => {
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(work).catch(failed)
       pending.add(done)
       void done.finally(() => pending.delete(done))
     }
+    /** A notice's work, after the answer: it says whether a notice went out (null: none was due). */
+    const track = (event: NoticeEvent, work: () => Promise<boolean | null>) => later(
+      async () => {
+        const sent = await work()
+        if (sent !== null) notices.inc({ event, outcome: sent ? 'sent' : 'failed' })
+      },
+      (err) => {
+        notices.inc({ event, outcome: 'failed' })
+        warn('notify', { event, err: { message: err.message } }, 'security notice: a step failed')
+      }
+    )
 
     /** The mail; resolves whether it was delivered (a failure is logged by the mail plugin). */
     const deliver = (to: Recipient, event: NoticeEvent, details: NoticeDetails): Promise<boolean> => {
@@ -148,6 +153,11 @@ export default fp(
           const known = await store.rememberDevice(user.id, device.fingerprint)
           if (known || !session || !events.has('new_device')) return null
           return deliver(user, 'new_device', { device: device.label, ip, at, sid: session.sid })
+        })
+      },
+      forget (userId) {
+        later(() => store.forgetDevices(userId), (err) => {
+          warn('forget', { err: { message: err.message } }, 'a deleted account\'s device history was not removed (it expires within 90 days)')
         })
       },
       async settled () {

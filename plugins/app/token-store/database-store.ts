@@ -139,6 +139,10 @@ export class DatabaseTokenStore implements TokenStore {
     return row !== undefined && row.previous !== null && Number(row.previous) > Number(row.now) - DEVICE_WINDOW_MS
   }
 
+  async forgetDevices (userId: string): Promise<void> {
+    await this.#db.$executeRaw`DELETE FROM known_devices WHERE user_id = ${userId}::uuid`
+  }
+
   async getTicket (key: string): Promise<Ticket | null> {
     const [row] = await this.#db.$queryRaw<Array<{ value: string; tries: number }>>`
       SELECT value, tries FROM auth_tickets WHERE key = ${key}::text AND expires_at > auth_now_ms() AND tries < max_tries`

@@ -266,6 +266,10 @@ export class RedisTokenStore implements TokenStore {
     return (await this.#writerOf(userId).tokenStoreDeviceRemember(deviceKey(userId), device, now ?? '', DEVICE_WINDOW_MS, DEVICE_LIMIT)) === 1
   }
 
+  async forgetDevices (userId: string): Promise<void> {
+    await this.#writerOf(userId).del(deviceKey(userId))
+  }
+
   async ping (): Promise<void> {
     await this.#redis.ping()
   }

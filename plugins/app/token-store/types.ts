@@ -164,6 +164,8 @@ export interface TokenStore {
    * was there already (seen within the window). Atomic: of two sign-ins from one new device, one is new.
    */
   rememberDevice(userId: string, device: string, now?: number): Promise<boolean>
+  /** The user's device history goes (account deletion). */
+  forgetDevices(userId: string): Promise<void>
   ping(): Promise<void>
   close(): Promise<void>
 }

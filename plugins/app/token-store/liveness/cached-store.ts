@@ -125,6 +125,10 @@ export class LivenessCachedStore implements TokenStore {
     return this.#store.rememberDevice(userId, device, now)
   }
 
+  forgetDevices (userId: string) {
+    return this.#store.forgetDevices(userId)
+  }
+
   getTicket (key: string) {
     return this.#store.getTicket(key)
   }

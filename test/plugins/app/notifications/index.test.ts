@@ -170,6 +170,23 @@ for (const mode of ['embedded', 'postgres'] as const) {
     t.equal(await signIn(FIREFOX, '2001:db8:1:2::1'), 3, 'IPv6')
     t.equal(await signIn(FIREFOX, '2001:db8:1:ffff::9'), 3, 'the same /48')
     t.equal(await signIn(FIREFOX, '::ffff:203.0.113.7'), 3, 'an IPv4-mapped address is its IPv4')
+
+    // A deleted account's device history goes with it, whoever deletes it (the store asked directly).
+    const { deviceOf } = await import('../../../../plugins/app/notifications/devices.js')
+    const known = deviceOf(FIREFOX, '203.0.113.5').fingerprint
+    const access = (await app.inject({ method: 'POST', url: '/api/auth/login/', payload: { username, password: PASSWORD } })).json().access
+    t.equal((await call(app, 'DELETE', '/api/auth/me/', { body: { password: PASSWORD }, access })).statusCode, 204)
+    await app.notify.settled()
+    t.equal(await app.tokenStore.rememberDevice(registered.json().id, known), false, 'self-deletion: the device history is gone')
+    const other = await register(app)
+    const admin = await register(app)
+    await app.users.adminUpdate(admin.id, { isStaff: true })
+    await app.notify.settled()
+    t.equal(await app.tokenStore.rememberDevice(other.id, deviceOf('lightMyRequest', '127.0.0.1').fingerprint), true, 'its registration device is known')
+    t.equal((await call(app, 'DELETE', `/api/admin/users/${other.id}/`, { body: {}, access: admin.access })).statusCode, 204)
+    await app.notify.settled()
+    t.equal(await app.tokenStore.rememberDevice(other.id, deviceOf('lightMyRequest', '127.0.0.1').fingerprint), false, 'deletion by an admin: gone too')
+    t.equal(await app.tokenStore.rememberDevice(admin.id, deviceOf('lightMyRequest', '127.0.0.1').fingerprint), true, "another user's history stays")
   })
 }
 

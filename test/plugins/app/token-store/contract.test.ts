@@ -349,7 +349,7 @@ function contract (t: Test, h: Harness) {
     t.equal(await store.takeTicket(key), null)
   })
 
-  t.test('rememberDevice: new once, known within the window, the most recent kept; one of two at once is new', async (t) => {
+  t.test('rememberDevice: new once, known within the window, the most recent kept; one of two at once is new; forgetDevices', async (t) => {
     const store = h.make()
     const userId = randomUUID()
     const now = Date.now()
@@ -367,6 +367,10 @@ function contract (t: Test, h: Harness) {
     const racing = randomUUID()
     const both = await Promise.all(Array.from({ length: 10 }, () => store.rememberDevice(racing, 'device-new', now)))
     t.equal(both.filter((known) => !known).length, 1, 'of ten sign-ins from one new device at once, one is new')
+    // forgetDevices: the user's history goes, another's stays.
+    await store.forgetDevices(racing)
+    t.equal(await store.rememberDevice(racing, 'device-new', now + 1), false, 'forgotten')
+    t.equal(await store.rememberDevice(userId, 'device-b', later + 300), true, "another user's history stays")
   })
 
   t.test('listSessions: live sessions, newest first, with their login details and last use', async (t) => {
