@@ -165,7 +165,7 @@ export function loadConfig (source: Record<string, string | undefined> = process
     accountPages,
     mfa,
     // An admin's token must come from a sign-in with a second factor (amr has mfa).
-    notify: notifyConfig(env.NOTIFY_EVENTS, web.publicUrl),
+    notify: notifyConfig(env.NOTIFY_EVENTS, accountPages ? web.publicUrl : null),
     passwordBreach: { check: env.PASSWORD_BREACH_CHECK as 'off' | 'hibp', url: env.HIBP_URL ?? 'https://api.pwnedpasswords.com/range/' },
     admin: { requireMfa: env.ADMIN_REQUIRE_MFA === undefined ? production : env.ADMIN_REQUIRE_MFA === 'true' || env.ADMIN_REQUIRE_MFA === '1' },
     warnings,

@@ -23,12 +23,15 @@ export type NoticeEvent = (typeof NOTICE_EVENTS)[number]
 export interface NotifyConfig {
   /** The events that are mailed. */
   events: ReadonlySet<NoticeEvent>
-  /** The devices page a notice points to (never a link that signs anyone in). */
-  devicesUrl: string
+  /** The devices page a notice points to (never a link that signs anyone in); null without the account pages. */
+  devicesUrl: string | null
 }
 
-/** NOTIFY_EVENTS: unset or `all`, `none`, or a comma-separated list of event names. */
-export function notifyConfig (value: string | undefined, publicUrl: string): NotifyConfig {
+/**
+ * NOTIFY_EVENTS: unset or `all`, `none`, or a comma-separated list of event names. `publicUrl`:
+ * where the account pages are (null when ACCOUNT_PAGES=false: the notices then link nowhere).
+ */
+export function notifyConfig (value: string | undefined, publicUrl: string | null): NotifyConfig {
   const text = (value ?? 'all').trim()
   let events: NoticeEvent[]
   if (text === 'all') events = [...NOTICE_EVENTS]
@@ -39,5 +42,5 @@ export function notifyConfig (value: string | undefined, publicUrl: string): Not
     if (unknown.length > 0) throw new ConfigError(`NOTIFY_EVENTS: unknown event ${unknown.join(', ')} (known: all, none, ${NOTICE_EVENTS.join(', ')})`)
     events = names as NoticeEvent[]
   }
-  return { events: new Set(events), devicesUrl: `${publicUrl}/account/` }
+  return { events: new Set(events), devicesUrl: publicUrl === null ? null : `${publicUrl}/account/` }
 }

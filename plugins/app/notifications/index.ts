@@ -130,7 +130,7 @@ export default fp(
         ip: details.ip,
         newEmail: details.newEmail,
         // The fragment never reaches a server (nor its access log); the page reads it.
-        link: details.sid === undefined ? devicesUrl : `${devicesUrl}#session=${encodeURIComponent(details.sid)}`
+        link: devicesUrl === null || details.sid === undefined ? devicesUrl ?? undefined : `${devicesUrl}#session=${encodeURIComponent(details.sid)}`
       })
     }
 

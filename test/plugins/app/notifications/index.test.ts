@@ -135,6 +135,17 @@ t.test('NOTIFY_EVENTS: only the events it lists are mailed', async (t) => {
   t.equal(loadConfig({ NODE_ENV: 'test' }).notify.events.size, 13, 'all by default')
 })
 
+t.test('ACCOUNT_PAGES=false: a notice links nowhere (there is no devices page to point to)', async (t) => {
+  const smtp = await startSmtp(t)
+  const { app } = await build(t, 'embedded', { SMTP_URL: smtp.url, ACCOUNT_PAGES: 'false', PASSWORD_RESET_URL: 'https://app.example.com/reset/{uid}/{token}', EMAIL_VERIFY_URL: 'https://app.example.com/verify/{key}', EMAIL_CHANGE_URL: 'https://app.example.com/email/{key}' })
+  const user = await register(app)
+  t.equal((await post(app, '/api/auth/password/change/', { old_password: PASSWORD, new_password1: NEW_PASSWORD, new_password2: NEW_PASSWORD }, user.access)).statusCode, 200)
+  const mail = await smtp.next((m) => JSON.stringify(m.to ?? '').includes(user.email))
+  t.equal(mail.subject, SUBJECTS.password_changed)
+  t.notMatch(`${mail.text}${mail.html}`, /https?:|href=/, 'no link at all')
+  t.match(mail.text, 'change your password now and sign out\nthe devices you do not know.')
+})
+
 const FIREFOX = 'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0'
 const FIREFOX_NEXT = 'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134.0'
 const CHROME_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
