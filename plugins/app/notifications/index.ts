@@ -112,7 +112,7 @@ export default fp(
       },
       (err) => {
         notices.inc({ event, outcome: 'failed' })
-        warn('notify', { event, err: { message: err.message } }, 'security notice: a step failed')
+        warn(`notify:${event}`, { event, err: { message: err.message } }, 'security notice: a step failed')
       }
     )
 
@@ -147,11 +147,17 @@ export default fp(
       },
       signedIn (user, { ip, userAgent }, session) {
         const at = new Date()
+        if (session === null || !events.has('new_device')) {
+          // No notice can be due: the device is only recorded, and a failure only logged.
+          later(async () => {
+            await store.rememberDevice(user.id, deviceOf(userAgent, ip).fingerprint)
+          }, (err) => warn('device', { err: { message: err.message } }, "a sign-in's device was not recorded"))
+          return
+        }
         // A failure to read or record the device counts as a failed new_device notice (one may have been due).
         track('new_device', async () => {
           const device = deviceOf(userAgent, ip)
-          const known = await store.rememberDevice(user.id, device.fingerprint)
-          if (known || !session || !events.has('new_device')) return null
+          if (await store.rememberDevice(user.id, device.fingerprint)) return null
           return deliver(user, 'new_device', { device: device.label, ip, at, sid: session.sid })
         })
       },

@@ -22,9 +22,14 @@ let pending = null
 function sessionInAddress () {
   return /^#session=([A-Za-z0-9_-]{1,64})$/.exec(location.hash)?.[1] ?? null
 }
-/** That session, marked in the devices list until this browser signs out; `pointed`: focus went to it once. */
+/**
+ * That session, marked in the devices list until the user signs out here or someone signs in from
+ * another tab (maybe as someone else); a session that ends otherwise keeps it for the next sign-in.
+ * `pointed`: focus went to what is said about it, once per sign-in.
+ */
 let flagged = sessionInAddress()
 let pointed = false
+const FLAGGED_SIGN_IN = 'Sign in to see your signed-in devices: the sign-in the e-mail is about will be marked.'
 
 /** Shows one view, titles the document after it, and moves focus to its heading. */
 function show (view, message) {
@@ -47,7 +52,7 @@ window.addEventListener('hashchange', () => {
     flagged = sid
     pointed = false
   }
-  if (!auth.signedIn) signedOutView()
+  if (!auth.signedIn) signedOutView(sid ? FLAGGED_SIGN_IN : undefined)
   else if (sid) loadDevices()
 })
 
@@ -55,6 +60,8 @@ window.addEventListener('hashchange', () => {
 // A sign-in (here or in another tab, maybe as someone else) loads the account afresh; a refresh
 // handed over by another tab only opens it if this tab was not showing it.
 auth.addEventListener('signedin', (event) => {
+  // A sign-in in another tab may be someone else's: the e-mail's sign-in is not theirs to see.
+  if (event.detail?.started && event.detail.fromOtherTab) flagged = null
   if (event.detail?.started || byId('view-account').hidden) openAccount()
 })
 
@@ -68,7 +75,8 @@ auth.addEventListener('sessionended', (event) => {
   for (const id of ['user-name', 'profile-username', 'profile-name', 'profile-email', 'profile-verified']) byId(id).textContent = ''
   byId('devices').replaceChildren()
   for (const id of ['devices-error', 'profile-error', 'devices-flagged']) say(byId(id), '')
-  flagged = null
+  pointed = false
+  if (reason === 'signedout') flagged = null
   second.clear()
   history.replaceState(null, '', location.pathname)
   signedOutView(reason === 'signedout' ? 'You have signed out.' : 'Your session has ended. Please sign in again.')
@@ -242,8 +250,9 @@ function deviceRow (session) {
       const res = await auth.fetch(`api/auth/sessions/${encodeURIComponent(session.id)}/`, { method: 'DELETE' })
       if (!auth.signedIn) return
       if (res.status !== 204 && res.status !== 404) throw new Error(String(res.status))
-      say(notice, `${name} is signed out.`)
+      // The list first: when the notice is read, the list no longer shows that device.
       await loadDevices()
+      say(notice, `${name} is signed out.`)
       byId('devices-title').focus()
     } catch {
       button.disabled = false
@@ -312,6 +321,6 @@ document.addEventListener('visibilitychange', () => {
 
 // ---- start: resume the session kept in the cookie, if any.
 auth.resume().then(
-  (signedIn) => signedIn || signedOutView(flagged ? 'Sign in to see your signed-in devices: the sign-in the e-mail is about will be marked.' : undefined),
+  (signedIn) => signedIn || signedOutView(flagged ? FLAGGED_SIGN_IN : undefined),
   () => signedOutView('The service could not be reached. Please reload the page in a moment.')
 )

@@ -20,7 +20,8 @@
 // - Honours Retry-After on 503 and 429: a refresh waits and tries again instead of ending the
 //   session; an API call answered 503 is tried again once when the wait is short.
 // - Tells the page when the session has ended (revoked elsewhere, expired, signed out in another
-//   tab): the 'sessionended' event. 'signedin' fires when a session starts or resumes.
+//   tab): the 'sessionended' event. 'signedin' fires when a session starts or resumes; its
+//   detail says whether it was a sign-in (`started`) and whether another tab did it (`fromOtherTab`).
 
 const MODE = { 'X-Auth-Mode': 'cookie' }
 /** Refresh this long before the access token expires (or a fifth of its life, if shorter). */
@@ -361,7 +362,7 @@ export class AuthClient extends EventTarget {
     this._expiresAt = lifetime === null ? null : this._receivedAt + lifetime
     this._schedule()
     if (!fromOtherTab) this._channel?.postMessage({ type: 'token', access, started })
-    if (started || was === null) this.dispatchEvent(new CustomEvent('signedin', { detail: { started } }))
+    if (started || was === null) this.dispatchEvent(new CustomEvent('signedin', { detail: { started, fromOtherTab } }))
   }
 
   _schedule () {

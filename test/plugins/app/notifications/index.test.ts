@@ -38,7 +38,7 @@ t.test('each event mails one notice, without a token or a sign-in link', async (
     notices.push(mail)
     t.pass(`${event}: mailed to ${user.email}`)
     t.match(mail.text, 'When: ')
-    t.match(mail.text, 'http://127.0.0.1:8000/account/', 'the devices page')
+    t.match(mail.text, 'do not know.\n\nYour signed-in devices: http://127.0.0.1:8000/account/', 'the devices page, on a line of its own')
   }
   const at = Date.now()
   app.mfa.now = () => at
@@ -130,6 +130,15 @@ t.test('NOTIFY_EVENTS: only the events it lists are mailed', async (t) => {
   await app.notify.settled()
   t.equal(app.mail.stats.sent['security-notice'], 1)
 
+  // A device check that fails where no notice could be due (a registration; new_device not listed)
+  // is not a failed notice: nothing counted.
+  app.tokenStore.rememberDevice = () => Promise.reject(new Error('the token store is down'))
+  const other = await register(app)
+  t.equal((await post(app, '/api/auth/login/', { username: other.username, password: PASSWORD })).statusCode, 200)
+  await app.notify.settled()
+  const counted = (await app.metrics.registry.getSingleMetric('auth_security_notices_total')!.get()).values
+  t.same(counted.filter((v) => v.value !== 0).map((v) => v.labels), [{ event: 'password_reset', outcome: 'sent' }], 'only the notice that was sent')
+
   t.throws(() => loadConfig({ NODE_ENV: 'test', NOTIFY_EVENTS: 'password_reset,new_dvice' }), /NOTIFY_EVENTS: unknown event new_dvice/)
   t.equal(loadConfig({ NODE_ENV: 'test', NOTIFY_EVENTS: 'none' }).notify.events.size, 0)
   t.equal(loadConfig({ NODE_ENV: 'test' }).notify.events.size, 13, 'all by default')
@@ -143,6 +152,7 @@ t.test('ACCOUNT_PAGES=false: a notice links nowhere (there is no devices page to
   const mail = await smtp.next((m) => JSON.stringify(m.to ?? '').includes(user.email))
   t.equal(mail.subject, SUBJECTS.password_changed)
   t.notMatch(`${mail.text}${mail.html}`, /https?:|href=/, 'no link at all')
+  t.match(mail.text, 'do not know.\n\nThis e-mail tells you')
   t.match(mail.text, 'change your password now and sign out\nthe devices you do not know.')
 })
 
